@@ -1,0 +1,277 @@
+"""Official data sets as tensors resident on the compute device.
+
+Every file is checked against its published md5 before it is parsed (CIFAR pickles are only
+unpickled after the check). Files are found in a data directory: the ``data_dir`` argument, else
+``$LBSM_DATA``, else ``~/.cache/lbsm``. Missing files are downloaded from the official URLs when
+``download=True`` and the network allows, and checked the same way.
+
+Preprocessing follows the official code (``X /= 255``): pixels are scaled to [0, 1] and nothing
+else is done (the paper: "used without any pre-processing"). Images keep their official layout:
+MNIST as flat 784-vectors, CIFAR as (3, 32, 32) planes.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import pickle
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt or of the wrong format; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def subset(self, train: int | None = None, test: int | None = None) -> "Dataset":
+        """The first ``train`` / ``test`` examples in the official order (None keeps all)."""
+        def head(t, n):
+            if n is not None and n > len(t):
+                raise ValueError(f"{self.name}: asked for {n} examples, the set has {len(t)}")
+            return t if n is None else t[:n]
+        return Dataset(self.name, head(self.x_train, train), head(self.y_train, train),
+                       head(self.x_test, test), head(self.y_test, test), self.num_classes)
+
+    def to(self, device) -> "Dataset":
+        return Dataset(self.name, *(t.to(device) for t in
+                       (self.x_train, self.y_train, self.x_test, self.y_test)), self.num_classes)
+
+
+# name -> (files relative to the data directory with their md5, where to get them)
+MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+MNIST_FILES = {
+    "mnist/train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "mnist/train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "mnist/t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "mnist/t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_FILES = {
+    **{f"cifar-10-batches-py/data_batch_{i}": m for i, m in enumerate(
+        ["c99cafc152244af753f735de768cd75f", "d4bba439e000b95fd0a9bffe97cbabec",
+         "54ebc095f3ab1f0389bbae665268c751", "634d18415352ddfa80567beed471001a",
+         "482c414d41f54cd18b22e5b47cb7c3cb"], start=1)},
+    "cifar-10-batches-py/test_batch": "40351d587109b95175f43aff81a1287e",
+}
+CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+CIFAR100_ARCHIVE_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
+CIFAR100_FILES = {
+    "cifar-100-python/train": "16019d7e3df5f24257cddd939b257f8d",
+    "cifar-100-python/test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+}
+TIMIT_FILES = ("timit/train.npz", "timit/test.npz")
+TIMIT_FORMAT = ("two .npz files, timit/train.npz and timit/test.npz, each with 'x' float32 [N, 360] "
+                "(Kaldi features, e.g. 40 filterbanks x 9 frames) and 'y' integer [N] in 0..1972 "
+                "(tied HMM-state targets)")
+HOW_TO_GET = {
+    "mnist": f"run `python -m lbsm data download mnist` (fetches {MNIST_URL}), or copy the four "
+             "official .gz files into DATA_DIR/mnist/",
+    "cifar10": f"run `python -m lbsm data download cifar10` (fetches {CIFAR10_URL}), or extract the "
+               "official archive into DATA_DIR so that DATA_DIR/cifar-10-batches-py/ exists",
+    "cifar100": f"run `python -m lbsm data download cifar100` (fetches {CIFAR100_URL}), or extract "
+                "the official archive into DATA_DIR so that DATA_DIR/cifar-100-python/ exists",
+    "timit": "TIMIT (LDC93S1) is licensed and cannot be downloaded: extract features with Kaldi and "
+             f"save them as {TIMIT_FORMAT}",
+}
+DATASETS = ("mnist", "cifar10", "cifar100", "timit")
+
+
+def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """The data directory: ``path``, else ``$LBSM_DATA``, else ``~/.cache/lbsm``."""
+    if path is None:
+        path = os.environ.get("LBSM_DATA") or Path.home() / ".cache" / "lbsm"
+    return Path(path).expanduser()
+
+
+def md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def expected_files(name: str) -> dict[str, str | None]:
+    """Files (relative to the data directory) a data set needs, with their md5 (None: no sum)."""
+    return {"mnist": MNIST_FILES, "cifar10": CIFAR10_FILES, "cifar100": CIFAR100_FILES,
+            "timit": dict.fromkeys(TIMIT_FILES)}[_check_name(name)]
+
+
+def _check_name(name: str) -> str:
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    return name
+
+
+def check(name: str, root: str | os.PathLike | None = None) -> list[str]:
+    """Problems with a data set's files (empty list: all present with the right md5)."""
+    root = data_dir(root)
+    problems = []
+    for rel, want in expected_files(name).items():
+        path = root / rel
+        if not path.is_file():
+            problems.append(f"missing {path}")
+        elif want is not None and (got := md5(path)) != want:
+            problems.append(f"wrong md5 for {path}: {got}, expected {want} (truncated or corrupt: "
+                            "delete it and fetch it again)")
+    return problems
+
+
+def verified_path(name: str, rel: str, root: Path) -> Path:
+    """Path of one file after its md5 matched; raises DataError naming the fix otherwise."""
+    want = expected_files(name)[rel]
+    path = root / rel
+    if not path.is_file():
+        raise DataError(
+            f"{name}: missing file {path}.\nExpected in data directory {root}: "
+            f"{', '.join(expected_files(name))}.\nTo get them: {HOW_TO_GET[name]}.\n"
+            "The data directory is the data_dir argument, else $LBSM_DATA, else ~/.cache/lbsm.")
+    if want is not None and (got := md5(path)) != want:
+        raise DataError(f"{name}: {path} has md5 {got} but the official file has {want}; the file "
+                        f"is truncated or corrupt and was not loaded. Delete it and {HOW_TO_GET[name]}.")
+    return path
+
+
+def _read_idx(path: Path, magic: int) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    got, = np.frombuffer(raw[:4], ">i4")
+    if got != magic:
+        raise DataError(f"{path}: IDX magic {got}, expected {magic}")
+    ndim = magic & 0xFF
+    shape = tuple(np.frombuffer(raw[4:4 + 4 * ndim], ">i4"))
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _load_mnist(root: Path):
+    arrays = [_read_idx(verified_path("mnist", rel, root), 2051 if "images" in rel else 2049)
+              for rel in MNIST_FILES]
+    xtr, ytr, xte, yte = arrays
+    return xtr.reshape(len(xtr), -1), ytr, xte.reshape(len(xte), -1), yte, 10
+
+
+def _unpickle(path: Path) -> dict:
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="bytes")  # only called after the md5 matched
+
+
+def _load_cifar10(root: Path):
+    paths = [verified_path("cifar10", rel, root) for rel in CIFAR10_FILES]  # all checked first
+    batches = [_unpickle(p) for p in paths]
+    x = [b[b"data"].reshape(-1, 3, 32, 32) for b in batches]
+    y = [np.asarray(b[b"labels"]) for b in batches]
+    return np.concatenate(x[:5]), np.concatenate(y[:5]), x[5], y[5], 10
+
+
+def _load_cifar100(root: Path):
+    paths = [verified_path("cifar100", rel, root) for rel in CIFAR100_FILES]
+    train, test = (_unpickle(p) for p in paths)
+    return (train[b"data"].reshape(-1, 3, 32, 32), np.asarray(train[b"fine_labels"]),
+            test[b"data"].reshape(-1, 3, 32, 32), np.asarray(test[b"fine_labels"]), 100)
+
+
+def _load_timit(root: Path):
+    out = []
+    for rel in TIMIT_FILES:
+        path = verified_path("timit", rel, root)
+        with np.load(path) as f:
+            if "x" not in f or "y" not in f:
+                raise DataError(f"{path}: needs arrays 'x' and 'y'; the format is {TIMIT_FORMAT}")
+            x, y = f["x"], f["y"]
+        if x.ndim != 2 or x.shape[1] != 360 or len(y) != len(x) or y.min() < 0 or y.max() > 1972:
+            raise DataError(f"{path}: got x {x.shape}, y {y.shape} in [{y.min()}, {y.max()}]; "
+                            f"the format is {TIMIT_FORMAT}")
+        out += [x.astype(np.float32), y]
+    return (*out, 1973)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cpu(name: str, root: Path) -> Dataset:
+    xtr, ytr, xte, yte, k = {"mnist": _load_mnist, "cifar10": _load_cifar10,
+                             "cifar100": _load_cifar100, "timit": _load_timit}[name](root)
+
+    def features(x):
+        t = torch.from_numpy(np.array(x))  # a writable copy
+        return t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+    return Dataset(name, features(xtr), torch.from_numpy(np.asarray(ytr, np.int64)),
+                   features(xte), torch.from_numpy(np.asarray(yte, np.int64)), k)
+
+
+def load(name: str, root: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+         download: bool = False) -> Dataset:
+    """Load a data set (``mnist``, ``cifar10``, ``cifar100``, ``timit``) onto ``device``.
+
+    Inputs are float32 scaled to [0, 1] (pixels / 255, as the official code); labels int64.
+    """
+    root = data_dir(root)
+    _check_name(name)
+    if download and check(name, root):
+        fetch(name, root)
+    return _load_cpu(name, root.resolve()).to(device)
+
+
+def fetch(name: str, root: str | os.PathLike | None = None) -> None:
+    """Download a data set from its official URL into the data directory and check every md5."""
+    root = data_dir(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if name == "timit":
+        raise DataError(HOW_TO_GET["timit"])
+    if name == "mnist":
+        (root / "mnist").mkdir(exist_ok=True)
+        for rel in MNIST_FILES:
+            _download(MNIST_URL + Path(rel).name, root / rel)
+    else:
+        url, want = {"cifar10": (CIFAR10_URL, CIFAR10_ARCHIVE_MD5),
+                     "cifar100": (CIFAR100_URL, CIFAR100_ARCHIVE_MD5)}[_check_name(name)]
+        archive = root / Path(url).name
+        _download(url, archive)
+        if md5(archive) != want:
+            archive.unlink()
+            raise DataError(f"{url}: downloaded archive has the wrong md5 (expected {want}); removed")
+        with tarfile.open(archive) as tar:
+            tar.extractall(root, filter="data")
+        archive.unlink()
+    if problems := check(name, root):
+        raise DataError(f"{name}: after download: " + "; ".join(problems))
+
+
+def _download(url: str, dest: Path) -> None:
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
+            while block := r.read(1 << 20):
+                f.write(block)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"could not download {url} ({exc}); copy the official file to {dest} "
+                        "by hand") from exc
+    os.replace(tmp, dest)
+
+
+def extract_archive(archive: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
+    """Unpack a tar (e.g. ``cifar-10-batches-py.tar.xz``) into the data directory."""
+    root = data_dir(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(root, filter="data")
+    return root

@@ -1,0 +1,318 @@
+"""The paper's training protocol: ADAM on the mean cross-entropy, SB = 256 vs LB = 10% of the data.
+
+Fast by construction (as airbench): the whole data set is a tensor on the device, each epoch
+draws one permutation and slices minibatches out of it, evaluation runs in batches of 5000, and
+nothing synchronizes with the host inside an epoch. Same config and seed on the same machine give
+the same history.
+
+Protocol choices the paper leaves open (stated once here and in the book):
+
+* ADAM with lr 1e-3, betas (0.9, 0.999), eps 1e-8, no schedule or weight decay: the framework
+  defaults the official code ran with (``optimizer='adam'``).
+* The last, smaller minibatch of an epoch is kept, as Keras ``fit`` does.
+* Stopping: ``stop="epochs"`` trains exactly ``epochs`` epochs. ``stop="plateau"`` is our precise
+  reading of "until the loss function ceased to improve": after every epoch the training loss on
+  the full training set is computed; the run stops when it has not fallen below
+  ``(1 - min_delta)`` times its best value for ``patience`` consecutive epochs, or at ``epochs``.
+* The SB and LB runs of trial ``seed`` start from the same weights x0 = ``models.build(net, seed)``.
+* A run whose loss becomes NaN/inf stops at the end of that epoch and is stored as ``diverged``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import data as lbsm_data
+from . import models
+from .store import Store, config_key, load_json, save_json, save_torch
+
+TRAIN_CODE_VERSION = 1  # bump when a change alters the numbers training produces
+SB_BATCH = 256
+EVAL_BATCH = 5000  # the official scripts evaluate with batch_size=5000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a run; its hash is the run's key in the results store."""
+    net: str
+    batch_size: int
+    seed: int = 0
+    epochs: int = 100
+    stop: str = "epochs"          # "epochs" | "plateau"
+    patience: int = 5
+    min_delta: float = 1e-3
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    bn_eval: str = "batch"        # BatchNorm policy for the per-epoch metrics, see models.evaluation
+    eval_batch_size: int = EVAL_BATCH
+    precision: str = "fp32"       # "fp32" | "bf16" (autocast for the training forward/backward)
+    train_subset: int | None = None  # first N training examples (None: all)
+    test_subset: int | None = None
+    method: str = "adam"          # "adam" or a remedy from lbsm.remedies.METHODS
+    method_args: dict = field(default_factory=dict)
+    augment: bool = False         # lbsm.remedies.augment on every minibatch (conv nets)
+    init: str | None = None       # "RUN@EPOCH": start from a stored run's epoch weights (warm start)
+    checkpoints: bool = False     # keep the weights after every epoch (epochs/NNNN.pt)
+
+    def __post_init__(self):
+        models.check_net(self.net)
+        if self.stop not in ("epochs", "plateau"):
+            raise ValueError(f"unknown stop rule {self.stop!r}; choose 'epochs' or 'plateau'")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"unknown precision {self.precision!r}; choose 'fp32' or 'bf16'")
+        if self.bn_eval not in models.BN_POLICIES:
+            raise ValueError(f"unknown BatchNorm policy {self.bn_eval!r}; choose one of "
+                             f"{', '.join(models.BN_POLICIES)}")
+        if self.batch_size < 1 or self.epochs < 0:
+            raise ValueError("batch_size must be >= 1 and epochs >= 0")
+        object.__setattr__(self, "betas", tuple(self.betas))
+
+    @property
+    def dataset(self) -> str:
+        return models.NETWORKS[self.net][0]
+
+    def key_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "train_code_version": TRAIN_CODE_VERSION}
+
+    @property
+    def key(self) -> str:
+        return config_key(self.key_dict())
+
+
+def lb_batch(net: str, n_train: int | None = None) -> int:
+    """LB = 10% of the training set (MNIST 6000, CIFAR 5000, TIMIT 72133)."""
+    n = n_train or {"mnist": 60000, "cifar10": 50000, "cifar100": 50000, "timit": 721329}[
+        models.NETWORKS[net][0]]
+    return max(1, round(n / 10))
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast(precision: str, device: torch.device):
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH,
+             bn: str = "batch") -> tuple[float, float]:
+    """Mean cross-entropy (accumulated in float64) and accuracy in % over (x, y)."""
+    total, correct = torch.zeros((), dtype=torch.float64, device=x.device), 0
+    with models.evaluation(model, bn):
+        for i in range(0, len(x), batch_size):
+            logits = model(x[i:i + batch_size]).float()
+            yb = y[i:i + batch_size]
+            total += F.cross_entropy(logits, yb, reduction="sum").double()
+            correct += (logits.argmax(1) == yb).sum()
+    return total.item() / len(x), 100.0 * int(correct) / len(x)
+
+
+def adam_step(model, opt, xb, yb, cfg: TrainConfig) -> torch.Tensor:
+    """One plain ADAM step on the minibatch mean cross-entropy; returns the (detached) loss."""
+    opt.zero_grad(set_to_none=True)
+    with autocast(cfg.precision, xb.device):
+        loss = F.cross_entropy(model(xb), yb)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def step_function(method: str):
+    if method == "adam":
+        return adam_step
+    from .remedies import METHODS  # remedies import this module
+    if method not in METHODS:
+        raise ValueError(f"unknown training method {method!r}; choose 'adam' or one of "
+                         f"{', '.join(METHODS)}")
+    return METHODS[method]
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class Run:
+    """A stored run: its config, per-epoch history and files."""
+    config: TrainConfig
+    path: Path
+    history: pd.DataFrame
+    meta: dict
+
+    @property
+    def key(self) -> str:
+        return self.config.key
+
+    @property
+    def status(self) -> str:
+        return self.meta["status"]
+
+    @property
+    def final(self) -> dict:
+        return self.history.iloc[-1].to_dict()
+
+    def state(self, which: str | int = "final") -> dict:
+        """Weights: ``"final"``, ``"x0"`` or an epoch number (needs ``checkpoints=True``)."""
+        f = self.path / (f"{which}.pt" if isinstance(which, str) else f"epochs/{which:04d}.pt")
+        if not f.is_file():
+            raise FileNotFoundError(f"{f} is not stored (epoch weights need checkpoints=True)")
+        return torch.load(f, map_location="cpu", weights_only=True)
+
+    def model(self, which: str | int = "final", device=None) -> nn.Module:
+        m = models.build(self.config.net)
+        m.load_state_dict(self.state(which))
+        return m.to(device or default_device())
+
+    @classmethod
+    def load(cls, path: Path) -> "Run":
+        cfg = load_json(path / "config.json")
+        cfg.pop("train_code_version", None)
+        return cls(TrainConfig(**cfg), path, pd.read_csv(path / "history.csv"),
+                   load_json(path / "meta.json"))
+
+
+def initial_state(cfg: TrainConfig, store: Store) -> dict:
+    if cfg.init is None:
+        return models.build(cfg.net, cfg.seed).state_dict()
+    run_name, _, epoch = cfg.init.partition("@")
+    return Run.load(store.find(run_name)).state(int(epoch) if epoch else "final")
+
+
+def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset | None = None,
+        device=None, progress: bool = True) -> Run:
+    """Train ``cfg`` (or load it from the store if it was trained before) and return the Run.
+
+    An interrupted run resumes from its last finished epoch.
+    """
+    store = store or Store()
+    path = store.run_dir(cfg.net, cfg.key)
+    if store.is_finished(path):
+        return Run.load(path)
+    device = torch.device(device) if device else default_device()
+    ds = dataset if dataset is not None else lbsm_data.load(cfg.dataset, device=device)
+    ds = ds.subset(cfg.train_subset, cfg.test_subset).to(device)
+    xtr, ytr, n = ds.x_train, ds.y_train, len(ds.x_train)
+
+    model = models.build(cfg.net).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.adam_eps)
+    step = step_function(cfg.method)
+    augment = None
+    if cfg.augment:
+        from .remedies import augment
+    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
+
+    history, start, wall = [], 0, 0.0
+    if (path / "resume.pt").is_file():
+        ck = torch.load(path / "resume.pt", map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        torch.set_rng_state(ck["rng"])
+        aug_gen.set_state(ck["aug_rng"])
+        history, start, wall = ck["history"], ck["epoch"], ck["wall"]
+    else:
+        torch.manual_seed(cfg.seed)  # dropout masks
+        x0 = initial_state(cfg, store)
+        model.load_state_dict(x0)
+        save_json(cfg.key_dict(), path / "config.json")
+        save_torch(x0, path / "x0.pt")
+        if cfg.checkpoints:
+            save_torch(x0, path / "epochs/0000.pt")
+
+    def metrics(epoch, seconds, batch_loss):
+        tr = evaluate(model, xtr, ytr, cfg.eval_batch_size, cfg.bn_eval)
+        te = evaluate(model, ds.x_test, ds.y_test, cfg.eval_batch_size, cfg.bn_eval)
+        return dict(epoch=epoch, train_loss=tr[0], train_acc=tr[1], test_loss=te[0],
+                    test_acc=te[1], minibatch_loss=batch_loss, seconds=seconds)
+
+    if not history:
+        history.append(metrics(0, 0.0, float("nan")))
+    status = "done"
+    bar = tqdm(range(start + 1, cfg.epochs + 1), desc=f"{cfg.net} B={cfg.batch_size} s={cfg.seed}",
+               disable=not progress, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(n, device=device,
+                              generator=torch.Generator(device=device).manual_seed(cfg.seed * 100003 + epoch))
+        loss_sum = torch.zeros((), device=device)
+        for i in range(0, n, cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            xb, yb = xtr[idx], ytr[idx]
+            if augment is not None:
+                xb = augment(xb, aug_gen)
+            loss_sum += step(model, opt, xb, yb, cfg).float() * len(idx)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall += time.perf_counter() - t0
+        row = metrics(epoch, wall, loss_sum.item() / n)
+        history.append(row)
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}", test_acc=f"{row['test_acc']:.2f}")
+        if not (math.isfinite(row["minibatch_loss"]) and math.isfinite(row["train_loss"])):
+            status = "diverged"
+            break
+        if cfg.checkpoints:
+            save_torch(model.state_dict(), path / f"epochs/{epoch:04d}.pt")
+        if cfg.stop == "plateau" and plateaued(history, cfg.patience, cfg.min_delta):
+            break
+        if epoch < cfg.epochs:
+            save_torch(dict(model=model.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(),
+                            aug_rng=aug_gen.get_state(), history=history, epoch=epoch, wall=wall),
+                       path / "resume.pt")
+    bar.close()
+
+    hist = pd.DataFrame(history)
+    from .store import write_atomic
+    write_atomic(path / "history.csv", hist.to_csv(index=False).encode())
+    save_torch(model.state_dict(), path / "final.pt")
+    meta = dict(status=status, epochs_run=int(hist.epoch.iloc[-1]), wall_seconds=wall,
+                device=device_name(device), commit=git_commit(), torch=torch.__version__,
+                n_train=n, n_test=len(ds.x_test))
+    save_json(meta, path / "meta.json")  # written last: its presence marks the run finished
+    (path / "resume.pt").unlink(missing_ok=True)
+    return Run(cfg, path, hist, meta)
+
+
+def plateaued(history: list[dict], patience: int, min_delta: float) -> bool:
+    """True when the training loss has not beaten (1 - min_delta) x its best for ``patience`` epochs."""
+    losses = [h["train_loss"] for h in history[1:]]
+    if len(losses) <= patience:
+        return False
+    best_before = min(losses[:-patience])
+    return min(losses[-patience:]) >= best_before * (1 - min_delta)
+
+
+def sweep(configs: list[TrainConfig], store: Store | None = None, device=None,
+          progress: bool = True, desc: str = "runs") -> list[Run]:
+    """Train (or load) each config with one progress bar over the runs. Finished runs are kept, so
+    an interrupted sweep resumes where it stopped; a diverged run is recorded and the sweep goes on."""
+    store = store or Store()
+    runs = []
+    for cfg in tqdm(configs, desc=desc, disable=not progress):
+        runs.append(fit(cfg, store, device=device, progress=progress))
+    return runs
