@@ -142,6 +142,24 @@ def step_function(method: str):
     return METHODS[method]
 
 
+def train_epoch(model, opt, step, xtr, ytr, cfg: TrainConfig, epoch: int, augment=None,
+                aug_gen=None) -> float:
+    """One epoch: a seeded permutation of the resident data, minibatches sliced out of it, one
+    ``step`` each. Returns the mean minibatch loss (the only host sync of the epoch)."""
+    n, device = len(xtr), xtr.device
+    model.train()
+    gen = torch.Generator(device=device).manual_seed(cfg.seed * 100003 + epoch)
+    perm = torch.randperm(n, device=device, generator=gen)
+    loss_sum = torch.zeros((), device=device)
+    for i in range(0, n, cfg.batch_size):
+        idx = perm[i:i + cfg.batch_size]
+        xb, yb = xtr[idx], ytr[idx]
+        if augment is not None:
+            xb = augment(xb, aug_gen)
+        loss_sum += step(model, opt, xb, yb, cfg).float() * len(idx)
+    return loss_sum.item() / n
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -257,20 +275,9 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
                disable=not progress, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, device=device,
-                              generator=torch.Generator(device=device).manual_seed(cfg.seed * 100003 + epoch))
-        loss_sum = torch.zeros((), device=device)
-        for i in range(0, n, cfg.batch_size):
-            idx = perm[i:i + cfg.batch_size]
-            xb, yb = xtr[idx], ytr[idx]
-            if augment is not None:
-                xb = augment(xb, aug_gen)
-            loss_sum += step(model, opt, xb, yb, cfg).float() * len(idx)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        mean_loss = train_epoch(model, opt, step, xtr, ytr, cfg, epoch, augment, aug_gen)
         wall += time.perf_counter() - t0
-        row = metrics(epoch, wall, loss_sum.item() / n)
+        row = metrics(epoch, wall, mean_loss)
         history.append(row)
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", test_acc=f"{row['test_acc']:.2f}")
         if not (math.isfinite(row["minibatch_loss"]) and math.isfinite(row["train_loss"])):
