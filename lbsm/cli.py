@@ -19,9 +19,11 @@ def cmd_train(a) -> int:
                       test_subset=a.test_subset, checkpoints=a.checkpoints)
     store = Store(a.results)
     t0 = time.perf_counter()
+    stored = store.is_finished(store.run_dir(cfg.net, cfg.key))
     run = fit(cfg, store, device=a.device, progress=not a.quiet)
     f = run.final
-    print(f"{cfg.net} B={cfg.batch_size} seed={cfg.seed}: {run.status} after {int(f['epoch'])} epochs, "
+    print(f"{cfg.net} B={cfg.batch_size} seed={cfg.seed}: {run.status} after {int(f['epoch'])} epochs"
+          f"{' (from the store)' if stored else ''}, "
           f"train {f['train_acc']:.2f}% / loss {f['train_loss']:.4f}, test {f['test_acc']:.2f}% "
           f"[{run.meta['device']}, {time.perf_counter() - t0:.1f} s] -> {run.path}")
     return 0 if run.status == "done" else 3
