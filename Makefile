@@ -11,7 +11,11 @@ export LBSM_RESULTS ?= $(CURDIR)/results
 # where the official files may already be (CI: ../shared/data); else they are downloaded
 export LBSM_SHARED  ?= $(CURDIR)/../shared/data
 
-.PHONY: env data test test-fast book book-run book-html nbval-refs bench clean
+.PHONY: env data test test-fast test-nbval book book-run book-html nbval-refs bench clean
+
+# nbval: the smoke-profile references in tests/nbval/ are re-executed in a fresh, temporary results
+# store (so every run trains), every cell must run, and NBVAL_CHECK_OUTPUT cells must match
+NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with=tests/nbval/sanitize.cfg -p no:cacheprovider
 
 env: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -25,6 +29,11 @@ data: env
 
 test: env data
 	$(BIN)/python -m pytest -q tests
+	$(MAKE) --no-print-directory test-nbval
+
+test-nbval: env data
+	tmp=$$(mktemp -d) && LBSM_RESULTS=$$tmp $(BIN)/python -m pytest -q $(NBVAL_FLAGS) tests/nbval/; \
+	  rc=$$?; rm -rf $$tmp; exit $$rc
 
 book: env data book-run book-html
 
@@ -34,6 +43,7 @@ book-run: env
 book-html: env
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+# after editing a chapter: re-make the smoke references nbval compares with (fresh temporary store)
 nbval-refs: env data
 	$(BIN)/python -m lbsm.book refs
 

@@ -1,0 +1,171 @@
+"""The book's structure: chapters, toc, thin notebooks, nbval references that really check."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lbsm import book, report
+
+CHAPTERS = book.existing()
+NOTEBOOKS = {c: json.loads(book.chapter_path(c).read_text()) for c in CHAPTERS}
+SANITIZE = book.NBVAL_DIR / "sanitize.cfg"
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def source(cell) -> str:
+    return "".join(cell["source"])
+
+
+def test_core_chapters_exist():
+    for c in ("intro", "setup", "gap", "interpolation", "sharpness"):
+        assert c in CHAPTERS, f"book/{c}.ipynb is missing"
+    assert book.ROOT == CHAPTERS[0] == "intro"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_parameters_cell(chapter):
+    """Every chapter has one papermill cell tagged `parameters` that sets `profile`."""
+    cells = [c for c in code_cells(NOTEBOOKS[chapter]) if "parameters" in c["metadata"].get("tags", [])]
+    assert len(cells) == 1, f"{chapter}: needs exactly one cell tagged 'parameters'"
+    assert re.search(r"^profile\s*=", source(cells[0]), re.M), f"{chapter}: parameters must set profile"
+
+
+def test_toc_lists_every_chapter():
+    toc = book.TOC.read_text()
+    assert toc == book.toc_text(), "_toc.yml is out of date: run `python -m lbsm.book toc`"
+    files = re.findall(r"^(?:root|- file): (\S+)$", toc, re.M)
+    on_disk = sorted(p.relative_to(book.REPO).with_suffix("").as_posix()
+                     for p in book.BOOK_DIR.glob("*.ipynb"))
+    assert sorted(files) == on_disk, "every book/*.ipynb must be in _toc.yml (and CHAPTERS)"
+    assert files[0] == f"book/{book.ROOT}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_notebooks_are_thin(chapter):
+    """Logic lives in lbsm: cells < 25 lines, no function/class definitions, no loops."""
+    for cell in code_cells(NOTEBOOKS[chapter]):
+        src = source(cell)
+        assert len(src.splitlines()) < 25, f"{chapter}: a cell has {len(src.splitlines())} lines"
+        assert not re.search(r"^\s*(def|class|for|while|async)\b", src, re.M), f"{chapter}: {src[:80]!r}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_prose_numbers_are_glued(chapter):
+    """Markdown cells type no measured numbers (decimals): they come from {glue:text}."""
+    for cell in NOTEBOOKS[chapter]["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = re.sub(r"\{glue:[a-z]+\}`[^`]*`|\$[^$]*\$|```.*?```", "", source(cell), flags=re.S)
+            text = re.sub(r"(Metric|Section|Appendix|Table|Figure|Fig\.|Eq\.)\s+[A-Z]?\d+(\.\d+)*", "", text)
+            assert not re.search(r"(?<![\w.])\d+\.\d+", text), f"{chapter}: typed number in {text[:120]!r}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_nbval_reference_exists(chapter):
+    """tests/nbval/<chapter>.ipynb is a smoke-profile run of the current notebook."""
+    ref = book.NBVAL_DIR / f"{chapter}.ipynb"
+    assert ref.is_file(), "run `python -m lbsm.book refs`"
+    nb = json.loads(ref.read_text())
+    assert nb["metadata"]["papermill"]["parameters"]["profile"] == "smoke"
+    src_cells = [source(c) for c in NOTEBOOKS[chapter]["cells"]
+                 if "injected-parameters" not in c["metadata"].get("tags", [])]
+    ref_cells = [source(c) for c in nb["cells"] if "injected-parameters" not in c["metadata"].get("tags", [])]
+    assert src_cells == ref_cells, f"{chapter}: reference is stale: run `python -m lbsm.book refs`"
+    for c in code_cells(nb):
+        assert not any(o.get("output_type") == "error" for o in c.get("outputs", []))
+
+
+def test_checked_cells_have_outputs():
+    checked = 0
+    for chapter in CHAPTERS:
+        ref = book.NBVAL_DIR / f"{chapter}.ipynb"
+        if ref.is_file():
+            for c in code_cells(json.loads(ref.read_text())):
+                if "# NBVAL_CHECK_OUTPUT" in source(c):
+                    checked += 1
+                    assert c["outputs"], f"{chapter}: a checked cell has no stored output"
+    assert checked >= 6
+
+
+def _nbval(path: Path, tmp: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LBSM_RESULTS": str(tmp / "results")}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                           "--nbval-current-env", f"--nbval-sanitize-with={SANITIZE}", str(path)],
+                          capture_output=True, text=True, env=env, cwd=tmp, timeout=900)
+
+
+def test_nbval_fails_when_a_checked_output_changes(tmp_path):
+    """Alter one stored, checked output (F1's parameter count): nbval must fail; unaltered: pass."""
+    src = book.NBVAL_DIR / "setup.ipynb"
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir(), bad.mkdir()
+    shutil.copy(src, good / "setup.ipynb")
+    nb = json.loads(src.read_text())
+    changed = False
+    for c in code_cells(nb):
+        if "# NBVAL_CHECK_OUTPUT" in source(c) and "report.table1()" in source(c):
+            for o in c["outputs"]:
+                for mime in ("text/plain", "text/html"):
+                    if mime in o.get("data", {}):
+                        text = "".join(o["data"][mime])
+                        assert "1,462,794" in text
+                        o["data"][mime] = text.replace("1,462,794", "1,462,795")
+                        changed = True
+    assert changed
+    (bad / "setup.ipynb").write_text(json.dumps(nb))
+    ok = _nbval(good / "setup.ipynb", tmp_path)
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    fail = _nbval(bad / "setup.ipynb", tmp_path)
+    assert fail.returncode != 0, "nbval did not notice a changed checked output"
+    assert "1,462,79" in fail.stdout
+
+
+def test_runner_skips_missing_chapter(monkeypatch, tmp_path):
+    monkeypatch.setattr(book, "BOOK_DIR", tmp_path)
+    monkeypatch.setattr(book, "write_toc", lambda: False)
+    lines = []
+    assert book.run("smoke", ["remedies"], log=lines.append) == {}
+    assert "skip remedies" in lines[0] and "does not exist yet" in lines[0]
+    with pytest.raises(ValueError, match="unknown chapter"):
+        book.run("smoke", ["nope"])
+    with pytest.raises(ValueError, match="unknown profile"):
+        book.run("nope")
+
+
+def test_execution_order_runs_intro_last():
+    assert book.execution_order(book.CHAPTERS)[-1] == book.ROOT
+    assert book.parse_value("5") == 5 and book.parse_value("F1,C1") == "F1,C1"
+    assert book.parse_value("None") is None
+
+
+def test_status_table_without_runs(tmp_path):
+    st = report.status_table(tmp_path)
+    assert set(st.status) == {"not run"}
+    assert {"Table 1", "Table 2", "Table 3", "Table 4", "Figure 3", "Figure 7"} <= set(st.index)
+
+
+def test_artifact_status_rules():
+    P = report.profile("paper")
+    T = report.Trained(P, pairs={n: [] for n in ("F1", "C1")}, missing={"F2": "timit"})
+    row = report.artifact("Table 2", T)
+    assert row["status"] == "partial" and "TIMIT" in row["note"]
+    full = report.artifact("Table 1", nets_done=("F1", "F2", "C1", "C2", "C3", "C4"), deviations_=[])
+    assert full["status"] == "reproduced"
+    none = report.artifact("Table 2", report.Trained(P, missing={"F2": "timit"}), nets_done=[])
+    assert none["status"] == "needs data"
+
+
+def test_profile_overrides():
+    P = report.profile("smoke", seeds=1, sb_epochs=3, sharpness_iters=4, nets="F1")
+    assert list(P.nets) == ["F1"] and P.nets["F1"].seeds == (0,) and P.nets["F1"].sb_epochs == 3
+    assert P.sharpness_iters == 4
+    assert report.profile("smoke", seeds=None).nets == report.profile("smoke").nets
+    with pytest.raises(ValueError):
+        report.profile("smoke", bogus=1)
