@@ -138,12 +138,14 @@ def refs(chapters: list[str] | None = None, log=print) -> dict[str, float]:
                 os.environ.pop("LBSM_RESULTS", None)
             else:
                 os.environ["LBSM_RESULTS"] = old
-    (NBVAL_DIR / "timings.json").write_text(json.dumps(
-        {k: round(v, 1) for k, v in timings.items()}, indent=1) + "\n")
+    tf = NBVAL_DIR / "timings.json"  # seconds per chapter of the last refs run (merged)
+    old_t = json.loads(tf.read_text()) if tf.is_file() else {}
+    tf.write_text(json.dumps({**old_t, **{k: round(v, 1) for k, v in timings.items()}}, indent=1) + "\n")
     return timings
 
 
 def main(argv=None) -> int:
+    """``python -m lbsm.book {run,refs,toc}``."""
     ap = argparse.ArgumentParser(prog="python -m lbsm.book", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute chapters in place with papermill")

@@ -121,6 +121,7 @@ class Trained:
 
     @property
     def nets(self) -> list[str]:
+        """Networks that were trained (those skipped are in ``missing``)."""
         return list(self.pairs)
 
     def runs(self, net: str | None = None) -> list:
@@ -153,13 +154,17 @@ def train_sweep(configs, store, progress):
 
 
 # --------------------------------------------------------------------------- formatting
-def pm(mean: float, sd: float | None = None, digits: int = 2) -> str:
-    """``"98.03 ± 0.07"``; the sd is left out when it is missing (one seed)."""
+def pm(mean: float, sd: float | None = None, digits: int = 2, sig: int | None = None) -> str:
+    """``"98.03 ± 0.07"``; the sd is left out when it is missing (one seed).
+
+    ``sig``: significant digits instead of decimals (for values spanning orders of magnitude).
+    """
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "—"
+    f = (lambda v: f"{v:.{sig}g}") if sig else (lambda v: f"{v:.{digits}f}")
     if sd is None or (isinstance(sd, float) and math.isnan(sd)):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+        return f(mean)
+    return f"{f(mean)} ± {f(sd)}"
 
 
 def mean_sd(values) -> tuple[float, float]:
@@ -541,16 +546,26 @@ def table2(T: Trained) -> pd.DataFrame:
     return df.set_index(["net", "quantity"])
 
 
-def pm_table(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """A numeric ours/paper table (columns ours, ours_sd, paper, paper_sd, ...) as ``mean ± sd`` text."""
+def pm_table(df: pd.DataFrame, digits: int = 2, sig: int | None = None) -> pd.DataFrame:
+    """A numeric ours/paper table (columns ours, ours_sd, paper, paper_sd, ...) as ``mean ± sd`` text.
+
+    Difference (``ours - paper``) and ratio (``ours / paper``) columns are formatted too; ``sig``
+    switches every number to that many significant digits.
+    """
     out = pd.DataFrame(index=df.index)
     for base in ("ours", "paper"):
         if base in df:
-            out[base] = [pm(m, s, digits) for m, s in zip(df[base], df.get(f"{base}_sd", [None] * len(df)))]
+            sds = df[f"{base}_sd"] if f"{base}_sd" in df else [None] * len(df)
+            out[base] = [pm(m, s, digits, sig) for m, s in zip(df[base], sds)]
     for c in df.columns:
-        if c not in ("ours", "ours_sd", "paper", "paper_sd"):
-            out[c] = df[c].map(lambda v: f"{v:+.{digits}f}" if isinstance(v, float) else v) \
-                if c.startswith("ours -") or c.startswith("ratio") else df[c]
+        if c in ("ours", "ours_sd", "paper", "paper_sd"):
+            continue
+        if c.startswith("ours -"):
+            out[c] = df[c].map(lambda v: "—" if pd.isna(v) else f"{v:+.{digits}f}")
+        elif c.startswith("ours /"):
+            out[c] = df[c].map(lambda v: "—" if pd.isna(v) else f"{v:.3g}")
+        else:
+            out[c] = df[c]
     return out
 
 
@@ -776,7 +791,10 @@ def sharpness_text(t3: pd.DataFrame, t4: pd.DataFrame, P: profiles.Profile) -> d
 
 
 def plot_sharpness(t3: pd.DataFrame, t4: pd.DataFrame):
-    """Sharpness (log scale) of SB and LB minimizers, ours (bars) vs the paper (black markers)."""
+    """Sharpness (log scale) of SB and LB minimizers, ours (bars) vs the paper (black markers).
+
+    Bars below 1e-3 are drawn at 1e-3 (the tables give the values).
+    """
     import matplotlib.pyplot as plt
     tabs = [(t, title) for t, title in ((t3, "Table 3: full space"), (t4, "Table 4: random subspace"))
             if not t.empty]

@@ -148,7 +148,9 @@ def coverage(S: Plan) -> "Markdown":
         parts += [f"skips {n} ({why})" for n, why in skip.items()]
         absent = [n for n in wanted if n not in run and n not in skip]
         if absent:
-            parts.append(f"not in this profile: {', '.join(absent)}")
+            parts.append("not in this profile: " + ", ".join(
+                n if report.data_ready(report.dataset_of(n))
+                else f"{n} (needs data: {report.DATASET_NAMES[report.dataset_of(n)]})" for n in absent))
         shown = ", ".join(wanted) if wanted else "no network named, no numbers"
         lines.append(f"- **{TITLES[section]}** (paper: {shown}): {'; '.join(parts)}.")
     return Markdown("\n".join(lines))

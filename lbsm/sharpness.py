@@ -10,7 +10,8 @@ With A = I (the default, "full space") the box is |y_i| <= eps (|x_i| + 1) on ev
 Decisions where the paper is silent (the authors' code was never released):
 
 * Solver: as the paper, ``scipy.optimize.minimize(method="L-BFGS-B")`` on -f with those bounds,
-  ``maxiter`` = 10 iterations, starting at y = 0, memory and tolerances at SciPy's defaults, the
+  ``maxiter`` = 10 iterations, starting at the box vertex y = b sign(A^T grad f) after one
+  evaluation at y = 0 (``start="sign"``; ``start="zero"`` is y = 0, see ``maximize_in_box``), memory and tolerances at SciPy's defaults, the
   variables unscaled (the third-party port does the same). A line search may evaluate f more than
   once per iteration; we report both counts. Every point L-BFGS-B evaluates lies in the box, so
   we take fmax as the largest f it evaluated (normally its final iterate); f(x) is the evaluation
@@ -291,20 +292,22 @@ def lbfgsb(fun_and_grad: Callable, lb: np.ndarray, ub: np.ndarray, maxiter: int,
 
 
 def maximize_in_box(value_and_grad: Callable, x: torch.Tensor, eps: float, A: Subspace | None = None,
-                    iters: int = 10, start: str = "zero") -> BoxMaximum:
+                    iters: int = 10, start: str = "sign") -> BoxMaximum:
     """max f(x + A y) over |y_i| <= eps (|(A^+ x)_i| + 1), by L-BFGS-B on -f.
 
     ``value_and_grad(z)`` takes a float64 tensor z (the perturbed point, length n) and returns
     (f(z), grad f(z)); any function works (the tests use a quadratic). ``A=None`` is A = I.
 
-    ``start="zero"`` (default) starts at y = 0, the natural reading of the paper. Near a minimizer
+    ``start="zero"`` starts at y = 0, the natural reading of the paper. Near a minimizer
     the gradient is tiny and -f has negative curvature, so L-BFGS-B skips its curvature updates,
     its first steps are gradient steps of unit length (i.e. of the gradient's size, far inside the
     box) and 10 iterations may never reach the scale of the box: the result then depends on how
     well the minimizer converged rather than on the box. ``start="sign"`` spends one evaluation at
     y = 0 and starts from the vertex y_i = b_i sign((A^T grad f)_i), the maximizer of the
     first-order model of f over the box (one projected-gradient step to the boundary); L-BFGS-B
-    then refines from there. Either way f(x) is the value at y = 0.
+    then refines from there; it is the default, because on well-converged minimizers (F1 LB on full
+    MNIST) the zero start measured 0.001 where the sign start measured 358, while on the SB
+    minimizer both agree with the paper's order of magnitude. Either way f(x) is the value at y = 0.
     """
     if eps <= 0:
         raise ValueError(f"eps must be > 0, got {eps}")
@@ -354,7 +357,7 @@ class SharpnessResult:
     n: int = 0                   # trainable parameters
     examples: int = 0            # training examples f averages over
     bn: str = "batch"
-    start: str = "zero"          # L-BFGS-B start point, see maximize_in_box
+    start: str = "sign"          # L-BFGS-B start point, see maximize_in_box
 
     def __str__(self) -> str:
         space = "full space" if self.p is None else f"random subspace p={self.p}"
@@ -368,7 +371,7 @@ class SharpnessResult:
 def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3,
                      subspace: int | Subspace | None = None, iters: int = 10, bn: str = "batch",
                      batch_size: int = EVAL_BATCH, seed: int = 0,
-                     start: str = "zero") -> SharpnessResult:
+                     start: str = "sign") -> SharpnessResult:
     """Metric 2.1 of ``model``'s current weights on the training data (x, y).
 
     ``subspace``: None for the full space (A = I), an int p for a random n x p matrix drawn with
@@ -388,7 +391,7 @@ def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
 
 def sharpness_of_run(run: str, eps: float = 1e-3, subspace: int | None = None, iters: int = 10,
                      bn: str = "batch", train_subset: int | None = None, seed: int = 0,
-                     results=None, device=None, start: str = "zero") -> SharpnessResult:
+                     results=None, device=None, start: str = "sign") -> SharpnessResult:
     """Metric 2.1 of a stored run's final weights on that run's training data.
 
     ``run`` is a name or key prefix as ``Store.find`` accepts. The run's own ``train_subset`` is

@@ -36,7 +36,7 @@ def test_quadratic_matches_closed_form():
     n, eps, c = 50, 1e-2, 0.3
     h = 1 + 9 * torch.rand(n, generator=g, dtype=torch.float64)
     x = (0.5 + torch.rand(n, generator=g, dtype=torch.float64)) * torch.sign(torch.randn(n, generator=g))
-    box = maximize_in_box(quadratic(h, c), x, eps)
+    box = maximize_in_box(quadratic(h, c), x, eps, start="zero")
     b = eps * (x.abs() + 1)
     fmax = (0.5 * h * (x.abs() + b) ** 2).sum().item() + c
     f0 = (0.5 * h * x * x).sum().item() + c
