@@ -46,6 +46,9 @@ class Profile:
     hessian_k: int = 5
     hessian_subset: int | None = 10000
     hutchinson_samples: int = 20
+    # networks whose Hessian is computed (None: all). Double backward through convolutions is
+    # slow on a CPU, so the CPU profiles keep the Hessian to F1.
+    hessian_nets: tuple[str, ...] | None = None
     # parametric plots (Figs. 3 and 7)
     alpha_points: int = 25
     landscape_subset: int | None = None
@@ -78,8 +81,9 @@ PROFILES = {
         "smoke", "seconds per chapter: tiny subsets, 1-2 epochs, 2 L-BFGS-B iterations",
         nets={"F1": NetPlan(seeds=(0, 1), sb_epochs=2, lb_epochs=2, train_subset=2000, test_subset=1000),
               "C1": NetPlan(seeds=(0,), sb_epochs=1, lb_epochs=1, train_subset=500, test_subset=500)},
-        sharpness_iters=2, sharpness_subset=1000, subspace_dim=10, hessian_k=2,
-        hessian_subset=500, hutchinson_samples=4, alpha_points=7, landscape_subset=1000,
+        sharpness_iters=2, sharpness_subset=500, sharpness_seeds=1, subspace_dim=10,
+        subspace_seeds=1, hessian_k=2, hessian_subset=64, hutchinson_samples=2, hessian_nets=("F1",), alpha_points=7,
+        landscape_subset=1000,
         small_batches=dict(  # kwargs of lbsm.experiments functions, per network
             fig4={"F1": dict(batch_sizes=(64, 256, 1000), epochs=1, seeds=(0,), train_subset=2000,
                              test_subset=1000, sharpness_iters=2, sharpness_subset=500)},
@@ -108,7 +112,8 @@ PROFILES = {
         nets={"F1": NetPlan(seeds=(0, 1, 2), sb_epochs=20, lb_epochs=60, precision="bf16"),
               "C1": NetPlan(seeds=(0,), sb_epochs=10, lb_epochs=20, train_subset=10000,
                             precision="bf16")},
-        sharpness_seeds=None, subspace_seeds=1, hessian_subset=10000, landscape_subset=None,
+        sharpness_seeds=None, subspace_seeds=1, hessian_k=3, hessian_subset=2000,
+        hutchinson_samples=10, hessian_nets=("F1",), landscape_subset=None,
         # Section 3 + Appendix E in ~15 min of the 45 (estimates: F1 ~2 s per epoch at B = 256 in
         # bf16, less at larger B; C1 ~1 s per 1000 images per epoch; sharpness solves on 10,000
         # F1 / 2,000 C1 training examples). F1 on full MNIST stands in for F2 (no TIMIT); fixed

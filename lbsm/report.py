@@ -820,12 +820,13 @@ def hessian_values(T: Trained) -> pd.DataFrame:
     """Top ``hessian_k`` Hessian eigenvalues and the Hutchinson trace of every final minimizer.
 
     On the first ``hessian_subset`` training examples, the run's BatchNorm policy, the first
-    ``sharpness_seeds`` trials; each result is cached in the results store (``analyses/hessian``).
+    ``sharpness_seeds`` trials, the profile's ``hessian_nets``; each result is cached in the
+    results store (``analyses/hessian``).
     """
     from . import hessian
     P = T.profile
     rows = []
-    for net in T.nets:
+    for net in (n for n in T.nets if P.hessian_nets is None or n in P.hessian_nets):
         for sb, lb in sharpness_runs(T, net, P.sharpness_seeds):
             for regime, run in (("SB", sb), ("LB", lb)):
                 if run.status != "done":
