@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from . import data as lbsm_data
 from . import models
-from .store import Store, config_key, load_json, save_json, save_torch
+from .store import Store, config_key, load_json, save_json, save_torch, write_atomic
 
 TRAIN_CODE_VERSION = 1  # bump when a change alters the numbers training produces
 SB_BATCH = 256
@@ -294,7 +294,6 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
     bar.close()
 
     hist = pd.DataFrame(history)
-    from .store import write_atomic
     write_atomic(path / "history.csv", hist.to_csv(index=False).encode())
     save_torch(model.state_dict(), path / "final.pt")
     meta = dict(status=status, epochs_run=int(hist.epoch.iloc[-1]), wall_seconds=wall,

@@ -33,3 +33,12 @@ def store(tmp_path):
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one thread: on tiny tensors OpenMP synchronization would dominate."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -12,12 +12,7 @@ from lbsm.sharpness import Objective
 N, BATCH = 64, 16  # four evaluation batches: BatchNorm "batch" statistics differ per batch
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: OpenMP synchronization would dominate
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(bn: bool, seed: int = 0) -> nn.Module:

@@ -14,12 +14,7 @@ from lbsm.landscape import (combine, distance_ratio, interpolate, interpolate_ru
 BATCH = 50
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: OpenMP synchronization would dominate
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def net(seed):
