@@ -89,6 +89,7 @@ def stage(root: Path, shared: Path | None) -> int:
 def cmd_sharpness(a) -> int:
     from .sharpness import sharpness_of_run
     res = sharpness_of_run(a.run, eps=a.eps, subspace=a.subspace, iters=a.iters, bn=a.bn,
+                           subspace_kind=a.subspace_kind,
                            train_subset=a.subset, seed=a.seed, results=a.results, device=a.device,
                            start=a.start)
     print(res)
@@ -144,6 +145,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--bn", choices=models.BN_POLICIES, default="batch")
     s.add_argument("--subset", type=int, help="evaluate f on the first N training examples")
     s.add_argument("--seed", type=int, default=0, help="seed of the random subspace")
+    s.add_argument("--subspace-kind", default="gaussian",
+                   help="distribution of the random A: gaussian (N(0,1) entries, the default) or "
+                        "uniform ([0,1)); '-unit': columns scaled to unit length")
     s.add_argument("--start", choices=["sign", "zero"], default="sign",
                    help="L-BFGS-B start: the box vertex along the gradient (default) or y = 0")
     s.set_defaults(func=cmd_sharpness)

@@ -212,7 +212,10 @@ def _load_cpu(name: str, root: Path) -> Dataset:
 
     def features(x):
         t = torch.from_numpy(np.array(x))  # a writable copy
-        return t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+        t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+        # images channels-last (NHWC in memory, NCHW in shape): oneDNN's convolutions run ~2x
+        # faster on it (C1 in bf16 on 2 cores); minibatch indexing keeps the layout
+        return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
     return Dataset(name, features(xtr), torch.from_numpy(np.asarray(ytr, np.int64)),
                    features(xte), torch.from_numpy(np.asarray(yte, np.int64)), k)
 

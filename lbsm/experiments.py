@@ -85,16 +85,20 @@ def training_data(run: Run, subset: int | None = None, device=None) -> tuple[tor
 
 def run_sharpness(run: Run, eps: Sequence[float] = DEFAULT_EPS, which: str | int = "final",
                   iters: int = 10, subset: int | None = None, subspace: int | None = None,
-                  seed: int = 0, sharpness_fn: Callable | None = None, device=None) -> dict[float, dict]:
+                  seed: int = 0, sharpness_fn: Callable | None = None, device=None,
+                  subspace_kind: str = "gaussian") -> dict[float, dict]:
     """Metric 2.1 of a stored run's weights (``which``: "final", "x0" or an epoch) at each eps.
 
-    Returns {eps: result dict (value, f0, fmax, ...)}; solves are cached next to the run."""
+    ``subspace``: None (full space) or p, with a random A of ``subspace_kind``
+    (``lbsm.sharpness.SUBSPACE_KINDS``). Returns {eps: result dict (value, f0, fmax, ...)}; solves
+    are cached next to the run."""
     fn = sharpness_fn or _default_sharpness_fn()
     bn = run.config.bn_eval
+    kind = {} if subspace is None else {"subspace_kind": subspace_kind}
     out, todo = {}, []
     for e in eps:
         key = config_key(dict(which=which, eps=float(e), iters=iters, subset=subset, bn=bn,
-                              subspace=subspace, seed=seed, fn=_fn_name(fn)))
+                              subspace=subspace, seed=seed, fn=_fn_name(fn), **kind))
         path = run.path / "sharpness" / f"{key}.json"
         if path.is_file():
             out[e] = load_json(path)
@@ -108,7 +112,7 @@ def run_sharpness(run: Run, eps: Sequence[float] = DEFAULT_EPS, which: str | int
         for e, path in todo:
             model.load_state_dict(weights)  # each solve starts from the stored weights
             res = _result_dict(fn(model, x, y, eps=float(e), subspace=subspace, iters=iters, bn=bn,
-                                  batch_size=run.config.eval_batch_size, seed=seed))
+                                  batch_size=run.config.eval_batch_size, seed=seed, **kind))
             save_json(res, path)
             out[e] = res
     return out

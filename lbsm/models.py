@@ -36,6 +36,7 @@ NETWORKS = {
     "C4": ("cifar100", 100, (3, 32, 32)),
 }
 BN_POLICIES = ("batch", "running")
+CONV_NETS = tuple(k for k, (_, _, shape) in NETWORKS.items() if len(shape) == 3)
 
 
 def check_net(net: str) -> str:
@@ -105,7 +106,10 @@ def build(net: str, seed: int | None = None) -> nn.Module:
     with torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext():
         if seed is not None:
             torch.manual_seed(seed)
-        return glorot_init_(make())
+        model = glorot_init_(make())
+    # conv weights channels-last like the image tensors (lbsm.data): same numbers' definition,
+    # ~2x faster convolutions on a CPU; a no-op for the fully connected networks
+    return model.to(memory_format=torch.channels_last) if net in CONV_NETS else model
 
 
 def num_params(model: nn.Module) -> int:

@@ -213,6 +213,11 @@ def caption(T: Trained, what: str = "", nets=None, extra: str = "") -> "Markdown
     return Markdown(text)
 
 
+def _declared_nets(name: str) -> tuple[str, ...]:
+    """The networks profile ``name`` trains as defined (before a papermill ``nets`` override)."""
+    return tuple(profiles.get(name).nets) if name in profiles.PROFILES else ()
+
+
 def coverage(T: Trained) -> "Markdown":
     """Which networks this profile trained, and why the others are absent (needs data / profile)."""
     from IPython.display import Markdown
@@ -222,6 +227,9 @@ def coverage(T: Trained) -> "Markdown":
         if n in T.missing:
             lines.append(f"- **{n}: needs data: {DATASET_NAMES[T.missing[n]]}** "
                          f"({lbsm_data.HOW_TO_GET[T.missing[n]]}).")
+        elif n not in T.pairs and n in _declared_nets(T.profile.name):
+            lines.append(f"- {n}: in profile `{T.profile.name}` but left out of this run by the "
+                         "papermill parameter `nets`.")
         elif n not in T.pairs:
             ready = data_ready(dataset_of(n))
             lines.append(f"- {n}: not in profile `{T.profile.name}`"
@@ -286,6 +294,15 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
     if needs:
         notes.append(f"needs data: {', '.join(needs)}")
     other = [n for n in absent if n not in missing]
+    declared = _declared_nets(T.profile.name) if T else ()
+    trained = T.pairs if T else {}
+    skipped = [n for n in other if n in trained]  # trained, but this analysis skips it
+    if skipped and done:
+        notes.append(f"not computed under this profile for: {', '.join(skipped)}")
+    left_out = [n for n in other if n in declared and n not in trained]
+    if left_out and done:
+        notes.append(f"left out by the `nets` parameter: {', '.join(left_out)}")
+    other = [n for n in other if n not in declared and n not in trained]
     if other and done:
         notes.append(f"not in profile: {', '.join(other)}")
     notes += devs
@@ -483,10 +500,10 @@ def analysis_settings(P: profiles.Profile) -> pd.DataFrame:
     a = pr["parametric_alphas"]
     rows = [("L-BFGS-B iterations (Metric 2.1)", P.sharpness_iters, pr["sharpness_lbfgsb_iterations"]),
             ("eps", ", ".join(f"{e:g}" for e in P.sharpness_eps), ", ".join(f"{e:g}" for e in pr["sharpness_eps"])),
-            ("sharpness data (training examples)", P.sharpness_subset or "all", "all (training function)"),
+            ("sharpness data (training examples)", _per_net(P, P.sharpness_examples), "all (training function)"),
             ("subspace dimension p (Table 4)", P.subspace_dim, pr["subspace_dim"]),
             ("alpha points (Figs. 3, 7)", P.alpha_points, f"{a['num']} in [{a['start']}, {a['stop']}]"),
-            ("interpolation data", P.landscape_subset or "all", "all"),
+            ("interpolation data", _per_net(P, P.landscape_examples), "all"),
             ("Hessian eigenvalues / data", f"{P.hessian_k} / {P.hessian_subset or 'all'}", "not computed"),
             ("Hutchinson samples", P.hutchinson_samples, "not computed")]
     return pd.DataFrame(rows, columns=["knob", f"profile {P.name}", "paper"]).set_index("knob")
@@ -731,7 +748,7 @@ def sharpness_values(T: Trained, subspace: int | None = None) -> pd.DataFrame:
                 if run.status != "done":
                     continue
                 res = experiments.run_sharpness(run, P.sharpness_eps, iters=P.sharpness_iters,
-                                                subset=P.sharpness_subset, subspace=subspace,
+                                                subset=P.sharpness_examples(net), subspace=subspace,
                                                 seed=run.config.seed)
                 for e, r in res.items():
                     rows.append(dict(net=net, seed=run.config.seed, regime=regime, eps=_eps_label(e),
@@ -740,6 +757,60 @@ def sharpness_values(T: Trained, subspace: int | None = None) -> pd.DataFrame:
                                      seconds=r["seconds"]))
     return pd.DataFrame(rows, columns=["net", "seed", "regime", "eps", "value", "f0", "fmax",
                                        "iterations", "evaluations", "seconds"])
+
+
+def subspace_kinds(T: Trained) -> pd.DataFrame:
+    """Table 4's value under each choice of the random A the paper leaves open
+    (``lbsm.sharpness.SUBSPACE_KINDS``), for the first trial of the first network and the first eps:
+    one row per kind with SB, LB, their ratio and the paper's values. Same settings as Table 4
+    otherwise; solves are cached like Table 4's (the default kind is Table 4's own solve)."""
+    from . import experiments
+    from .sharpness import SUBSPACE_KINDS
+    P = T.profile
+    pairs = [(n, T.pairs[n][0]) for n in T.nets
+             if all(r.status == "done" for r in T.pairs[n][0])]
+    if not pairs:
+        return pd.DataFrame()
+    net, (sb, lb) = pairs[0]
+    eps = P.sharpness_eps[0]
+    ptab = paper.table(4)
+    rows = []
+    for kind in SUBSPACE_KINDS:
+        val = {}
+        for regime, run in (("SB", sb), ("LB", lb)):
+            r = experiments.run_sharpness(run, [eps], iters=P.sharpness_iters,
+                                          subset=P.sharpness_examples(net), subspace=P.subspace_dim,
+                                          seed=run.config.seed, subspace_kind=kind)[eps]
+            val[regime] = r["value"]
+            val[f"{regime} max f / f(x)"] = r["fmax"] / r["f0"] if r["f0"] else float("nan")
+        rows.append(dict(A=kind, SB=val["SB"], LB=val["LB"],
+                         **{"LB/SB": val["LB"] / val["SB"] if val["SB"] else float("nan")},
+                         **{k: v for k, v in val.items() if "max f" in k}))
+    lab = _eps_label(eps)
+    df = pd.DataFrame(rows).set_index("A")
+    df["paper SB"], df["paper LB"] = ptab.loc[net, f"sb_{lab}"], ptab.loc[net, f"lb_{lab}"]
+    df.attrs.update(net=net, eps=eps, seed=sb.config.seed)
+    return df
+
+
+def subspace_kinds_text(kinds: pd.DataFrame) -> dict:
+    """Glue-ready sentences for ``subspace_kinds``: where it was measured, the LB/SB ratio under each
+    reading of A, and which reading comes closest to the paper (log distance over SB and LB)."""
+    if kinds.empty:
+        return {"kinds_where": "not computed", "kinds_sentence": ""}
+    a = kinds.attrs
+    ratios = ", ".join(f"{k} {r:.3g}" for k, r in kinds["LB/SB"].items())
+    both = kinds[(kinds.SB > 0) & (kinds.LB > 0)]
+    sentence = (f"LB/SB ratio under each reading: {ratios} (paper "
+                f"{kinds['paper LB'].iloc[0] / kinds['paper SB'].iloc[0]:.3g}).")
+    if len(both):
+        dist = (np.log10(both.SB / both["paper SB"]).abs() + np.log10(both.LB / both["paper LB"]).abs())
+        k = dist.idxmin()
+        sentence += (f" Closest to the paper's SB {both.loc[k, 'paper SB']:g} / LB "
+                     f"{both.loc[k, 'paper LB']:g} (log scale): {k}, SB {both.loc[k, 'SB']:.3g} / LB "
+                     f"{both.loc[k, 'LB']:.3g}.")
+    return {"kinds_where": f"{a['net']}, seed {a['seed']}, eps = {a['eps']:g}",
+            "kinds_sentence": sentence}
 
 
 def sharpness_table(values: pd.DataFrame, table: int) -> pd.DataFrame:
@@ -881,14 +952,22 @@ def hessian_text(h: pd.DataFrame) -> dict:
     return {"hess_sentence": "; ".join(parts) or "not computed"}
 
 
+def _per_net(P: profiles.Profile, examples, prefix: str = "") -> str:
+    """A per-network count as text: "10000" when all networks agree, else "10000 (F1), 1000 (C1)"."""
+    text = {n: f"{prefix}{examples(n)}" if examples(n) else "all" for n in P.nets}
+    if len(set(text.values())) == 1:
+        return next(iter(text.values()))
+    return ", ".join(f"{t} ({n})" for n, t in text.items())
+
+
 def analysis_deviations(P: profiles.Profile, kind: str) -> list[str]:
     """How a profile's analysis settings depart from the paper (``sharpness`` / ``subspace`` / ``landscape``)."""
     pr, out = paper.protocol(), []
     if kind in ("sharpness", "subspace"):
         if P.sharpness_iters != pr["sharpness_lbfgsb_iterations"]:
             out.append(f"{P.sharpness_iters} L-BFGS-B iterations instead of {pr['sharpness_lbfgsb_iterations']}")
-        if P.sharpness_subset:
-            out.append(f"sharpness on the first {P.sharpness_subset} training examples")
+        if any(P.sharpness_examples(n) for n in P.nets):
+            out.append(f"sharpness on the first {_per_net(P, P.sharpness_examples)} training examples")
         seeds = P.subspace_seeds if kind == "subspace" else P.sharpness_seeds
         if seeds is not None:
             out.append(f"sharpness of the first {seeds} trial(s)")
@@ -897,10 +976,12 @@ def analysis_deviations(P: profiles.Profile, kind: str) -> list[str]:
     if kind == "landscape":
         if P.alpha_points != pr["parametric_alphas"]["num"]:
             out.append(f"{P.alpha_points} alpha points instead of {pr['parametric_alphas']['num']}")
-        if P.landscape_subset:
-            out.append(f"losses on the first {P.landscape_subset} examples")
+        if any(P.landscape_examples(n) for n in P.nets):
+            out.append(f"losses on the first {_per_net(P, P.landscape_examples)} examples")
     if kind == "hessian" and P.hessian_subset:
         out.append(f"Hessian on the first {P.hessian_subset} training examples")
+    if kind == "hessian" and P.hessian_nets is not None and set(P.nets) - set(P.hessian_nets):
+        out.append(f"Hessian only for {', '.join(P.hessian_nets)} (profile setting `hessian_nets`)")
     return out
 
 
@@ -911,7 +992,7 @@ def analysis_note(P: profiles.Profile, kind: str) -> str:
         seeds = P.subspace_seeds if kind == "subspace" else P.sharpness_seeds
         space = f"random subspace p = {P.subspace_dim}" if kind == "subspace" else "full space"
         return (f"Metric 2.1 ({space}), eps {eps}, {P.sharpness_iters} L-BFGS-B iterations, "
-                f"{P.sharpness_subset or 'all'} training examples, "
+                f"{_per_net(P, P.sharpness_examples)} training examples, "
                 f"{'all trials' if seeds is None else f'first {seeds} trial(s)'}")
     if kind == "hessian":
         return (f"top {P.hessian_k} eigenvalues and Hutchinson trace ({P.hutchinson_samples} "
@@ -919,7 +1000,7 @@ def analysis_note(P: profiles.Profile, kind: str) -> str:
                 f"{'all trials' if P.sharpness_seeds is None else f'first {P.sharpness_seeds} trial(s)'}")
     if kind == "landscape":
         return (f"{P.alpha_points} alpha points in [-1, 2], "
-                f"{f'at most {P.landscape_subset}' if P.landscape_subset else 'all'} examples per split")
+                f"{_per_net(P, P.landscape_examples, 'at most ')} examples per split")
     raise ValueError(f"unknown analysis {kind!r}")
 
 
@@ -956,7 +1037,7 @@ def interpolation(T: Trained, kind: str = "linear", bn: str = "batch") -> pd.Dat
         sb, lb = T.pairs[net][0]
         if sb.status != "done" or lb.status != "done":
             continue
-        sub = P.landscape_subset
+        sub = P.landscape_examples(net)
         tr = min(sub, sb.meta["n_train"]) if sub else None
         te = min(sub, sb.meta["n_test"]) if sub else None
         params = dict(sb=sb.key, lb=lb.key, kind=kind, points=P.alpha_points, bn=bn,

@@ -667,7 +667,8 @@ def robust_table(R: Result) -> pd.DataFrame:
             if variant.startswith("LB +") and len(base):
                 row[f"{label} − plain LB"] = round(m - base[c].mean(), 2)
         rows.append(row)
-    return pd.DataFrame(rows).set_index(["net", "variant"])
+    # the SB and plain LB rows have no difference from the plain LB: a dash, not NaN
+    return pd.DataFrame(rows).set_index(["net", "variant"]).astype(object).fillna("—")
 
 
 def method_args(S: Plan) -> dict:
@@ -689,7 +690,8 @@ def method_args(S: Plan) -> dict:
 def parametric(R: Result, P: profiles.Profile | None = None) -> pd.DataFrame:
     """Linear parametric plots (``lbsm.landscape.interpolate``) from the SB baseline (alpha 0) to
     each LB variant of E.3 (alpha 1: plain, adversarial, stability), first seed of each network,
-    with the profile's ``alpha_points`` and ``landscape_subset``; cached in the results store."""
+    with the profile's ``alpha_points`` and the network's ``landscape_examples``; cached in the
+    results store."""
     from . import landscape
     P = P or R.plan.profile
     if R.data.empty:
@@ -701,12 +703,12 @@ def parametric(R: Result, P: profiles.Profile | None = None) -> pd.DataFrame:
         sb = g[g.regime == "SB"].run.iloc[0]
         for _, r in g[g.regime != "SB"].drop_duplicates("run").iterrows():
             variant = "LB" if r.regime == "LB" else f"LB + {r.remedy}"
-            params = dict(sb=sb, lb=r.run, points=P.alpha_points, subset=P.landscape_subset)
+            sub = P.landscape_examples(net) if net in P.nets else P.landscape_subset
+            params = dict(sb=sb, lb=r.run, points=P.alpha_points, subset=sub)
 
-            def compute(r=r, sb=sb):
+            def compute(r=r, sb=sb, sub=sub):
                 df = landscape.interpolate_runs(sb, r.run, points=P.alpha_points,
-                                                train_subset=P.landscape_subset,
-                                                test_subset=P.landscape_subset)
+                                                train_subset=sub, test_subset=sub)
                 return {"rows": df.to_dict("records")}
             rows = report.analysis("parametric_e3", params, compute)["rows"]
             frames.append(pd.DataFrame(rows).assign(net=net, variant=variant))

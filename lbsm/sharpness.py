@@ -25,17 +25,25 @@ Decisions where the paper is silent (the authors' code was never released):
   f then depends on the batch size, which is therefore part of its definition, not a speed knob.
   Dropout is off. Only trainable parameters (BatchNorm gamma/beta included) are perturbed; the
   running statistics are buffers and stay untouched.
-* Random subspace (p = 100): the paper says only "columns randomly generated". We draw i.i.d.
-  standard Gaussian entries and scale every column to unit length. The column space is then a
-  uniformly random p-dimensional subspace, which is what a "Ritz value of the Hessian projected on
-  a random subspace" needs, and A is almost orthonormal (condition number ~ 1 + sqrt(p/n)). The
-  only public port used uniform [0, 1) entries with unit columns: such columns share a large
-  component along (1, ..., 1) (pairwise cosine ~ 0.75), so the "random" subspace is biased toward
-  shifting all weights at once and A is ill-conditioned. It is available as ``dist="uniform"`` for
-  comparison. A is drawn on the CPU from a seeded ``torch.Generator`` (same A on every device)
-  in chunks of rows; it is kept on the device when it fits in ``cache_bytes``, else regenerated
-  chunk by chunk at each use (``cache_bytes``, default 8 GiB: C2, n = 15M and p = 100, is 6 GB
-  in fp32).
+* Random subspace (p = 100): the paper says only "an n x p matrix A whose columns are randomly
+  generated"; the distribution and scaling are not given and the authors' code was never released.
+  Default (``kind="gaussian"``): i.i.d. standard Gaussian entries, columns *not* normalized (what
+  ``np.random.randn(n, p)`` gives). Each column then has norm ~ sqrt(n), the norm of the full-space
+  box's vertex at |x_i| << 1 (eps sqrt(n) for eps = 1), so every random direction gets the whole
+  perturbation budget of the full-space box, independently of n ("invariance to problem
+  dimension"); the column space is a uniformly random p-dimensional subspace ("Ritz value of the
+  Hessian projected on the column space of A"). Unit columns (``"gaussian-unit"``) shrink
+  ||A y|| to ~ eps sqrt(p), sqrt(n / p) times less than the full-space box (120x for F1): the
+  measured increase of f is then at the level of fp32 round-off (F1: ~1e-5 to 1e-4), which
+  cannot be what Table 4 reports. ``"uniform"`` / ``"uniform-unit"`` are uniform [0, 1) entries
+  (``np.random.rand``), raw or with unit columns as the only public third-party port: those
+  columns share a large component along (1, ..., 1) (pairwise cosine ~ 0.75), so the subspace is
+  biased toward shifting all weights at once; raw, that shift saturates the loss. The book measures
+  all four on one F1 pair; none reproduces Table 4's magnitudes, so the default is the one with a
+  principled scale, not a fit. A is drawn on the CPU from a seeded ``torch.Generator`` (same A on
+  every device) in chunks of rows; it is kept on the device when it fits in ``cache_bytes``, else
+  regenerated chunk by chunk at each use (``cache_bytes``, default 8 GiB: C2, n = 15M and p = 100,
+  is 6 GB in fp32).
 * A^+ comes from a thin QR, A = Q R, so A^+ x = R^{-1} Q^T x = R^{-1} R^{-T} A^T x. R is computed
   chunk by chunk (tall-skinny QR: the R of [R_prev; A_k] at each chunk), never a dense pinv.
 """
@@ -56,6 +64,8 @@ from torch.func import functional_call, grad_and_value
 from . import models
 
 EVAL_BATCH = 5000
+# random A of Table 4: entries gaussian (N(0, 1)) or uniform ([0, 1)); "-unit": columns normalized
+SUBSPACE_KINDS = ("gaussian", "gaussian-unit", "uniform", "uniform-unit")
 
 
 class Objective:
@@ -157,10 +167,12 @@ class Subspace:
         self._r = None
 
     @classmethod
-    def random(cls, n: int, p: int = 100, seed: int = 0, dist: str = "gaussian", device=None,
+    def random(cls, n: int, p: int = 100, seed: int = 0, kind: str = "gaussian", device=None,
                chunk_rows: int = 1 << 16, cache_bytes: int = 8 << 30) -> "Subspace":
-        if dist not in ("gaussian", "uniform"):
-            raise ValueError(f"unknown distribution {dist!r}; choose 'gaussian' or 'uniform'")
+        """A seeded random n x p matrix of ``kind`` (one of ``SUBSPACE_KINDS``, module docstring)."""
+        if kind not in SUBSPACE_KINDS:
+            raise ValueError(f"unknown subspace kind {kind!r}; choose one of {', '.join(SUBSPACE_KINDS)}")
+        dist, unit = kind.split("-")[0], kind.endswith("-unit")
 
         def chunks():
             # one seeded stream drawn in a fixed chunk order: A depends on (seed, chunk_rows) only
@@ -170,6 +182,8 @@ class Subspace:
                 yield draw(min(chunk_rows, n - i), p, generator=g)
 
         sub = cls(n, p, chunks, device=device, cache_bytes=cache_bytes)
+        if not unit:
+            return sub
         # unit columns: ||A e_j|| = ||R e_j|| for A = Q R, so one QR pass gives the norms too
         norms = torch.linalg.vector_norm(sub.r_factor(), dim=0)
         sub.scale, sub._r = 1.0 / norms, sub._r / norms
@@ -370,18 +384,19 @@ class SharpnessResult:
 
 def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3,
                      subspace: int | Subspace | None = None, iters: int = 10, bn: str = "batch",
-                     batch_size: int = EVAL_BATCH, seed: int = 0,
-                     start: str = "sign") -> SharpnessResult:
+                     batch_size: int = EVAL_BATCH, seed: int = 0, start: str = "sign",
+                     subspace_kind: str = "gaussian") -> SharpnessResult:
     """Metric 2.1 of ``model``'s current weights on the training data (x, y).
 
-    ``subspace``: None for the full space (A = I), an int p for a random n x p matrix drawn with
-    ``seed`` (``Subspace.random``), or a ready ``Subspace``. ``start``: see ``maximize_in_box``.
+    ``subspace``: None for the full space (A = I), an int p for a random n x p matrix of
+    ``subspace_kind`` drawn with ``seed`` (``Subspace.random``), or a ready ``Subspace``.
+    ``start``: see ``maximize_in_box``.
     """
     t0 = time.perf_counter()
     obj = Objective(model, x, y, bn, batch_size)
     A = subspace
     if isinstance(subspace, int):
-        A = Subspace.random(obj.n, subspace, seed, device=obj.theta0.device)
+        A = Subspace.random(obj.n, subspace, seed, kind=subspace_kind, device=obj.theta0.device)
     box = maximize_in_box(obj.value_and_grad, obj.theta0, eps, A, iters, start)
     return SharpnessResult(value=phi(box.f0, box.fmax), f0=box.f0, fmax=box.fmax, eps=eps,
                            p=None if A is None else A.p, iterations=box.iterations,
@@ -391,7 +406,8 @@ def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
 
 def sharpness_of_run(run: str, eps: float = 1e-3, subspace: int | None = None, iters: int = 10,
                      bn: str = "batch", train_subset: int | None = None, seed: int = 0,
-                     results=None, device=None, start: str = "sign") -> SharpnessResult:
+                     results=None, device=None, start: str = "sign",
+                     subspace_kind: str = "gaussian") -> SharpnessResult:
     """Metric 2.1 of a stored run's final weights on that run's training data.
 
     ``run`` is a name or key prefix as ``Store.find`` accepts. The run's own ``train_subset`` is
@@ -407,4 +423,5 @@ def sharpness_of_run(run: str, eps: float = 1e-3, subspace: int | None = None, i
     if train_subset is not None:
         x, y = x[:train_subset], y[:train_subset]
     return keskar_sharpness(r.model("final", device), x, y, eps=eps, subspace=subspace, iters=iters,
-                            bn=bn, batch_size=r.config.eval_batch_size, seed=seed, start=start)
+                            bn=bn, batch_size=r.config.eval_batch_size, seed=seed, start=start,
+                            subspace_kind=subspace_kind)

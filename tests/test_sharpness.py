@@ -111,7 +111,7 @@ def test_qr_pseudo_inverse_equals_numpy_pinv():
     # the random matrix, in several row chunks (tall-skinny QR), cached or regenerated
     xr = torch.from_numpy(rng.standard_normal(1000))
     for cache in (2 << 30, 0):
-        r = Subspace.random(1000, 7, seed=5, chunk_rows=128, cache_bytes=cache)
+        r = Subspace.random(1000, 7, seed=5, kind="gaussian-unit", chunk_rows=128, cache_bytes=cache)
         dense = r.dense().numpy()
         np.testing.assert_allclose(np.linalg.norm(dense, axis=0), 1.0, rtol=1e-12)
         np.testing.assert_allclose(r.pinv(xr).numpy(), np.linalg.pinv(dense) @ xr.numpy(), rtol=1e-9)
@@ -122,8 +122,22 @@ def test_qr_pseudo_inverse_equals_numpy_pinv():
     a2 = Subspace.random(1000, 7, seed=5, chunk_rows=128, cache_bytes=0).dense()
     assert torch.equal(a1, a2)
     assert not torch.equal(a1, Subspace.random(1000, 7, seed=6, chunk_rows=128).dense())
-    uni = Subspace.random(1000, 7, seed=5, dist="uniform").dense()
+    uni = Subspace.random(1000, 7, seed=5, kind="uniform-unit").dense()
     assert (uni >= 0).all() and torch.allclose(uni.norm(dim=0), torch.ones(7, dtype=torch.float64))
+
+
+def test_subspace_kinds_scale_and_distribution():
+    # the default: raw N(0, 1) entries, columns of norm ~ sqrt(n); unit kinds: the same
+    # directions scaled to norm 1; uniform: entries in [0, 1), mean 1/2
+    n, p = 20000, 5
+    raw = Subspace.random(n, p, seed=1).dense()
+    unit = Subspace.random(n, p, seed=1, kind="gaussian-unit").dense()
+    np.testing.assert_allclose(raw.norm(dim=0).numpy() / np.sqrt(n), 1.0, atol=0.03)
+    np.testing.assert_allclose(unit.numpy(), (raw / raw.norm(dim=0)).numpy(), rtol=1e-6, atol=1e-9)
+    uni = Subspace.random(n, p, seed=1, kind="uniform").dense()
+    assert (uni >= 0).all() and (uni < 1).all() and abs(uni.mean().item() - 0.5) < 0.01
+    with pytest.raises(ValueError, match="unknown subspace kind 'cauchy'"):
+        Subspace.random(n, p, kind="cauchy")
 
 
 def tiny_net(seed=0, bn=True):
