@@ -68,12 +68,16 @@ class Profile:
         return self.nets[name]
 
     def sharpness_examples(self, net: str) -> int | None:
-        """Training examples Metric 2.1 averages over for ``net`` (None: all)."""
-        return self.net(net).sharpness_subset or self.sharpness_subset
+        """Training examples Metric 2.1 averages over for ``net`` (None: all); a network this
+        profile does not plan gets the profile-wide ``sharpness_subset``."""
+        plan = self.nets.get(net)
+        return (plan and plan.sharpness_subset) or self.sharpness_subset
 
     def landscape_examples(self, net: str) -> int | None:
-        """Examples per split of the parametric plots for ``net`` (None: all)."""
-        return self.net(net).landscape_subset or self.landscape_subset
+        """Examples per split of the parametric plots for ``net`` (None: all); a network this
+        profile does not plan gets the profile-wide ``landscape_subset``."""
+        plan = self.nets.get(net)
+        return (plan and plan.landscape_subset) or self.landscape_subset
 
     def trial(self, net: str, seed: int, **overrides) -> tuple[train.TrainConfig, train.TrainConfig]:
         """The SB and LB configs of one trial (same seed, hence the same x0)."""

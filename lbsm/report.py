@@ -776,16 +776,16 @@ def subspace_kinds(T: Trained) -> pd.DataFrame:
     ptab = paper.table(4)
     rows = []
     for kind in SUBSPACE_KINDS:
-        val = {}
-        for regime, run in (("SB", sb), ("LB", lb)):
-            r = experiments.run_sharpness(run, [eps], iters=P.sharpness_iters,
-                                          subset=P.sharpness_examples(net), subspace=P.subspace_dim,
-                                          seed=run.config.seed, subspace_kind=kind)[eps]
-            val[regime] = r["value"]
-            val[f"{regime} max f / f(x)"] = r["fmax"] / r["f0"] if r["f0"] else float("nan")
-        rows.append(dict(A=kind, SB=val["SB"], LB=val["LB"],
-                         **{"LB/SB": val["LB"] / val["SB"] if val["SB"] else float("nan")},
-                         **{k: v for k, v in val.items() if "max f" in k}))
+        res = {regime: experiments.run_sharpness(run, [eps], iters=P.sharpness_iters,
+                                                 subset=P.sharpness_examples(net),
+                                                 subspace=P.subspace_dim, seed=run.config.seed,
+                                                 subspace_kind=kind)[eps]
+               for regime, run in (("SB", sb), ("LB", lb))}
+        row = {"A": kind, "SB": res["SB"]["value"], "LB": res["LB"]["value"]}
+        row["LB/SB"] = row["LB"] / row["SB"] if row["SB"] else float("nan")
+        for regime, r in res.items():
+            row[f"{regime} max f / f(x)"] = r["fmax"] / r["f0"] if r["f0"] else float("nan")
+        rows.append(row)
     lab = _eps_label(eps)
     df = pd.DataFrame(rows).set_index("A")
     df["paper SB"], df["paper LB"] = ptab.loc[net, f"sb_{lab}"], ptab.loc[net, f"lb_{lab}"]

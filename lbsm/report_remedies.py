@@ -703,7 +703,7 @@ def parametric(R: Result, P: profiles.Profile | None = None) -> pd.DataFrame:
         sb = g[g.regime == "SB"].run.iloc[0]
         for _, r in g[g.regime != "SB"].drop_duplicates("run").iterrows():
             variant = "LB" if r.regime == "LB" else f"LB + {r.remedy}"
-            sub = P.landscape_examples(net) if net in P.nets else P.landscape_subset
+            sub = P.landscape_examples(net)
             params = dict(sb=sb, lb=r.run, points=P.alpha_points, subset=sub)
 
             def compute(r=r, sb=sb, sub=sub):
