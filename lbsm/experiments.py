@@ -11,9 +11,10 @@ Conventions shared by every function here:
   ``sharpness_subset`` examples (None: all of them), in the full space (A = I_n) unless
   ``subspace`` says otherwise, under the run's BatchNorm evaluation policy. One column per epsilon,
   named by :func:`sharpness_col` (``sharpness_1e-03``, ``sharpness_5e-04``).
-* Each sharpness solve is cached as JSON next to the run (``<run>/sharpness/<key>.json``, the key
-  hashing the weights chosen, epsilon, iterations, subset, BatchNorm policy, subspace, seed and the
-  sharpness function's name), so asking again costs nothing.
+* Each sharpness solve is an analysis of the results store (``analyses/sharpness/<key>.json``, the
+  key hashing the run, the weights chosen, epsilon, iterations, L-BFGS-B start, subset, BatchNorm
+  policy, evaluation batch, subspace and its kind, seed, the sharpness function's name and
+  ``lbsm.sharpness.VERSION``), so asking again costs nothing; so is each cone sampling.
 * ``sharpness_fn`` defaults to :func:`lbsm.sharpness.keskar_sharpness`; tests pass a cheap one.
 * ``config`` takes further :class:`lbsm.train.TrainConfig` fields (e.g. ``stop="plateau"``,
   ``bn_eval``) applied to every run an experiment trains.
@@ -33,7 +34,7 @@ from tqdm.auto import tqdm
 
 from . import data as lbsm_data
 from . import train
-from .store import Store, config_key, load_json, save_json
+from .store import Store
 from .train import SB_BATCH, Run, TrainConfig
 
 DEFAULT_EPS = (1e-3, 5e-4)
@@ -86,35 +87,38 @@ def training_data(run: Run, subset: int | None = None, device=None) -> tuple[tor
 def run_sharpness(run: Run, eps: Sequence[float] = DEFAULT_EPS, which: str | int = "final",
                   iters: int = 10, subset: int | None = None, subspace: int | None = None,
                   seed: int = 0, sharpness_fn: Callable | None = None, device=None,
-                  subspace_kind: str = "gaussian") -> dict[float, dict]:
+                  subspace_kind: str = "gaussian", start: str = "sign",
+                  store: Store | None = None) -> dict[float, dict]:
     """Metric 2.1 of a stored run's weights (``which``: "final", "x0" or an epoch) at each eps.
 
     ``subspace``: None (full space) or p, with a random A of ``subspace_kind``
-    (``lbsm.sharpness.SUBSPACE_KINDS``). Returns {eps: result dict (value, f0, fmax, ...)}; solves
-    are cached next to the run."""
+    (``lbsm.sharpness.SUBSPACE_KINDS``); ``start``: the L-BFGS-B start point (``"sign"``: the box
+    vertex along the gradient, ``"zero"``). Returns {eps: result dict (value, f0, fmax, ...)};
+    each solve is an analysis of the results store."""
+    from .sharpness import VERSION
     fn = sharpness_fn or _default_sharpness_fn()
+    store = store or run.store or Store()
     bn = run.config.bn_eval
     kind = {} if subspace is None else {"subspace_kind": subspace_kind}
-    out, todo = {}, []
+    loaded = {}
+
+    def solve(e):
+        if "model" not in loaded:  # weights and data once for every eps that is not stored
+            dev = device or train.default_device()
+            loaded["model"] = run.model(which, dev)
+            loaded["weights"] = {k: v.clone() for k, v in loaded["model"].state_dict().items()}
+            loaded["xy"] = training_data(run, subset, dev)
+        model = loaded["model"]
+        model.load_state_dict(loaded["weights"])  # each solve starts from the stored weights
+        return _result_dict(fn(model, *loaded["xy"], eps=float(e), subspace=subspace, iters=iters,
+                               bn=bn, batch_size=run.config.eval_batch_size, seed=seed,
+                               start=start, **kind))
+    out = {}
     for e in eps:
-        key = config_key(dict(which=which, eps=float(e), iters=iters, subset=subset, bn=bn,
-                              subspace=subspace, seed=seed, fn=_fn_name(fn), **kind))
-        path = run.path / "sharpness" / f"{key}.json"
-        if path.is_file():
-            out[e] = load_json(path)
-        else:
-            todo.append((e, path))
-    if todo:
-        dev = device or train.default_device()
-        model = run.model(which, dev)
-        weights = {k: v.clone() for k, v in model.state_dict().items()}
-        x, y = training_data(run, subset, dev)
-        for e, path in todo:
-            model.load_state_dict(weights)  # each solve starts from the stored weights
-            res = _result_dict(fn(model, x, y, eps=float(e), subspace=subspace, iters=iters, bn=bn,
-                                  batch_size=run.config.eval_batch_size, seed=seed, **kind))
-            save_json(res, path)
-            out[e] = res
+        params = dict(run=run.name, which=which, eps=float(e), iters=iters, subset=subset, bn=bn,
+                      batch_size=run.config.eval_batch_size, subspace=subspace, seed=seed,
+                      start=start, fn=_fn_name(fn), **kind)
+        out[e] = store.analysis("sharpness", params, lambda e=e: solve(e), VERSION, device)
     return out
 
 
@@ -149,7 +153,7 @@ def batch_size_sweep(net: str, batch_sizes: Sequence[int], epochs: int = 100,
                      seeds: Sequence[int] = (0,), eps: Sequence[float] = DEFAULT_EPS,
                      sharpness_iters: int = 10, sharpness_subset: int | None = None,
                      train_subset: int | None = None, test_subset: int | None = None,
-                     precision: str = "fp32", store: Store | None = None,
+                     precision: str = "auto", store: Store | None = None,
                      sharpness_fn: Callable | None = None, device=None, progress: bool = True,
                      config: dict | None = None) -> pd.DataFrame:
     """Fig. 4: train ``net`` for a fixed number of ``epochs`` at each batch size (paper: 100
@@ -166,7 +170,7 @@ def batch_size_sweep(net: str, batch_sizes: Sequence[int], epochs: int = 100,
                          **_final_cells(run),
                          **_sharpness_cells(run, eps, iters=sharpness_iters, subset=sharpness_subset,
                                             sharpness_fn=sharpness_fn, device=device),
-                         run=run.path.name))
+                         run=run.name))
     return pd.DataFrame(rows)
 
 
@@ -225,7 +229,7 @@ def warm_starts(net: str, sb_epochs: int = 100, lb_epochs: int = 100,
                 sb_batch: int = SB_BATCH, lb_batch: int | None = None,
                 eps: Sequence[float] = DEFAULT_EPS, sharpness_iters: int = 10,
                 sharpness_subset: int | None = None, train_subset: int | None = None,
-                test_subset: int | None = None, precision: str = "fp32",
+                test_subset: int | None = None, precision: str = "auto",
                 store: Store | None = None, sharpness_fn: Callable | None = None, device=None,
                 progress: bool = True, config: dict | None = None) -> pd.DataFrame:
     """Fig. 5: train SB (batch 256) for ``sb_epochs`` keeping the iterate after every epoch; from
@@ -246,10 +250,10 @@ def warm_starts(net: str, sb_epochs: int = 100, lb_epochs: int = 100,
     epochs = available if sb_epoch_subset is None else [int(e) for e in sb_epoch_subset]
     missing = sorted(set(epochs) - set(available))
     if missing:
-        raise ValueError(f"SB run {sb.path.name} has no weights for epoch(s) {missing}; "
+        raise ValueError(f"SB run {sb.name} has no weights for epoch(s) {missing}; "
                          f"it kept epochs {available[0]}..{available[-1]}")
     lb = _lb(net, lb_batch, train_subset)
-    cfgs = [TrainConfig(net, lb, epochs=lb_epochs, **{**common, "init": f"{sb.path.name}@{e}"})
+    cfgs = [TrainConfig(net, lb, epochs=lb_epochs, **{**common, "init": f"{sb.name}@{e}"})
             for e in epochs]
     runs = train.sweep(cfgs, store, device=device, progress=progress, desc=f"Fig. 5 {net} warm starts")
     hist = sb.history.set_index("epoch")
@@ -261,7 +265,7 @@ def warm_starts(net: str, sb_epochs: int = 100, lb_epochs: int = 100,
                          lb_status=run.status, lb_train_loss=f["train_loss"], lb_test_acc=f["test_acc"],
                          **_sharpness_cells(run, eps, iters=sharpness_iters, subset=sharpness_subset,
                                             sharpness_fn=sharpness_fn, device=device),
-                         run=run.path.name))
+                         run=run.name))
     return pd.DataFrame(rows)
 
 
@@ -284,7 +288,7 @@ def sharpness_along_training(net: str, sb_epochs: int = 100, lb_epochs: int = 10
                              sb_batch: int = SB_BATCH, lb_batch: int | None = None,
                              eps: Sequence[float] = DEFAULT_EPS, sharpness_iters: int = 10,
                              sharpness_subset: int | None = None, train_subset: int | None = None,
-                             test_subset: int | None = None, precision: str = "fp32",
+                             test_subset: int | None = None, precision: str = "auto",
                              store: Store | None = None, sharpness_fn: Callable | None = None,
                              device=None, progress: bool = True,
                              config: dict | None = None) -> pd.DataFrame:
@@ -381,22 +385,34 @@ def cone_fraction(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, dire
     return ConeResult(fraction, rises, float(reference), threshold, radius, f0)
 
 
+CONE_VERSION = 1  # of the stored cone samplings: bump when a change alters them
+
+
 def cone_table(runs: Mapping[str, Run], directions: int = 100, radius: float = 1e-3,
                threshold: float = 0.5, subset: int | None = None, sharpness_iters: int = 10,
-               seed: int = 0, sharpness_fn: Callable | None = None, device=None) -> pd.DataFrame:
+               seed: int = 0, sharpness_fn: Callable | None = None, device=None,
+               store: Store | None = None) -> pd.DataFrame:
     """:func:`cone_fraction` at the final weights of labelled runs (e.g. {"SB": sb, "LB": lb}),
-    with the reference taken from the (cached) Metric 2.1 solve at eps = ``radius``. One row per
+    with the reference taken from the (stored) Metric 2.1 solve at eps = ``radius``. One row per
     (label, direction): ``rise``, ``relative`` (= rise / reference) and ``steep``; the fraction is
-    ``df.groupby("label").steep.mean()``."""
+    ``df.groupby("label").steep.mean()``. The rises of each run are an analysis of the store."""
     rows = []
     for label, run in runs.items():
+        st = store or run.store or Store()
         ref = run_sharpness(run, (radius,), iters=sharpness_iters, subset=subset,
-                            sharpness_fn=sharpness_fn, device=device)[radius]["value"]
-        dev = device or train.default_device()
-        x, y = training_data(run, subset, dev)
-        res = cone_fraction(run.model("final", dev), x, y, directions=directions, radius=radius,
-                            threshold=threshold, reference=ref, seed=seed, bn=run.config.bn_eval)
-        for d, r in enumerate(res.rises):
+                            sharpness_fn=sharpness_fn, device=device, store=st)[radius]["value"]
+
+        def compute(run=run, ref=ref):
+            dev = device or train.default_device()
+            x, y = training_data(run, subset, dev)
+            res = cone_fraction(run.model("final", dev), x, y, directions=directions, radius=radius,
+                                threshold=threshold, reference=ref, seed=seed, bn=run.config.bn_eval,
+                                batch_size=run.config.eval_batch_size)
+            return {"rises": [float(r) for r in res.rises], "f0": res.f0}
+        params = dict(run=run.name, directions=directions, radius=radius, subset=subset, seed=seed,
+                      bn=run.config.bn_eval, batch_size=run.config.eval_batch_size)
+        rises = st.analysis("cone", params, compute, CONE_VERSION, device)["rises"]
+        for d, r in enumerate(rises):
             rows.append(dict(label=label, net=run.config.net, batch_size=run.config.batch_size,
                              direction=d, rise=r, reference=ref,
                              relative=r / ref if ref else math.nan, steep=bool(r >= threshold * ref)))
@@ -466,7 +482,7 @@ def remedy_trials(net: str, method: str = "adam", method_args: dict | None = Non
                   plain_lb: bool = False, sharpness_sb: bool = False,
                   eps: Sequence[float] = DEFAULT_EPS, sharpness_iters: int = 10,
                   sharpness_subset: int | None = None, train_subset: int | None = None,
-                  test_subset: int | None = None, precision: str = "fp32",
+                  test_subset: int | None = None, precision: str = "auto",
                   store: Store | None = None, sharpness_fn: Callable | None = None, device=None,
                   progress: bool = True, config: dict | None = None) -> pd.DataFrame:
     """Tables 6 / 7 and E.3: per seed, the SB baseline and the LB run with a remedy, with the test
@@ -506,7 +522,7 @@ def remedy_trials(net: str, method: str = "adam", method_args: dict | None = Non
                          **(_sharpness_cells(run, eps, iters=sharpness_iters, subset=sharpness_subset,
                                              sharpness_fn=sharpness_fn, device=device) if want
                             else {sharpness_col(e): math.nan for e in eps}),
-                         run=run.path.name))
+                         run=run.name))
     return pd.DataFrame(rows)
 
 

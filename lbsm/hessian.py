@@ -31,6 +31,8 @@ from torch import nn
 
 from .sharpness import EVAL_BATCH, Objective
 
+VERSION = 1  # of the stored eigenvalues and traces: bump when a change alters them
+
 
 def hessian_operator(obj: Objective, counter: list | None = None) -> scipy.sparse.linalg.LinearOperator:
     """The Hessian of ``obj`` at its weights as a SciPy operator (float64, n x n, symmetric)."""

@@ -39,6 +39,7 @@ from . import models
 from .data import Dataset
 
 EVAL_BATCH = 5000
+VERSION = 1  # of the stored curves and distance ratios: bump when a change alters them
 BN_POLICIES = ("batch", "interpolate", "recalibrate")
 KINDS = ("linear", "curvilinear")
 RUNNING_STATS = ("running_mean", "running_var")
@@ -173,7 +174,7 @@ def interpolate_runs(sb_run: str, lb_run: str, kind: str = "linear", points: int
     from .train import Run, default_device
     device = torch.device(device) if device else default_device()
     store = Store(results)
-    sb, lb = Run.load(store.find(sb_run)), Run.load(store.find(lb_run))
+    sb, lb = Run.load(store.find(sb_run), store), Run.load(store.find(lb_run), store)
     if sb.config.net != lb.config.net:
         raise ValueError(f"runs of different networks: {sb.config.net} and {lb.config.net}")
     ds = lbsm_data.load(sb.config.dataset, device=device)

@@ -27,7 +27,7 @@ class NetPlan:
     stop: str = "epochs"
     train_subset: int | None = None
     test_subset: int | None = None
-    precision: str = "fp32"
+    precision: str = "auto"
     checkpoints: bool = False
     # this network's cap on the examples of the sharpness / Hessian and interpolation analyses
     # (None: the profile's ``sharpness_subset`` / ``landscape_subset``); conv nets cost ~100x
@@ -126,10 +126,10 @@ PROFILES = {
     "cpu": Profile(
         "cpu", "2-core laptop, <= 45 min: F1 full MNIST (3 seeds, 15 SB / 30 LB epochs, bf16); "
                "C1 on 5,000 CIFAR-10 images (1 seed)",
-        nets={"F1": NetPlan(seeds=(0, 1, 2), sb_epochs=15, lb_epochs=30, precision="bf16",
+        nets={"F1": NetPlan(seeds=(0, 1, 2), sb_epochs=15, lb_epochs=30,
                             sharpness_subset=10000, landscape_subset=10000),
               "C1": NetPlan(seeds=(0,), sb_epochs=10, lb_epochs=20, train_subset=5000,
-                            test_subset=2000, precision="bf16", sharpness_subset=500,
+                            test_subset=2000, sharpness_subset=500,
                             landscape_subset=1000)},
         sharpness_seeds=None, subspace_seeds=1, hessian_k=3, hessian_subset=2000,
         hutchinson_samples=10, hessian_nets=("F1",), alpha_points=25,
@@ -145,28 +145,28 @@ PROFILES = {
         # run (15 epochs); Fig. 5 and Fig. 6 share their SB run.
         small_batches=dict(
             fig4={"F1": dict(batch_sizes=(256, 1000, 3000, 6000, 15000), epochs=15, seeds=(0,),
-                             precision="bf16", sharpness_iters=10, sharpness_subset=10000),
+                             sharpness_iters=10, sharpness_subset=10000),
                   "C1": dict(batch_sizes=(64, 256, 1000), epochs=5, seeds=(0,), train_subset=5000,
-                             test_subset=2000, precision="bf16", sharpness_iters=5,
+                             test_subset=2000, sharpness_iters=5,
                              sharpness_subset=500)},
             fig5={"F1": dict(sb_epochs=10, lb_epochs=5, sb_epoch_subset=(0, 1, 3, 10), seed=0,
-                             precision="bf16", sharpness_iters=10, sharpness_subset=5000)},
-            fig6={"F1": dict(sb_epochs=10, lb_epochs=20, epochs=3, seed=0, precision="bf16",
+                             sharpness_iters=10, sharpness_subset=5000)},
+            fig6={"F1": dict(sb_epochs=10, lb_epochs=20, epochs=3, seed=0,
                              sharpness_iters=10, sharpness_subset=5000)},
             cone={"F1": dict(directions=50, radius=1e-3, threshold=0.5, subset=10000,
                              sharpness_iters=10)},
             appendix_c=dict(f_s=0.2)),
         remedies=dict(
             augmentation={"C1": dict(augment=True, seeds=(0,), sb_epochs=5, lb_epochs=5, plain_lb=True,
-                                     train_subset=5000, test_subset=2000, precision="bf16",
+                                     train_subset=5000, test_subset=2000,
                                      sharpness_iters=5, sharpness_subset=500)},
             conservative={"F1": dict(method="conservative", seeds=(0,), sb_epochs=15, lb_epochs=15,
-                                     plain_lb=True, precision="bf16", sharpness_iters=10,
+                                     plain_lb=True, sharpness_iters=10,
                                      sharpness_subset=10000)},
             adversarial={"F1": dict(method="adversarial", seeds=(0,), sb_epochs=15, lb_epochs=10,
-                                    precision="bf16", sharpness_iters=10, sharpness_subset=10000)},
+                                    sharpness_iters=10, sharpness_subset=10000)},
             stability={"F1": dict(method="stability", seeds=(0,), sb_epochs=15, lb_epochs=10,
-                                  precision="bf16", sharpness_iters=10, sharpness_subset=10000)})),
+                                  sharpness_iters=10, sharpness_subset=10000)})),
     "paper": Profile(
         "paper", "the full protocol: 5 seeds, every network with data, until the loss ceases to improve",
         nets={n: NetPlan(seeds=(0, 1, 2, 3, 4), sb_epochs=200, lb_epochs=200, stop="plateau")

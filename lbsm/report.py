@@ -35,9 +35,8 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto wi
 from . import data as lbsm_data
 from . import models, paper, profiles
 from . import train as training
-from .store import Store, config_key, load_json, save_json
+from .store import Store
 
-REPORT_VERSION = 1  # bump when a change alters the cached analyses
 STATUS_KEY = "lbsm_status"
 DATASET_NAMES = {"mnist": "MNIST", "timit": "TIMIT", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 SB_COLOR, LB_COLOR = "tab:blue", "tab:red"
@@ -684,23 +683,10 @@ def gap_status(T: Trained) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- analyses (cached)
-def analysis(kind: str, params: dict, compute, store: Store | None = None) -> dict:
-    """``compute()`` (a JSON-able dict) cached in the results store under ``analyses/<kind>/``.
-
-    The cache key hashes ``params`` (which must name the run keys and every setting) and
-    ``REPORT_VERSION``; a second render of the book loads instead of recomputing.
-    """
-    store = store or Store()
-    key = config_key({**params, "report_version": REPORT_VERSION})
-    path = store.root / "analyses" / kind / f"{key}.json"
-    if path.is_file():
-        return load_json(path)
-    t0 = time.perf_counter()
-    out = compute()
-    out = {**out, "_params": params, "_seconds": time.perf_counter() - t0,
-           "_commit": training.git_commit()}
-    save_json(out, path)
-    return out
+def analysis(kind: str, params: dict, compute, version: int, store: Store | None = None) -> dict:
+    """``compute()`` (a JSON-able dict) as analysis ``kind`` of the results store
+    (:meth:`lbsm.store.Store.analysis`: one cache, one rule)."""
+    return (store or Store()).analysis(kind, params, compute, version)
 
 
 @functools.lru_cache(maxsize=4)
@@ -902,11 +888,12 @@ def hessian_values(T: Trained) -> pd.DataFrame:
             for regime, run in (("SB", sb), ("LB", lb)):
                 if run.status != "done":
                     continue
-                params = dict(run=run.key, k=P.hessian_k, subset=P.hessian_subset,
+                params = dict(run=run.name, k=P.hessian_k, subset=P.hessian_subset,
                               samples=P.hutchinson_samples, bn=run.config.bn_eval, seed=run.config.seed,
                               batch=run.config.eval_batch_size)
 
                 def compute(run=run):
+                    t0 = time.perf_counter()
                     model = run.model("final")
                     x, y = run_data(run, "train", P.hessian_subset)
                     spec = hessian.top_eigenvalues(model, x, y, k=P.hessian_k, bn=run.config.bn_eval,
@@ -918,11 +905,11 @@ def hessian_values(T: Trained) -> pd.DataFrame:
                                                   seed=run.config.seed)
                     return {"eigenvalues": sorted(map(float, spec.values), reverse=True),
                             "hvps": int(spec.hvps), "trace": float(tr.mean),
-                            "trace_stderr": float(tr.stderr)}
-                r = analysis("hessian", params, compute)
+                            "trace_stderr": float(tr.stderr), "seconds": time.perf_counter() - t0}
+                r = analysis("hessian", params, compute, hessian.VERSION)
                 rows.append(dict(net=net, seed=run.config.seed, regime=regime,
                                  **{f"lambda_{i + 1}": v for i, v in enumerate(r["eigenvalues"])},
-                                 trace=r["trace"], trace_stderr=r["trace_stderr"], seconds=r["_seconds"]))
+                                 trace=r["trace"], trace_stderr=r["trace_stderr"], seconds=r["seconds"]))
     return pd.DataFrame(rows)
 
 
@@ -1040,14 +1027,15 @@ def interpolation(T: Trained, kind: str = "linear", bn: str = "batch") -> pd.Dat
         sub = P.landscape_examples(net)
         tr = min(sub, sb.meta["n_train"]) if sub else None
         te = min(sub, sb.meta["n_test"]) if sub else None
-        params = dict(sb=sb.key, lb=lb.key, kind=kind, points=P.alpha_points, bn=bn,
+        params = dict(sb=sb.name, lb=lb.name, kind=kind, points=P.alpha_points, bn=bn,
                       train_subset=tr, test_subset=te)
 
         def compute(sb=sb, lb=lb, tr=tr, te=te):
-            df = landscape.interpolate_runs(sb.path.name, lb.path.name, kind=kind, points=P.alpha_points,
-                                            bn=bn, train_subset=tr, test_subset=te)
+            df = landscape.interpolate_runs(sb.name, lb.name, kind=kind, points=P.alpha_points,
+                                            bn=bn, train_subset=tr, test_subset=te,
+                                            results=sb.path.parent.parent)
             return {"rows": df.to_dict("records")}
-        r = analysis("interpolation", params, compute)
+        r = analysis("interpolation", params, compute, landscape.VERSION)
         frames.append(pd.DataFrame(r["rows"]).assign(net=net, seed=sb.config.seed))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["alpha", "kind", "split", "loss", "accuracy", "bn", "net", "seed"])
@@ -1127,8 +1115,10 @@ def distance_ratios(T: Trained) -> pd.DataFrame:
     for net in T.nets:
         names = landscape.trainable_names(models.build(net))
         for sb, lb in T.pairs[net]:
-            x0 = sb.state("x0")
-            ratio = landscape.distance_ratio(x0, sb.state("final"), lb.state("final"), names)
+            def compute(sb=sb, lb=lb):
+                x0 = sb.state("x0")
+                return {"ratio": landscape.distance_ratio(x0, sb.state("final"), lb.state("final"), names)}
+            ratio = analysis("distance", dict(sb=sb.name, lb=lb.name), compute, landscape.VERSION)["ratio"]
             rows.append(dict(net=net, seed=sb.config.seed, ratio=ratio,
                              in_range=r["low"] <= ratio <= r["high"]))
     return pd.DataFrame(rows, columns=["net", "seed", "ratio", "in_range"])

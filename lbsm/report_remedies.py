@@ -636,7 +636,7 @@ def robust(S: Plan) -> Result:
     runs = {}
     for p in parts:
         for net, rs in p.runs.items():
-            runs[net] = list({r.path.name: r for r in runs.get(net, []) + rs}.values())
+            runs[net] = list({r.name: r for r in runs.get(net, []) + rs}.values())
     knobs = {}
     for p in parts:
         knobs.update(p.knobs)
@@ -710,7 +710,7 @@ def parametric(R: Result, P: profiles.Profile | None = None) -> pd.DataFrame:
                 df = landscape.interpolate_runs(sb, r.run, points=P.alpha_points,
                                                 train_subset=sub, test_subset=sub)
                 return {"rows": df.to_dict("records")}
-            rows = report.analysis("parametric_e3", params, compute)["rows"]
+            rows = report.analysis("parametric_e3", params, compute, landscape.VERSION)["rows"]
             frames.append(pd.DataFrame(rows).assign(net=net, variant=variant))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -64,6 +64,7 @@ from torch.func import functional_call, grad_and_value
 from . import models
 
 EVAL_BATCH = 5000
+VERSION = 1  # of the stored Metric 2.1 values: bump when a change alters them
 # random A of Table 4: entries gaussian (N(0, 1)) or uniform ([0, 1)); "-unit": columns normalized
 SUBSPACE_KINDS = ("gaussian", "gaussian-unit", "uniform", "uniform-unit")
 
@@ -417,7 +418,8 @@ def sharpness_of_run(run: str, eps: float = 1e-3, subspace: int | None = None, i
     from .store import Store
     from .train import Run, default_device
     device = torch.device(device) if device else default_device()
-    r = Run.load(Store(results).find(run))
+    store = Store(results)
+    r = Run.load(store.find(run), store)
     ds = lbsm_data.load(r.config.dataset, device=device).subset(r.config.train_subset)
     x, y = ds.x_train, ds.y_train
     if train_subset is not None:

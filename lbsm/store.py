@@ -1,34 +1,48 @@
-"""Results store: every training run kept as files under a key that hashes its whole config.
+"""Results store: the published results dataset (tracked in git) and the local weights cache.
 
-Layout of one run, ``ROOT/runs/<net>-<key>/``::
+One rule for everything that is expensive: a result is a file addressed by the hash of every input
+that changes it (and a code version); it is computed once, under a lock, written atomically, and
+served from the file ever after. Layout (``results/README.md`` documents it for pandas users)::
 
-    config.json    the TrainConfig (what the key hashes, with the training-code version)
-    meta.json      status (done | diverged), device, commit, torch version, wall time
-    history.csv    per-epoch metrics
-    x0.pt          the initial weights (shared by the SB and LB runs of one trial)
-    final.pt       the final weights (state_dict, BatchNorm buffers included)
-    epochs/NNNN.pt the weights after each epoch (only when the config asks for checkpoints)
-    resume.pt      model + optimizer + RNG state of the last finished epoch (while running)
+    ROOT/runs/<net>-<key>/config.json     the TrainConfig the key hashes (with the code version)
+                          meta.json       status, epochs, wall time, precision used, provenance
+                          history.csv     per-epoch metrics
+                          retrained.json  (only after a retrain) deviation from the published history
+    ROOT/analyses/<kind>/<key>.json       params, value and provenance of one analysis
+    WEIGHTS/<net>-<key>/{x0,final,resume}.pt, epochs/NNNN.pt   weights: an ignored local cache
 
-Every file is written atomically (temporary file, then rename), so an interrupted run leaves
-either the old file or the new one, never half of one. The root is the ``root`` argument, else
-``$LBSM_RESULTS``, else ``./results``.
+ROOT is the ``root`` argument, else ``$LBSM_RESULTS``, else the repository's ``results/`` (the
+published dataset) when the package runs from a checkout, else ``./results``. WEIGHTS is
+``$LBSM_WEIGHTS``, else ``ROOT/weights`` (ignored by git). A run's metadata is written last: its
+presence marks the run finished. Locks (``ROOT/.locks``, ``fcntl.flock``, released by the kernel
+when a process dies) make concurrent workers compute each run or analysis once; a killed worker
+leaves no lock behind and no half-written file (temporary file, then rename).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def results_dir(root: str | os.PathLike | None = None) -> Path:
-    return Path(root or os.environ.get("LBSM_RESULTS") or "results").expanduser()
+    """The results root: ``root``, ``$LBSM_RESULTS``, the checkout's ``results/``, or ``./results``."""
+    if root or os.environ.get("LBSM_RESULTS"):
+        return Path(root or os.environ["LBSM_RESULTS"]).expanduser()
+    if (REPO / "pyproject.toml").is_file() and (REPO / "lbsm").is_dir():
+        return REPO / "results"
+    return Path("results")
 
 
 def config_key(config: dict) -> str:
@@ -57,8 +71,13 @@ def save_torch(obj, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
+def load_torch(path: Path, device="cpu"):
+    """A tensor file from the store; never unpickles anything but tensors and plain containers."""
+    return torch.load(path, map_location=device, weights_only=True)
+
+
 def save_json(obj, path: Path) -> None:
-    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+    write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
 
 
 def load_json(path: Path):
@@ -66,24 +85,32 @@ def load_json(path: Path):
 
 
 class Store:
-    """Files of finished and interrupted runs, addressed by config key."""
+    """The results store: runs and analyses under ``root``, weights under ``weights``."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, weights: str | os.PathLike | None = None):
         self.root = results_dir(root)
+        w = weights or os.environ.get("LBSM_WEIGHTS")
+        self.weights_root = Path(w).expanduser() if w else self.root / "weights"
 
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r}, weights={str(self.weights_root)!r})"
+
+    # ----------------------------------------------------------------------------- runs
     def run_dir(self, net: str, key: str) -> Path:
         return self.root / "runs" / f"{net}-{key}"
+
+    def weights_dir(self, run_name: str) -> Path:
+        return self.weights_root / run_name
 
     def is_finished(self, path: Path) -> bool:
         return (path / "meta.json").is_file()
 
     def runs(self) -> pd.DataFrame:
-        """One row per finished run: its config, status and final metrics."""
+        """One row per finished run: its config and metadata."""
         rows = []
         for meta_path in sorted(self.root.glob("runs/*/meta.json")):
             d = meta_path.parent
-            row = {"run": d.name, **load_json(d / "config.json"), **load_json(meta_path)}
-            rows.append(row)
+            rows.append({"run": d.name, **load_json(d / "config.json"), **load_json(meta_path)})
         return pd.DataFrame(rows)
 
     def find(self, name: str) -> Path:
@@ -94,3 +121,55 @@ class Store:
             raise KeyError(f"{'no' if not hits else len(hits)} runs match {name!r} in {self.root}/runs"
                            " (list them with `python -m lbsm runs`)")
         return hits[0]
+
+    # ----------------------------------------------------------------------------- locks
+    @contextlib.contextmanager
+    def lock(self, name: str):
+        """Exclusive lock ``name`` across processes and workers sharing this store."""
+        path = self.root / ".locks" / f"{name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # ----------------------------------------------------------------------------- analyses
+    def analysis_path(self, kind: str, params: dict, version: int) -> Path:
+        key = config_key({"kind": kind, "version": version, "params": params})
+        return self.root / "analyses" / kind / f"{key}.json"
+
+    def has_analysis(self, kind: str, params: dict, version: int) -> bool:
+        return self.analysis_path(kind, params, version).is_file()
+
+    def analysis(self, kind: str, params: dict, compute, version: int, device=None) -> dict:
+        """The value of analysis ``kind`` with ``params``: from the store, else ``compute()``.
+
+        ``params`` must hold every argument that changes the value (the runs by name, start
+        point, iterations, subset, BN policy, ...); ``version`` is the code version of ``kind``
+        (bump it where the analysis is defined when its numbers change). ``compute`` returns a
+        JSON-able dict; it runs at most once per key, also with concurrent workers.
+        """
+        path = self.analysis_path(kind, params, version)
+        if not path.is_file():
+            with self.lock(f"analysis-{kind}-{path.stem}"):
+                if not path.is_file():
+                    from .machine import provenance
+                    t0 = time.perf_counter()
+                    value = compute()
+                    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+                    save_json({"kind": kind, "version": version, "params": params, "value": value,
+                               "provenance": {**provenance(dev),
+                                              "seconds": time.perf_counter() - t0}}, path)
+        return load_json(path)["value"]
+
+    def analyses(self, kind: str | None = None) -> pd.DataFrame:
+        """One row per stored analysis (of ``kind``): kind, key, version, params and provenance."""
+        rows = []
+        for p in sorted(self.root.glob(f"analyses/{kind or '*'}/*.json")):
+            rec = load_json(p)
+            rows.append({"kind": rec["kind"], "key": p.stem, "version": rec["version"],
+                         **{f"param_{k}": v for k, v in rec["params"].items()},
+                         **rec.get("provenance", {})})
+        return pd.DataFrame(rows)

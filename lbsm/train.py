@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +33,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import data as lbsm_data
-from . import models
-from .store import Store, config_key, load_json, save_json, save_torch, write_atomic
+from . import machine, models
+from .machine import PRECISIONS, device_name, git_commit, resolve_precision
+from .store import Store, config_key, load_json, load_torch, save_json, save_torch, write_atomic
 
 TRAIN_CODE_VERSION = 2  # bump when a change alters the numbers training produces
+HISTORY_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 SB_BATCH = 256
 EVAL_BATCH = 5000  # the official scripts evaluate with batch_size=5000
 
@@ -57,7 +58,8 @@ class TrainConfig:
     adam_eps: float = 1e-8
     bn_eval: str = "batch"        # BatchNorm policy for the per-epoch metrics, see models.evaluation
     eval_batch_size: int = EVAL_BATCH
-    precision: str = "fp32"       # "fp32" | "bf16" (autocast for training and its per-epoch evaluation)
+    precision: str = "auto"       # "auto" | "fp32" | "bf16" (autocast for training and its per-epoch
+                                  # evaluation); "auto": bf16 where native, see lbsm.machine
     train_subset: int | None = None  # first N training examples (None: all)
     test_subset: int | None = None
     method: str = "adam"          # "adam" or a remedy from lbsm.remedies.METHODS
@@ -70,8 +72,8 @@ class TrainConfig:
         models.check_net(self.net)
         if self.stop not in ("epochs", "plateau"):
             raise ValueError(f"unknown stop rule {self.stop!r}; choose 'epochs' or 'plateau'")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"unknown precision {self.precision!r}; choose 'fp32' or 'bf16'")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.bn_eval not in models.BN_POLICIES:
             raise ValueError(f"unknown BatchNorm policy {self.bn_eval!r}; choose one of "
                              f"{', '.join(models.BN_POLICIES)}")
@@ -103,7 +105,8 @@ def default_device() -> torch.device:
 
 
 def autocast(precision: str, device: torch.device):
-    if precision == "bf16":
+    """bf16 autocast for ``"bf16"`` (and ``"auto"`` where bf16 is native), else nothing."""
+    if resolve_precision(precision, device) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -160,40 +163,22 @@ def train_epoch(model, opt, step, xtr, ytr, cfg: TrainConfig, epoch: int, augmen
     return loss_sum.item() / n
 
 
-def git_commit() -> str:
-    """The short commit of the checkout, with "-dirty" when the package itself (``lbsm/``) has
-    uncommitted changes: executed notebooks and results do not count, the code does."""
-    here = Path(__file__).parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=here, timeout=5)
-        commit = out.stdout.strip()
-        if not commit:
-            return "unknown"
-        changed = subprocess.run(["git", "status", "--porcelain", "--", "."], capture_output=True,
-                                 text=True, cwd=here, timeout=5).stdout.strip()
-        return commit + ("-dirty" if changed else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
-
-
 @dataclass
 class Run:
-    """A stored run: its config, per-epoch history and files."""
+    """A stored run: its config, per-epoch history, metadata, and (in the weights cache) weights."""
     config: TrainConfig
     path: Path
     history: pd.DataFrame
     meta: dict
+    store: Store | None = None
 
     @property
     def key(self) -> str:
         return self.config.key
+
+    @property
+    def name(self) -> str:
+        return self.path.name
 
     @property
     def status(self) -> str:
@@ -203,12 +188,26 @@ class Run:
     def final(self) -> dict:
         return self.history.iloc[-1].to_dict()
 
+    @property
+    def weights(self) -> Path:
+        return (self.store or Store(self.path.parent.parent)).weights_dir(self.name)
+
     def state(self, which: str | int = "final") -> dict:
-        """Weights: ``"final"``, ``"x0"`` or an epoch number (needs ``checkpoints=True``)."""
-        f = self.path / (f"{which}.pt" if isinstance(which, str) else f"epochs/{which:04d}.pt")
+        """Weights: ``"final"``, ``"x0"`` or an epoch number (needs ``checkpoints=True``).
+
+        Weights are a local cache, not part of the published dataset: when they are missing the
+        run is trained again (:func:`restore_weights`), and how far the new per-epoch metrics are
+        from the published ones is recorded in ``retrained.json``."""
+        if not isinstance(which, str) and not self.config.checkpoints:
+            raise FileNotFoundError(f"run {self.name} keeps no epoch weights (checkpoints=False); "
+                                    f"asked for epoch {which}")
+        f = self.weights / (f"{which}.pt" if isinstance(which, str) else f"epochs/{which:04d}.pt")
         if not f.is_file():
-            raise FileNotFoundError(f"{f} is not stored (epoch weights need checkpoints=True)")
-        return torch.load(f, map_location="cpu", weights_only=True)
+            restore_weights(self)
+        if not f.is_file():
+            raise FileNotFoundError(f"{f} is not stored, and retraining run {self.name} did not "
+                                    "produce it")
+        return load_torch(f)
 
     def model(self, which: str | int = "final", device=None) -> nn.Module:
         m = models.build(self.config.net)
@@ -216,31 +215,67 @@ class Run:
         return m.to(device or default_device())
 
     @classmethod
-    def load(cls, path: Path) -> "Run":
+    def load(cls, path: Path, store: Store | None = None) -> "Run":
         cfg = load_json(path / "config.json")
         cfg.pop("train_code_version", None)
         return cls(TrainConfig(**cfg), path, pd.read_csv(path / "history.csv"),
-                   load_json(path / "meta.json"))
+                   load_json(path / "meta.json"), store)
 
 
 def initial_state(cfg: TrainConfig, store: Store) -> dict:
     if cfg.init is None:
         return models.build(cfg.net, cfg.seed).state_dict()
     run_name, _, epoch = cfg.init.partition("@")
-    return Run.load(store.find(run_name)).state(int(epoch) if epoch else "final")
+    return Run.load(store.find(run_name), store).state(int(epoch) if epoch else "final")
 
 
 def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset | None = None,
         device=None, progress: bool = True) -> Run:
     """Train ``cfg`` (or load it from the store if it was trained before) and return the Run.
 
-    An interrupted run resumes from its last finished epoch.
+    An interrupted run resumes from its last finished epoch. Concurrent callers (Dask workers)
+    train a config once: the others wait for the run's lock and then load it.
     """
     store = store or Store()
     path = store.run_dir(cfg.net, cfg.key)
-    if store.is_finished(path):
-        return Run.load(path)
+    if not store.is_finished(path):
+        with store.lock(f"run-{path.name}"):
+            if not store.is_finished(path):
+                history, meta = _train(cfg, store, path.name, dataset, device, progress)
+                save_json(cfg.key_dict(), path / "config.json")
+                write_atomic(path / "history.csv", history.to_csv(index=False).encode())
+                save_json(meta, path / "meta.json")  # written last: its presence marks the run finished
+    return Run.load(path, store)
+
+
+def restore_weights(run: Run, device=None, progress: bool = False) -> dict:
+    """Train a published run again to get its weights back (they are not published).
+
+    The published history stays as it is; ``retrained.json`` in the run's folder records where
+    and how the weights were remade and the largest absolute deviation of each per-epoch metric
+    from the published history (training differs in rounding between CPUs and GPUs).
+    """
+    store = run.store or Store(run.path.parent.parent)
+    with store.lock(f"run-{run.name}"):
+        if (store.weights_dir(run.name) / "final.pt").is_file():
+            return load_json(run.path / "retrained.json") if (run.path / "retrained.json").is_file() else {}
+        history, meta = _train(run.config, store, run.name, None, device, progress)
+        both = run.history.merge(history, on="epoch", suffixes=("", "_new"))
+        dev = {m: float((both[m] - both[f"{m}_new"]).abs().max()) for m in HISTORY_METRICS}
+        record = {"max_abs_deviation": dev, "epochs_compared": len(both),
+                  "epochs_published": len(run.history), "epochs_retrained": len(history),
+                  "status": meta["status"], "precision": meta["precision"],
+                  **{k: meta[k] for k in ("device", "cpu", "cpu_flags", "torch", "commit") if k in meta}}
+        records = load_json(run.path / "retrained.json")["records"] if (run.path / "retrained.json").is_file() else []
+        save_json({"records": records + [record]}, run.path / "retrained.json")
+        return record
+
+
+def _train(cfg: TrainConfig, store: Store, name: str, dataset, device, progress) -> tuple[pd.DataFrame, dict]:
+    """Train ``cfg``, weights into the store's weights cache; returns (history, metadata)."""
+    wdir = store.weights_dir(name)
     device = torch.device(device) if device else default_device()
+    precision = resolve_precision(cfg.precision, device)
     ds = dataset if dataset is not None else lbsm_data.load(cfg.dataset, device=device)
     ds = ds.subset(cfg.train_subset, cfg.test_subset).to(device)
     xtr, ytr, n = ds.x_train, ds.y_train, len(ds.x_train)
@@ -254,26 +289,26 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
 
     history, start, wall = [], 0, 0.0
-    if (path / "resume.pt").is_file():
-        ck = torch.load(path / "resume.pt", map_location=device, weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        torch.set_rng_state(ck["rng"])
-        aug_gen.set_state(ck["aug_rng"])
-        history, start, wall = ck["history"], ck["epoch"], ck["wall"]
+    resume = _load_resume(wdir / "resume.pt", device)
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["opt"])
+        torch.set_rng_state(resume["rng"])
+        aug_gen.set_state(resume["aug_rng"])
+        history = resume["history"]
+        start, wall = int(resume["epoch"]), float(resume["wall"])
     else:
         torch.manual_seed(cfg.seed)  # dropout masks
         x0 = initial_state(cfg, store)
         model.load_state_dict(x0)
-        save_json(cfg.key_dict(), path / "config.json")
-        save_torch(x0, path / "x0.pt")
+        save_torch(x0, wdir / "x0.pt")
         if cfg.checkpoints:
-            save_torch(x0, path / "epochs/0000.pt")
+            save_torch(x0, wdir / "epochs/0000.pt")
 
     def metrics(epoch, seconds, batch_loss):
         # in the run's precision: with bf16 the per-epoch evaluation of the full sets would
         # otherwise cost as much as the training epoch itself (F1 at B = 6000)
-        with autocast(cfg.precision, device):
+        with autocast(precision, device):
             tr = evaluate(model, xtr, ytr, cfg.eval_batch_size, cfg.bn_eval)
             te = evaluate(model, ds.x_test, ds.y_test, cfg.eval_batch_size, cfg.bn_eval)
         return dict(epoch=epoch, train_loss=tr[0], train_acc=tr[1], test_loss=te[0],
@@ -282,11 +317,12 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
     if not history:
         history.append(metrics(0, 0.0, float("nan")))
     status = "done"
+    run_cfg = dataclasses.replace(cfg, precision=precision)
     bar = tqdm(range(start + 1, cfg.epochs + 1), desc=f"{cfg.net} B={cfg.batch_size} s={cfg.seed}",
                disable=not progress, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
-        mean_loss = train_epoch(model, opt, step, xtr, ytr, cfg, epoch, augment, aug_gen)
+        mean_loss = train_epoch(model, opt, step, xtr, ytr, run_cfg, epoch, augment, aug_gen)
         wall += time.perf_counter() - t0
         row = metrics(epoch, wall, mean_loss)
         history.append(row)
@@ -295,24 +331,37 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
             status = "diverged"
             break
         if cfg.checkpoints:
-            save_torch(model.state_dict(), path / f"epochs/{epoch:04d}.pt")
+            save_torch(model.state_dict(), wdir / f"epochs/{epoch:04d}.pt")
         if cfg.stop == "plateau" and plateaued(history, cfg.patience, cfg.min_delta):
             break
         if epoch < cfg.epochs:
             save_torch(dict(model=model.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(),
                             aug_rng=aug_gen.get_state(), history=history, epoch=epoch, wall=wall),
-                       path / "resume.pt")
+                       wdir / "resume.pt")
     bar.close()
-
+    save_torch(model.state_dict(), wdir / "final.pt")
+    (wdir / "resume.pt").unlink(missing_ok=True)
     hist = pd.DataFrame(history)
-    write_atomic(path / "history.csv", hist.to_csv(index=False).encode())
-    save_torch(model.state_dict(), path / "final.pt")
     meta = dict(status=status, epochs_run=int(hist.epoch.iloc[-1]), wall_seconds=wall,
-                device=device_name(device), commit=git_commit(), torch=torch.__version__,
-                n_train=n, n_test=len(ds.x_test))
-    save_json(meta, path / "meta.json")  # written last: its presence marks the run finished
-    (path / "resume.pt").unlink(missing_ok=True)
-    return Run(cfg, path, hist, meta)
+                precision=precision, n_train=n, n_test=len(ds.x_test), **machine.provenance(device))
+    return hist, meta
+
+
+def _load_resume(path: Path, device) -> dict | None:
+    """The resume checkpoint (tensors and plain values only: ``weights_only=True``), or None.
+
+    A damaged checkpoint is set aside as ``resume.pt.damaged`` and the run starts over, rather
+    than blocking the run for good."""
+    if not path.is_file():
+        return None
+    try:
+        return load_torch(path, device)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is treated the same way
+        path.replace(path.with_name(path.name + ".damaged"))
+        import warnings
+        warnings.warn(f"{path} could not be read ({type(exc).__name__}: {exc}); set aside as "
+                      f"{path.name}.damaged, training starts over from epoch 0")
+        return None
 
 
 def plateaued(history: list[dict], patience: int, min_delta: float) -> bool:

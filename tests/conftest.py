@@ -30,6 +30,13 @@ def store(tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _private_results(tmp_path_factory, monkeypatch):
+    """No test writes into the published results dataset (the checkout's results/)."""
+    monkeypatch.setenv("LBSM_RESULTS", str(tmp_path_factory.mktemp("results")))
+    monkeypatch.delenv("LBSM_WEIGHTS", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
     yield

@@ -32,7 +32,7 @@ class FakeSharpness:
         self.calls = []
 
     def __call__(self, model, x, y, eps=1e-3, subspace=None, iters=10, bn="batch",
-                 batch_size=5000, seed=0, subspace_kind="gaussian"):
+                 batch_size=5000, seed=0, subspace_kind="gaussian", start="sign"):
         self.calls.append(dict(eps=eps, n=len(x), iters=iters, bn=bn))
         w = float(next(model.parameters()).detach().abs().sum())
         return SimpleNamespace(value=eps * 1e3 + w * 1e-9, f0=1.0, fmax=1.0 + eps, eps=eps, p=None,

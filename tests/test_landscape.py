@@ -111,7 +111,7 @@ def test_distance_ratio():
 
 
 def test_interpolate_stored_runs(mnist, store):
-    cfg = dict(epochs=1, seed=3, train_subset=300, test_subset=100)
+    cfg = dict(epochs=1, seed=3, train_subset=300, test_subset=100, precision="fp32")
     sb = train.fit(train.TrainConfig("F1", 50, **cfg), store, dataset=mnist, progress=False)
     lb = train.fit(train.TrainConfig("F1", 300, **cfg), store, dataset=mnist, progress=False)
     df = interpolate_runs(sb.path.name, lb.key[:10], kind="curvilinear", points=3, bn="batch",

@@ -43,8 +43,9 @@ def test_store_round_trip_loads_instead_of_training(mnist, store, monkeypatch):
     cfg = TrainConfig("F1", 500, epochs=1, **SMALL)
     first = fit(cfg, store, dataset=mnist, progress=False)
     files = {p.name for p in first.path.iterdir()}
-    assert {"config.json", "meta.json", "history.csv", "x0.pt", "final.pt"} <= files
-    assert "resume.pt" not in files
+    assert files == {"config.json", "meta.json", "history.csv"}  # no weights in the published store
+    weights = {p.name for p in first.weights.iterdir()}
+    assert weights == {"x0.pt", "final.pt"}  # resume.pt is gone once the run is done
     assert json.loads((first.path / "config.json").read_text())["batch_size"] == 500
     monkeypatch.setattr(train, "adam_step", lambda *a: pytest.fail("trained again"))
     again = fit(cfg, store, dataset=mnist, progress=False)
@@ -79,12 +80,62 @@ def test_interrupted_run_resumes_to_the_same_result(mnist, tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         fit(cfg, store, dataset=mnist, progress=False)
     path = store.run_dir("F1", cfg.key)
-    assert (path / "resume.pt").is_file() and not (path / "meta.json").exists()
+    assert (store.weights_dir(path.name) / "resume.pt").is_file() and not (path / "meta.json").exists()
     monkeypatch.setattr(train, "adam_step", real)
     resumed = fit(cfg, store, dataset=mnist, progress=False)
     cols = ["epoch", "train_loss", "test_acc", "minibatch_loss"]
     pd.testing.assert_frame_equal(ref.history[cols], resumed.history[cols])
-    assert not (path / "resume.pt").exists()
+    assert not (store.weights_dir(path.name) / "resume.pt").exists()
+
+
+def test_damaged_resume_checkpoint_is_set_aside(mnist, store):
+    cfg = TrainConfig("F1", 500, epochs=1, **SMALL)
+    wdir = store.weights_dir(f"F1-{cfg.key}")
+    wdir.mkdir(parents=True)
+    (wdir / "resume.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.warns(UserWarning, match="resume.pt could not be read"):
+        run = fit(cfg, store, dataset=mnist, progress=False)
+    assert run.status == "done" and (wdir / "resume.pt.damaged").is_file()
+
+
+def test_resume_checkpoint_is_never_unpickled(mnist, store, tmp_path):
+    """A crafted resume.pt (a pickle that runs code) is refused by weights_only loading."""
+    cfg = TrainConfig("F1", 500, epochs=1, **SMALL)
+    wdir = store.weights_dir(f"F1-{cfg.key}")
+    wdir.mkdir(parents=True)
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+    torch.save({"model": Evil()}, wdir / "resume.pt")
+    with pytest.warns(UserWarning):
+        fit(cfg, store, dataset=mnist, progress=False)
+    assert not marker.exists()
+
+
+def test_missing_weights_are_retrained_and_the_deviation_recorded(mnist, store):
+    cfg = TrainConfig("F1", 500, epochs=2, precision="fp32", **SMALL)
+    run = fit(cfg, store, dataset=mnist, progress=False)
+    final = run.state("final")
+    import shutil
+    shutil.rmtree(run.weights)  # a fresh clone: the published run without its weights
+    again = train.Run.load(run.path, store)
+    for k, v in again.state("final").items():  # same machine, same seed: the same weights
+        assert torch.equal(v, final[k]), k
+    rec = json.loads((run.path / "retrained.json").read_text())["records"][-1]
+    assert rec["epochs_compared"] == 3 and set(rec["max_abs_deviation"]) == set(train.HISTORY_METRICS)
+    assert max(rec["max_abs_deviation"].values()) == 0.0
+    pd.testing.assert_frame_equal(again.history, run.history)  # the published history is kept
+
+
+def test_precision_auto_is_kept_in_the_key_and_resolved_in_the_metadata(mnist, store):
+    from lbsm import machine
+    run = fit(TrainConfig("F1", 500, epochs=1, **SMALL), store, dataset=mnist, progress=False)
+    assert run.config.precision == "auto"
+    assert json.loads((run.path / "config.json").read_text())["precision"] == "auto"
+    assert run.meta["precision"] == machine.resolve_precision("auto", "cpu")
+    assert {"device", "cpu", "cpu_flags", "torch", "commit", "wall_seconds"} <= set(run.meta)
 
 
 def test_diverged_run_is_recorded_not_raised(mnist, store):
@@ -121,7 +172,7 @@ def test_bf16_option_trains(mnist, store):
 def test_warm_start_from_stored_epoch(mnist, store):
     sb = fit(TrainConfig("F1", 256, epochs=2, checkpoints=True, **SMALL), store, dataset=mnist,
              progress=False)
-    assert (sb.path / "epochs/0002.pt").is_file()
+    assert (sb.weights / "epochs/0002.pt").is_file()
     lb = fit(TrainConfig("F1", 200, epochs=1, init=f"{sb.path.name}@1", **SMALL), store,
              dataset=mnist, progress=False)
     for k, v in sb.state(1).items():
