@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.11, no GPU):
-#   make book   create the environment if missing, fetch/stage the data, run every chapter with
-#               papermill under PROFILE (default cpu) and build the HTML book into _build/html
+#   make book   create the environment if missing, fetch/stage the data, render every chapter with
+#               papermill under PROFILE (default cpu) from the published results (results/),
+#               computing only what is missing, and build the HTML book into _build/html
 #   make test   create the environment if missing, stage the data, run every test (nbval included)
 PY       ?= python3.11
 VENV     ?= .venv
@@ -11,7 +12,7 @@ export LBSM_RESULTS ?= $(CURDIR)/results
 # where the official files may already be (CI: ../shared/data); else they are downloaded
 export LBSM_SHARED  ?= $(CURDIR)/../shared/data
 
-.PHONY: env data test test-fast test-nbval book book-run book-html nbval-refs bench clean
+.PHONY: env data test test-fast test-nbval book book-run book-html book-static recompute nbval-refs bench clean
 
 # nbval: the smoke-profile references in tests/nbval/ are re-executed in a fresh, temporary results
 # store (so every run trains), every cell must run, and NBVAL_CHECK_OUTPUT cells must match
@@ -32,7 +33,7 @@ test: env data
 	$(MAKE) --no-print-directory test-nbval
 
 test-nbval: env data
-	tmp=$$(mktemp -d) && LBSM_RESULTS=$$tmp $(BIN)/python -m pytest -q $(NBVAL_FLAGS) tests/nbval/; \
+	tmp=$$(mktemp -d) && LBSM_RESULTS=$$tmp LBSM_CSV_DIR=$$tmp/csv $(BIN)/python -m pytest -q $(NBVAL_FLAGS) tests/nbval/; \
 	  rc=$$?; rm -rf $$tmp; exit $$rc
 
 book: env data book-run book-html
@@ -40,8 +41,17 @@ book: env data book-run book-html
 book-run: env
 	$(BIN)/python -m lbsm.book run --profile $(PROFILE)
 
-book-html: env
+book-html: env book-static
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# MathJax 3 served from the built site (no CDN): the es5 bundle of the pinned django-static-mathjax
+book-static: env
+	@mkdir -p _static && rm -rf _static/mathjax && cp -r "$$($(BIN)/python -c 'import mathjax, pathlib; print(pathlib.Path(mathjax.__file__).parent / "static/mathjax/es5")')" _static/mathjax
+
+# everything of PROFILE recomputed into an empty store (RESULTS=path; the published one is untouched)
+RESULTS ?= $(CURDIR)/results-recomputed
+recompute: env data
+	LBSM_RESULTS=$(RESULTS) $(BIN)/python -m lbsm compute all --profile $(PROFILE)
 
 # after editing a chapter: re-make the smoke references nbval compares with (fresh temporary store)
 nbval-refs: env data

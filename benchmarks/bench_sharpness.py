@@ -18,7 +18,8 @@ import torch
 from lbsm import data as lbsm_data
 from lbsm.sharpness import Objective, keskar_sharpness
 from lbsm.store import Store
-from lbsm.train import Run, TrainConfig, device_name, fit
+from lbsm.machine import device_name
+from lbsm.train import Run, TrainConfig, fit
 
 
 def clocks():

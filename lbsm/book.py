@@ -128,16 +128,17 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
 
 def refs(chapters: list[str] | None = None, log=print) -> dict[str, float]:
     """Smoke-profile references for nbval: run into ``tests/nbval/`` with a fresh temporary store."""
-    old = os.environ.get("LBSM_RESULTS")
+    old = {k: os.environ.get(k) for k in ("LBSM_RESULTS", "LBSM_CSV_DIR")}
     with tempfile.TemporaryDirectory(prefix="lbsm-refs-") as tmp:
-        os.environ["LBSM_RESULTS"] = tmp
+        os.environ.update(LBSM_RESULTS=tmp, LBSM_CSV_DIR=os.path.join(tmp, "csv"))
         try:
             timings = run("smoke", chapters, output_dir=NBVAL_DIR, log=log)
         finally:
-            if old is None:
-                os.environ.pop("LBSM_RESULTS", None)
-            else:
-                os.environ["LBSM_RESULTS"] = old
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     tf = NBVAL_DIR / "timings.json"  # seconds per chapter of the last refs run (merged)
     old_t = json.loads(tf.read_text()) if tf.is_file() else {}
     tf.write_text(json.dumps({**old_t, **{k: round(v, 1) for k, v in timings.items()}}, indent=1) + "\n")

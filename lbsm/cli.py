@@ -1,4 +1,8 @@
-"""Command line: ``python -m lbsm {train,runs,data,sharpness,interpolate} --help``."""
+"""Command line: ``python -m lbsm {compute,train,runs,data,sharpness,interpolate} --help``.
+
+Every value is checked where it enters (``lbsm.validate``); a bad one is a one-line ``error: ...``
+on stderr and exit status 2, never a traceback (``--debug`` shows it). Ctrl-C exits with 130.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,17 +13,28 @@ from pathlib import Path
 
 from . import data as lbsm_data
 from . import models
+from . import validate
+
+STOPS = ("epochs", "plateau")
+STARTS = ("sign", "zero")
+RUN_COLUMNS = ("run", "net", "batch_size", "seed", "epochs", "stop", "train_subset", "test_subset",
+               "precision", "lr", "bn_eval", "method", "augment", "init", "status", "epochs_run",
+               "train_acc", "test_acc", "wall_seconds")
 
 
 def cmd_train(a) -> int:
     from .store import Store
     from .train import TrainConfig, fit
+    if a.train_subset is not None:  # checked before anything is loaded or written
+        validate.batch_size(a.batch_size, a.train_subset)
     cfg = TrainConfig(a.net, a.batch_size, seed=a.seed, epochs=a.epochs, stop=a.stop,
                       precision=a.precision, bn_eval=a.bn, train_subset=a.train_subset,
                       test_subset=a.test_subset, checkpoints=a.checkpoints)
     store = Store(a.results)
     t0 = time.perf_counter()
     stored = store.is_finished(store.run_dir(cfg.net, cfg.key))
+    if not stored:
+        check_sizes(cfg)
     run = fit(cfg, store, device=a.device, progress=not a.quiet)
     f = run.final
     print(f"{cfg.net} B={cfg.batch_size} seed={cfg.seed}: {run.status} after {int(f['epoch'])} epochs"
@@ -29,15 +44,55 @@ def cmd_train(a) -> int:
     return 0 if run.status == "done" else 3
 
 
+def cmd_compute(a) -> int:
+    from . import compute
+    from .store import Store
+    chapters = "all" if "all" in a.chapters else a.chapters
+    t0 = time.perf_counter()
+    out = compute.compute(chapters, a.profile, executor=a.executor, scheduler=a.scheduler,
+                          workers=a.workers, threads_per_worker=a.threads_per_worker,
+                          nets=a.nets, store=Store(a.results), progress=True)
+    for name, ch in out.items():
+        print(f"{name}: {len(ch.parts)} parts ready ({ch.seconds:.1f} s)")
+    print(f"profile {a.profile}, executor {a.executor}: {time.perf_counter() - t0:.1f} s; "
+          f"results in {Store(a.results).root}")
+    return 0
+
+
+def check_sizes(cfg) -> None:
+    """Subsets and batch size against the data set's real size; loading it also checks its files
+    (the loaded set is cached, so training does not read the files again)."""
+    ds = lbsm_data.load(cfg.dataset)
+    n_train = validate.optional_subset("--train-subset", cfg.train_subset, len(ds.x_train))
+    validate.optional_subset("--test-subset", cfg.test_subset, len(ds.x_test))
+    validate.batch_size(cfg.batch_size, n_train or len(ds.x_train))
+
+
 def cmd_runs(a) -> int:
     from .store import Store
-    df = Store(a.results).runs()
+    store = Store(a.results)
+    df = store.runs()
     if df.empty:
-        print(f"no runs in {Store(a.results).root}")
+        print(f"no runs in {store.root}", file=sys.stderr if a.csv else sys.stdout)
         return 0
-    cols = ["run", "net", "batch_size", "seed", "epochs", "status", "epochs_run", "wall_seconds"]
-    print(df[[c for c in cols if c in df]].to_string(index=False))
+    finals = [final_accuracies(store.root / "runs" / name) for name in df["run"]]
+    df = df.assign(**{k: [f.get(k) for f in finals] for k in ("train_acc", "test_acc")})
+    df = df[[c for c in RUN_COLUMNS if c in df]]
+    if a.csv:
+        print(df.to_csv(index=False), end="")
+    else:
+        print(df.to_string(index=False))
     return 0
+
+
+def final_accuracies(run_dir: Path) -> dict:
+    """train_acc / test_acc of a run's last epoch (``history.csv``); empty if it cannot be read."""
+    import pandas as pd
+    try:
+        last = pd.read_csv(run_dir / "history.csv").iloc[-1]
+        return {k: float(last[k]) for k in ("train_acc", "test_acc")}
+    except Exception:  # a damaged or foreign history leaves the columns empty
+        return {}
 
 
 def cmd_data(a) -> int:
@@ -54,7 +109,7 @@ def cmd_data(a) -> int:
     for n in names:
         problems = lbsm_data.check(n, root)
         if problems:
-            bad += n != "timit" or a.names is not None
+            bad += n != "timit" or bool(a.names)
             print(f"{n}: NOT READY in {root}\n  " + "\n  ".join(problems) +
                   f"\n  how to get it: {lbsm_data.HOW_TO_GET[n]}")
         else:
@@ -88,6 +143,13 @@ def stage(root: Path, shared: Path | None) -> int:
 
 def cmd_sharpness(a) -> int:
     from .sharpness import sharpness_of_run
+    if a.subset is not None:
+        from .store import Store
+        from .train import Run
+        store = Store(a.results)
+        r = Run.load(store.find(a.run), store)
+        n = r.config.train_subset or len(lbsm_data.load(r.config.dataset).x_train)
+        validate.optional_subset("--subset", a.subset, n)
     res = sharpness_of_run(a.run, eps=a.eps, subspace=a.subspace, iters=a.iters, bn=a.bn,
                            subspace_kind=a.subspace_kind,
                            train_subset=a.subset, seed=a.seed, results=a.results, device=a.device,
@@ -98,6 +160,8 @@ def cmd_sharpness(a) -> int:
 
 def cmd_interpolate(a) -> int:
     from .landscape import interpolate_runs
+    if a.out:
+        validate.writable_file("--out", a.out)  # before the computation, not after it
     df = interpolate_runs(a.sb_run, a.lb_run, kind=a.kind, points=a.points, bn=a.bn,
                           results=a.results, device=a.device)
     print(df.to_string(index=False))
@@ -106,67 +170,171 @@ def cmd_interpolate(a) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lbsm", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--results", help="results store (default $LBSM_RESULTS or ./results)")
-    common.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds ``(default: X)`` to every option's help unless it says its default in words (or has
+    none: required options, flags)."""
 
-    t = sub.add_parser("train", parents=[common], help="train one run (or load it from the store)")
-    t.add_argument("--net", required=True, choices=list(models.NETWORKS))
-    t.add_argument("--batch-size", type=int, required=True)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--epochs", type=int, default=100, help="epochs (the maximum with --stop plateau)")
-    t.add_argument("--stop", choices=["epochs", "plateau"], default="epochs")
-    t.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    t.add_argument("--bn", choices=models.BN_POLICIES, default="batch", help="BatchNorm eval policy")
-    t.add_argument("--train-subset", type=int, help="use the first N training examples")
-    t.add_argument("--test-subset", type=int, help="use the first N test examples")
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is False \
+                or action.default == argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
+def checked(check, name: str, **kw):
+    """An argparse ``type=`` that runs ``check(name, text, **kw)`` from ``lbsm.validate``."""
+    def convert(text):
+        try:
+            return check(name, text, **kw)
+        except ValueError as exc:  # argparse prefixes "argument NAME: " itself
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name} ")) from None
+    convert.__name__ = check.__name__  # argparse names it in some messages
+    return convert
+
+
+def parser() -> argparse.ArgumentParser:
+    from . import compute, landscape, profiles, sharpness  # for their lists of choices
+    from .machine import PRECISIONS as precisions
+    p = argparse.ArgumentParser(
+        prog="python -m lbsm", formatter_class=HelpFormatter,
+        description="Large-batch training and sharp minima (Keskar et al., ICLR 2017): train, list "
+                    "and analyse runs. `python -m lbsm COMMAND --help` describes each command.")
+    p.add_argument("--debug", action="store_true",
+                   help="show the full traceback of an error instead of a one-line message")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def sub_parser(name, help, parents=()):
+        return sub.add_parser(name, parents=list(parents), help=help, description=help,
+                              formatter_class=HelpFormatter)
+
+    results = argparse.ArgumentParser(add_help=False)
+    results.add_argument("--results", type=checked(validate.directory, "--results"),
+                         help="results store (default: $LBSM_RESULTS, else the checkout's published "
+                              "results/)")
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument("--device", type=checked(lambda name, v: validate.device(v, name), "--device"),
+                        help="cpu, cuda or cuda:N (default: cuda if this machine has it, else cpu)")
+    positive = lambda name: checked(validate.positive_int, name)  # noqa: E731
+
+    c = sub_parser("compute", "compute what chapters need (runs first, analyses after) into the "
+                              "results store; finished runs and analyses are loaded, not redone",
+                   [results])
+    c.add_argument("chapters", nargs="+", metavar="CHAPTER",
+                   type=checked(validate.choice, "chapter", choices=compute.CHAPTERS + ("all",)),
+                   help=f"chapters ({', '.join(compute.CHAPTERS)}) or all")
+    c.add_argument("--profile", choices=list(profiles.PROFILES), default="cpu",
+                   help="how much of the protocol to run (lbsm.profiles)")
+    c.add_argument("--nets", help="comma-separated networks to keep (default: the profile's)")
+    c.add_argument("--executor", choices=compute.EXECUTORS, default="inprocess",
+                   help="inprocess: this process; dask: a dask.distributed cluster")
+    c.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. "
+                                       "tcp://host:8786 (default: start a LocalCluster)")
+    c.add_argument("--workers", type=positive("--workers"),
+                   help="LocalCluster worker processes (default: one per core)")
+    c.add_argument("--threads-per-worker", type=positive("--threads-per-worker"), default=1,
+                   help="torch threads in each Dask worker")
+    c.set_defaults(func=cmd_compute)
+
+    t = sub_parser("train", "train one run (or load it from the store)", [results, device])
+    t.add_argument("--net", required=True, choices=list(models.NETWORKS),
+                   help="network of the paper's Table 1 (required)")
+    t.add_argument("--batch-size", required=True, type=positive("--batch-size"),
+                   help="minibatch size, 1 to the number of training examples (required)")
+    t.add_argument("--seed", type=checked(validate.non_negative_int, "--seed"), default=0,
+                   help="trial: seeds the initial weights x0, the minibatch order and dropout")
+    t.add_argument("--epochs", type=positive("--epochs"), default=100,
+                   help="epochs (the maximum with --stop plateau)")
+    t.add_argument("--stop", choices=STOPS, default="epochs",
+                   help="epochs: train exactly --epochs; plateau: stop when the training loss "
+                        "stops improving")
+    t.add_argument("--precision", choices=precisions, default="auto",
+                   help="auto: bf16 autocast where the hardware has native bf16, else fp32")
+    t.add_argument("--bn", choices=models.BN_POLICIES, default="batch",
+                   help="BatchNorm policy of the per-epoch evaluation")
+    t.add_argument("--train-subset", type=checked(validate.optional_subset, "--train-subset"),
+                   help="use the first N training examples (default: all)")
+    t.add_argument("--test-subset", type=checked(validate.optional_subset, "--test-subset"),
+                   help="use the first N test examples (default: all)")
     t.add_argument("--checkpoints", action="store_true", help="keep the weights after every epoch")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    r = sub.add_parser("runs", parents=[common], help="list the runs in the results store")
+    r = sub_parser("runs", "list the runs in the results store", [results])
+    r.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     r.set_defaults(func=cmd_runs)
 
-    d = sub.add_parser("data", help="check, download or stage the data files")
-    d.add_argument("action", choices=["check", "download", "stage"], nargs="?", default="check")
-    d.add_argument("names", nargs="*", help=f"data sets ({', '.join(lbsm_data.DATASETS)}); default all")
-    d.add_argument("--data-dir", help="data directory (default $LBSM_DATA or ~/.cache/lbsm)")
-    d.add_argument("--shared", help="folder with local copies of the official files (stage)")
+    d = sub_parser("data", "check, download or stage the data files")
+    d.add_argument("action", choices=["check", "download", "stage"], nargs="?", default="check",
+                   help="check: what is there and how to get the rest; download: from the official "
+                        "URLs; stage: MNIST and CIFAR-10 from --shared, else download")
+    d.add_argument("names", nargs="*", metavar="NAME",
+                   type=checked(validate.choice, "data set", choices=lbsm_data.DATASETS),
+                   help=f"data sets ({', '.join(lbsm_data.DATASETS)}) (default: all)")
+    d.add_argument("--data-dir", type=checked(validate.directory, "--data-dir"),
+                   help="data directory (default: $LBSM_DATA, else ~/.cache/lbsm)")
+    d.add_argument("--shared", type=checked(validate.directory, "--shared", must_exist=True),
+                   help="folder with local copies of the official files, for stage "
+                        "(default: $LBSM_SHARED)")
     d.set_defaults(func=cmd_data)
 
-    s = sub.add_parser("sharpness", parents=[common], help="Metric 2.1 of a stored run's minimizer")
+    s = sub_parser("sharpness", "Metric 2.1 of a stored run's minimizer", [results, device])
     s.add_argument("run", help="run name or key prefix (see `runs`)")
-    s.add_argument("--eps", type=float, default=1e-3)
-    s.add_argument("--subspace", type=int, help="dimension p of a random subspace (default: full space)")
-    s.add_argument("--iters", type=int, default=10, help="L-BFGS-B iterations")
-    s.add_argument("--bn", choices=models.BN_POLICIES, default="batch")
-    s.add_argument("--subset", type=int, help="evaluate f on the first N training examples")
-    s.add_argument("--seed", type=int, default=0, help="seed of the random subspace")
-    s.add_argument("--subspace-kind", default="gaussian",
-                   help="distribution of the random A: gaussian (N(0,1) entries, the default) or "
-                        "uniform ([0,1)); '-unit': columns scaled to unit length")
-    s.add_argument("--start", choices=["sign", "zero"], default="sign",
-                   help="L-BFGS-B start: the box vertex along the gradient (default) or y = 0")
+    s.add_argument("--eps", type=checked(validate.finite_positive_float, "--eps"), default=1e-3,
+                   help="box size epsilon, relative to |x| + 1")
+    s.add_argument("--subspace", type=positive("--subspace"),
+                   help="dimension p of a random subspace (default: the full space)")
+    s.add_argument("--subspace-kind", choices=sharpness.SUBSPACE_KINDS, default="gaussian",
+                   help="distribution of the random A: gaussian (N(0,1) entries) or uniform "
+                        "([0,1)); '-unit': columns scaled to unit length")
+    s.add_argument("--iters", type=positive("--iters"), default=10, help="L-BFGS-B iterations")
+    s.add_argument("--bn", choices=models.BN_POLICIES, default="batch",
+                   help="BatchNorm policy when evaluating f")
+    s.add_argument("--subset", type=checked(validate.optional_subset, "--subset"),
+                   help="evaluate f on the first N of the run's training examples (default: all)")
+    s.add_argument("--seed", type=checked(validate.non_negative_int, "--seed"), default=0,
+                   help="seed of the random subspace")
+    s.add_argument("--start", choices=STARTS, default="sign",
+                   help="L-BFGS-B start: the box vertex along the gradient (sign) or y = 0 (zero)")
     s.set_defaults(func=cmd_sharpness)
 
-    i = sub.add_parser("interpolate", parents=[common], help="parametric plot data of an SB/LB pair")
-    i.add_argument("sb_run")
-    i.add_argument("lb_run")
-    i.add_argument("--kind", choices=["linear", "curvilinear"], default="linear")
-    i.add_argument("--points", type=int, default=25)
-    i.add_argument("--bn", choices=["batch", "interpolate", "recalibrate"], default="batch")
-    i.add_argument("--out", help="also write the table to this CSV file")
+    i = sub_parser("interpolate", "parametric plot data of an SB/LB pair", [results, device])
+    i.add_argument("sb_run", help="the small-batch run: name or key prefix (see `runs`)")
+    i.add_argument("lb_run", help="the large-batch run: name or key prefix")
+    i.add_argument("--kind", choices=landscape.KINDS, default="linear",
+                   help="path from x_s (alpha 0) to x_l (alpha 1): linear (1 - a) x_s + a x_l, or "
+                        "curvilinear sin(a pi/2) x_l + cos(a pi/2) x_s")
+    i.add_argument("--points", type=checked(validate.at_least, "--points", minimum=2), default=25,
+                   help="number of alphas in [-1, 2] (at least 2)")
+    i.add_argument("--bn", choices=landscape.BN_POLICIES, default="batch",
+                   help="BatchNorm policy along the path")
+    i.add_argument("--out", help="also write the table to this CSV file (default: print only)")
     i.set_defaults(func=cmd_interpolate)
     return p
 
 
+def error_message(exc: BaseException) -> str:
+    """One line for the user: the message of the errors that carry one, else the error's type."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    if isinstance(exc, (ValueError, KeyError, OSError, lbsm_data.DataError)) and text:
+        return text
+    return (f"{type(exc).__name__}: {text}".rstrip(": ") +
+            " (run with `python -m lbsm --debug ...` to see the traceback)")
+
+
 def main(argv=None) -> int:
-    a = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv  # known before parsing, so that it covers the parser too
     try:
+        a = parser().parse_args(argv)
         return a.func(a)
-    except (lbsm_data.DataError, ValueError, KeyError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"error: {error_message(exc)}", file=sys.stderr)
         return 2

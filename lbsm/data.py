@@ -80,9 +80,12 @@ CIFAR100_FILES = {
     "cifar-100-python/test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
 }
 TIMIT_FILES = ("timit/train.npz", "timit/test.npz")
-TIMIT_FORMAT = ("two .npz files, timit/train.npz and timit/test.npz, each with 'x' float32 [N, 360] "
-                "(Kaldi features, e.g. 40 filterbanks x 9 frames) and 'y' integer [N] in 0..1972 "
-                "(tied HMM-state targets)")
+TIMIT_FEATURES = 360   # features per frame (e.g. 40 filterbanks x 9 frames)
+TIMIT_CLASSES = 1973   # tied HMM states: labels 0..1972
+TIMIT_FORMAT = ("two .npz files, timit/train.npz and timit/test.npz, each with 'x' float32 "
+                f"[N, {TIMIT_FEATURES}] (Kaldi features, e.g. 40 filterbanks x 9 frames) and 'y' "
+                f"integer [N] in 0..{TIMIT_CLASSES - 1} (tied HMM-state targets), as written by "
+                "np.savez(path, x=x, y=y)")
 HOW_TO_GET = {
     "mnist": f"run `python -m lbsm data download mnist` (fetches {MNIST_URL}), or copy the four "
              "official .gz files into DATA_DIR/mnist/",
@@ -193,16 +196,104 @@ def _load_cifar100(root: Path):
 def _load_timit(root: Path):
     out = []
     for rel in TIMIT_FILES:
-        path = verified_path("timit", rel, root)
-        with np.load(path) as f:
-            if "x" not in f or "y" not in f:
-                raise DataError(f"{path}: needs arrays 'x' and 'y'; the format is {TIMIT_FORMAT}")
-            x, y = f["x"], f["y"]
-        if x.ndim != 2 or x.shape[1] != 360 or len(y) != len(x) or y.min() < 0 or y.max() > 1972:
-            raise DataError(f"{path}: got x {x.shape}, y {y.shape} in [{y.min()}, {y.max()}]; "
-                            f"the format is {TIMIT_FORMAT}")
+        x, y = _read_timit(verified_path("timit", rel, root))
         out += [x.astype(np.float32), y]
-    return (*out, 1973)
+    return (*out, TIMIT_CLASSES)
+
+
+def _read_timit(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` of one user-supplied TIMIT file, after checking everything about them;
+    raises DataError naming the file, what is wrong and the expected format otherwise."""
+    def bad(problem: str) -> DataError:
+        return DataError(f"{path}: {problem}. Expected {TIMIT_FORMAT}.")
+
+    if path.stat().st_size == 0:
+        raise bad("the file is empty (0 bytes)")
+    try:
+        f = np.load(path, allow_pickle=False)
+    except Exception as exc:  # whatever numpy's parsers raise on a damaged file
+        with open(path, "rb") as fh:
+            zipped = fh.read(4) == b"PK\x03\x04"
+        # other files end up in numpy's pickle branch, refused: its words would mislead
+        raise bad("a truncated or corrupt .npz archive" + _reason(exc) if zipped
+                  else "not an .npz archive (numpy.savez format)") from exc
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise bad(f"a single array ({type(f).__name__}), not an .npz archive of 'x' and 'y'")
+    with f:
+        if missing := [k for k in ("x", "y") if k not in f.files]:
+            raise bad(f"missing array(s) {', '.join(map(repr, missing))} (it has "
+                      f"{', '.join(map(repr, f.files)) or 'no arrays'})")
+        arrays = {}
+        for k in ("x", "y"):
+            try:
+                arrays[k] = f[k]
+            except Exception as exc:  # whatever numpy's parsers raise on a damaged member
+                if "bject arrays" in str(exc):  # refused, as allow_pickle=False asks
+                    raise bad(f"array {k!r} holds Python objects (dtype object); save a "
+                              "plain numeric array") from exc
+                raise bad(f"array {k!r} is truncated or corrupt" + _reason(exc)) from exc
+    x, y = arrays["x"], arrays["y"]
+    if not np.issubdtype(x.dtype, np.floating):
+        raise bad(f"x has dtype {x.dtype}; it must be a float array (cast with "
+                  "x.astype(np.float32))")
+    if x.ndim != 2 or x.shape[1] != TIMIT_FEATURES:
+        raise bad(f"x has shape {x.shape}; it must be [N, {TIMIT_FEATURES}]")
+    if y.ndim != 1:
+        raise bad(f"y has shape {y.shape}; y must be 1-D of length N = {len(x)} "
+                  "(one label per row of x)")
+    if not np.issubdtype(y.dtype, np.integer):
+        whole = (np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all()
+                 and (y == np.round(y)).all())
+        hint = ("; the values are whole numbers: cast them with y.astype(np.int64)" if whole
+                else f"; save the class indices 0..{TIMIT_CLASSES - 1} as an integer array")
+        raise bad(f"y has dtype {y.dtype}; labels must be integers{hint}")
+    if len(x) != len(y):
+        raise bad(f"x has {len(x)} rows but y has {len(y)} labels; they must be equal")
+    if len(x) == 0:
+        raise bad("no examples (N = 0)")
+    out = np.flatnonzero((y < 0) | (y >= TIMIT_CLASSES))
+    if len(out):
+        raise bad(f"{len(out)} label(s) outside 0..{TIMIT_CLASSES - 1}, the first "
+                  f"y[{out[0]}] = {y[out[0]]}")
+    count, first = 0, None
+    for start in range(0, len(x), 1 << 16):  # in blocks: a mask of all of x would be large
+        nonfinite = ~np.isfinite(x[start:start + (1 << 16)])
+        if n := int(nonfinite.sum()):
+            count += n
+            if first is None:
+                row, col = np.argwhere(nonfinite)[0]
+                first = (start + int(row), int(col))
+    if count:
+        raise bad(f"x has {count} NaN or infinite value(s), the first at x[{first[0]}, "
+                  f"{first[1]}] = {x[first]}")
+    return x, y
+
+
+def _reason(exc: Exception) -> str:
+    """`` (numpy's words)`` for a message; nothing where they would suggest unpickling."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return "" if not text or "pickle" in text else f" ({type(exc).__name__}: {text})"
+
+
+def fingerprint(name: str, root: str | os.PathLike | None = None) -> str | None:
+    """Identity of a user-supplied data set's files: the md5 of their md5s (TIMIT), so that runs on
+    different feature files get different keys in the results store. None for the official data
+    sets, whose files are fixed by their published md5."""
+    files = expected_files(name)
+    if all(want is not None for want in files.values()):
+        return None
+    root = data_dir(root)
+    h = hashlib.md5()
+    for rel in files:
+        path = verified_path(name, rel, root)
+        st = path.stat()
+        h.update(f"{rel}:{_md5_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)}\n".encode())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=32)
+def _md5_cached(path: str, size: int, mtime_ns: int) -> str:
+    return md5(Path(path))  # size and mtime in the cache key: a rewritten file is hashed again
 
 
 @functools.lru_cache(maxsize=8)

@@ -155,14 +155,17 @@ def batch_size_sweep(net: str, batch_sizes: Sequence[int], epochs: int = 100,
                      train_subset: int | None = None, test_subset: int | None = None,
                      precision: str = "auto", store: Store | None = None,
                      sharpness_fn: Callable | None = None, device=None, progress: bool = True,
-                     config: dict | None = None) -> pd.DataFrame:
+                     config: dict | None = None, configs_only: bool = False) -> pd.DataFrame:
     """Fig. 4: train ``net`` for a fixed number of ``epochs`` at each batch size (paper: 100
     epochs; batch sizes and repeats are not given) and measure the final iterate's test accuracy
-    and sharpness. One row per (batch size, seed)."""
+    and sharpness. One row per (batch size, seed). ``configs_only``: return the runs' configs
+    (what ``lbsm.compute`` schedules) instead."""
     store = store or Store()
     cfgs = [TrainConfig(net, int(b), epochs=epochs,
                         **_configs_common(s, train_subset, test_subset, precision, config))
             for s in seeds for b in batch_sizes]
+    if configs_only:
+        return cfgs
     runs = train.sweep(cfgs, store, device=device, progress=progress, desc=f"Fig. 4 {net}")
     rows = []
     for run in tqdm(runs, desc="sharpness", disable=not progress, leave=False):
@@ -231,7 +234,8 @@ def warm_starts(net: str, sb_epochs: int = 100, lb_epochs: int = 100,
                 sharpness_subset: int | None = None, train_subset: int | None = None,
                 test_subset: int | None = None, precision: str = "auto",
                 store: Store | None = None, sharpness_fn: Callable | None = None, device=None,
-                progress: bool = True, config: dict | None = None) -> pd.DataFrame:
+                progress: bool = True, config: dict | None = None,
+                configs_only: bool = False) -> pd.DataFrame:
     """Fig. 5: train SB (batch 256) for ``sb_epochs`` keeping the iterate after every epoch; from
     each kept iterate (epoch 0 = x0 included; ``sb_epoch_subset`` picks some) train LB for
     ``lb_epochs`` (paper: 100 and 100, every epoch). One row per SB epoch: the SB iterate's test
@@ -239,10 +243,16 @@ def warm_starts(net: str, sb_epochs: int = 100, lb_epochs: int = 100,
 
     The LB run of epoch e is ``TrainConfig(..., init="<SB run>@e")``: it starts from those weights
     with a fresh ADAM state (the paper does not say; a new LB optimizer is the natural reading of
-    "train with the LB method")."""
+    "train with the LB method"). ``configs_only``: return the configs, SB run first."""
     store = store or Store()
     common = _configs_common(seed, train_subset, test_subset, precision, config)
     sb_cfg = TrainConfig(net, sb_batch, epochs=sb_epochs, **{**common, "checkpoints": True})
+    lb = _lb(net, lb_batch, train_subset)
+    if configs_only:
+        epochs = range(sb_epochs + 1) if sb_epoch_subset is None else sb_epoch_subset
+        return [sb_cfg] + [TrainConfig(net, lb, epochs=lb_epochs,
+                                       **{**common, "init": f"{net}-{sb_cfg.key}@{int(e)}"})
+                           for e in epochs]
     sb = train.fit(sb_cfg, store, device=device, progress=progress)
     available = [int(e) for e in sb.history.epoch]
     if sb.status != "done":  # a diverged epoch keeps no weights
@@ -252,7 +262,6 @@ def warm_starts(net: str, sb_epochs: int = 100, lb_epochs: int = 100,
     if missing:
         raise ValueError(f"SB run {sb.name} has no weights for epoch(s) {missing}; "
                          f"it kept epochs {available[0]}..{available[-1]}")
-    lb = _lb(net, lb_batch, train_subset)
     cfgs = [TrainConfig(net, lb, epochs=lb_epochs, **{**common, "init": f"{sb.name}@{e}"})
             for e in epochs]
     runs = train.sweep(cfgs, store, device=device, progress=progress, desc=f"Fig. 5 {net} warm starts")
@@ -291,18 +300,21 @@ def sharpness_along_training(net: str, sb_epochs: int = 100, lb_epochs: int = 10
                              test_subset: int | None = None, precision: str = "auto",
                              store: Store | None = None, sharpness_fn: Callable | None = None,
                              device=None, progress: bool = True,
-                             config: dict | None = None) -> pd.DataFrame:
+                             config: dict | None = None, configs_only: bool = False) -> pd.DataFrame:
     """Fig. 6: one SB and one LB run (same seed, so the same x0) with the weights of every epoch
     kept; sharpness of the iterate at sampled epochs (``epochs``: None = every epoch, as the paper's
     C1 panel; an int = that many evenly spaced; or a list) against its training loss (the paper's
     x-axis "cross entropy loss"; we read it as the full training loss that the history records,
     under the run's BatchNorm evaluation policy). One row per (regime, epoch).
 
-    With the same knobs as :func:`warm_starts` the SB run is the same stored run."""
+    With the same knobs as :func:`warm_starts` the SB run is the same stored run.
+    ``configs_only``: return the two configs (SB, LB)."""
     store = store or Store()
     common = {**_configs_common(seed, train_subset, test_subset, precision, config), "checkpoints": True}
     cfgs = [TrainConfig(net, sb_batch, epochs=sb_epochs, **common),
             TrainConfig(net, _lb(net, lb_batch, train_subset), epochs=lb_epochs, **common)]
+    if configs_only:
+        return cfgs
     runs = train.sweep(cfgs, store, device=device, progress=progress, desc=f"Fig. 6 {net}")
     rows = []
     for regime, run in zip(("SB", "LB"), runs):
@@ -484,7 +496,8 @@ def remedy_trials(net: str, method: str = "adam", method_args: dict | None = Non
                   sharpness_subset: int | None = None, train_subset: int | None = None,
                   test_subset: int | None = None, precision: str = "auto",
                   store: Store | None = None, sharpness_fn: Callable | None = None, device=None,
-                  progress: bool = True, config: dict | None = None) -> pd.DataFrame:
+                  progress: bool = True, config: dict | None = None,
+                  configs_only: bool = False) -> pd.DataFrame:
     """Tables 6 / 7 and E.3: per seed, the SB baseline and the LB run with a remedy, with the test
     accuracy of both and the LB sharpness (the tables' columns).
 
@@ -510,6 +523,8 @@ def remedy_trials(net: str, method: str = "adam", method_args: dict | None = Non
                                               method_args=args, augment=augment, **common)))
         if plain_lb:
             plan.append(("LB", TrainConfig(net, lb, epochs=lb_epochs, **common)))
+    if configs_only:
+        return [c for _, c in plan]
     label = method if not augment else ("augment" if method == "adam" else f"augment+{method}")
     runs = train.sweep([c for _, c in plan], store, device=device, progress=progress,
                        desc=f"{net} {label}")

@@ -57,6 +57,7 @@ class Profile:
     # parametric plots (Figs. 3 and 7)
     alpha_points: int = 25
     landscape_subset: int | None = None
+    landscape_bn: str = "batch"              # BatchNorm policy along the path (lbsm.landscape)
     # Section 3 and Appendix E (knobs read by lbsm.experiments; see each chapter)
     small_batches: dict = field(default_factory=dict)
     remedies: dict = field(default_factory=dict)

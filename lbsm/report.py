@@ -16,15 +16,12 @@ render of the book recomputes nothing.
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import inspect
 import json
 import math
+import os
 import re
-import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +30,11 @@ import pandas as pd
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 
 from . import data as lbsm_data
-from . import models, paper, profiles
+from . import machine, models, paper, profiles
 from . import train as training
-from .store import Store
+from .results import DATASET_NAMES, Trained, data_ready, dataset_of
 
 STATUS_KEY = "lbsm_status"
-DATASET_NAMES = {"mnist": "MNIST", "timit": "TIMIT", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 SB_COLOR, LB_COLOR = "tab:blue", "tab:red"
 
 # every artifact of the paper the book reproduces, the chapter that makes it, and which networks
@@ -64,92 +60,6 @@ ARTIFACTS = [
 
 
 # --------------------------------------------------------------------------- profiles and runs
-NETPLAN_FIELDS = {f.name for f in dataclasses.fields(profiles.NetPlan)}
-PROFILE_FIELDS = {f.name for f in dataclasses.fields(profiles.Profile)} - {"name", "description", "nets"}
-
-
-def profile(name: str, nets=None, seeds=None, **overrides) -> profiles.Profile:
-    """The profile ``name`` with the papermill parameters of a chapter applied.
-
-    ``None`` means "as the profile says". ``nets``: a list (or comma string) of networks to keep
-    (networks not in the profile get the paper profile's plan); ``seeds``: an int (the first k
-    seeds) or a list; any NetPlan field (``sb_epochs``, ``train_subset``, ...) applies to every
-    network; any other Profile field (``sharpness_iters``, ``alpha_points``, ...) to the profile.
-    """
-    P = profiles.get(name)
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    unknown = set(overrides) - NETPLAN_FIELDS - PROFILE_FIELDS
-    if unknown:
-        raise ValueError(f"unknown profile knob(s) {', '.join(sorted(unknown))}")
-    plans = dict(P.nets)
-    if nets is not None:
-        names = [n.strip() for n in nets.split(",")] if isinstance(nets, str) else list(nets)
-        full = profiles.get("paper").nets
-        plans = {n: plans.get(n) or full[models.check_net(n)] for n in names}
-    net_changes = {k: v for k, v in overrides.items() if k in NETPLAN_FIELDS and k != "seeds"}
-    for n, plan in plans.items():
-        s = plan.seeds
-        if seeds is not None:
-            s = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
-        plans[n] = dataclasses.replace(plan, seeds=s, **net_changes)
-    return profiles.replace(P, nets=plans, **{k: v for k, v in overrides.items() if k in PROFILE_FIELDS})
-
-
-@functools.lru_cache(maxsize=None)
-def _data_problems(dataset: str, root: str) -> tuple[str, ...]:
-    return tuple(lbsm_data.check(dataset, root))
-
-
-def data_ready(dataset: str) -> bool:
-    """Whether a data set's files are in the data directory with the right md5 (cached)."""
-    return not _data_problems(dataset, str(lbsm_data.data_dir()))
-
-
-def dataset_of(net: str) -> str:
-    """The data set a network trains on (``mnist``, ``timit``, ``cifar10``, ``cifar100``)."""
-    return models.NETWORKS[net][0]
-
-
-@dataclass
-class Trained:
-    """The (SB, LB) runs of every trial a profile trains, and the networks it had to skip."""
-    profile: profiles.Profile
-    pairs: dict = field(default_factory=dict)      # net -> [(sb_run, lb_run), ...]
-    missing: dict = field(default_factory=dict)    # net -> data set name lacking
-    seconds: float = 0.0
-
-    @property
-    def nets(self) -> list[str]:
-        """Networks that were trained (those skipped are in ``missing``)."""
-        return list(self.pairs)
-
-    def runs(self, net: str | None = None) -> list:
-        """Every run (SB and LB) of one network, or of all."""
-        nets = [net] if net else self.nets
-        return [r for n in nets for pair in self.pairs[n] for r in pair]
-
-
-def train(P: profiles.Profile, store: Store | None = None, progress: bool = False) -> Trained:
-    """Train (or load from the results store) every SB/LB trial of the profile.
-
-    A network whose data set is not in the data directory is skipped and listed in ``missing``.
-    """
-    t0 = time.perf_counter()
-    T = Trained(P)
-    for net in P.nets:
-        if not data_ready(dataset_of(net)):
-            T.missing[net] = dataset_of(net)
-            continue
-        trials = P.trials(net)
-        runs = train_sweep([c for pair in trials for c in pair], store, progress)
-        T.pairs[net] = list(zip(runs[0::2], runs[1::2]))
-    T.seconds = time.perf_counter() - t0
-    return T
-
-
-def train_sweep(configs, store, progress):
-    """``lbsm.training.sweep`` (kept apart so tests can stub training)."""
-    return training.sweep(configs, store or Store(), progress=progress, desc="runs")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -200,11 +110,11 @@ def caption(T: Trained, what: str = "", nets=None, extra: str = "") -> "Markdown
         parts.append(f"{n}: {_seeds_text(r.config.seed for r in sb)}, SB (B={cfg.batch_size}) "
                      f"{_span(r.meta['epochs_run'] for r in sb)} / LB (B={lb[0].config.batch_size}) "
                      f"{_span(r.meta['epochs_run'] for r in lb)} epochs"
-                     f"{' (stop: plateau)' if cfg.stop == 'plateau' else ''}, {cfg.precision}{data}")
+                     f"{' (stop: plateau)' if cfg.stop == 'plateau' else ''}, {precisions(sb + lb)}{data}")
     runs = [r for n in nets for r in T.runs(n)]
     devices = sorted({r.meta.get("device", "?") for r in runs}) or ["—"]
     commits = sorted({r.meta.get("commit", "?") for r in runs}) or ["—"]
-    now = training.git_commit()
+    now = machine.git_commit()
     text = (f"*{what + ' — ' if what else ''}profile `{T.profile.name}`; "
             f"{'; '.join(parts) or 'no runs'}; {extra + '; ' if extra else ''}device: {', '.join(devices)}; "
             f"trained at commit {', '.join(commits)}"
@@ -237,6 +147,44 @@ def coverage(T: Trained) -> "Markdown":
     return Markdown("\n".join(lines))
 
 
+# --------------------------------------------------------------------------- tidy CSV beside each artifact
+REPO = Path(__file__).resolve().parent.parent
+
+
+def csv_dir() -> Path:
+    """Where ``show`` writes the CSVs: ``$LBSM_CSV_DIR``, else ``book/csv`` of the checkout (the
+    book copies it to the site's root, ``html_extra_path`` in ``_config.yml``)."""
+    return Path(os.environ.get("LBSM_CSV_DIR") or REPO / "book" / "csv")
+
+
+def show(shown, frame: pd.DataFrame | None = None, name: str = ""):
+    """Display ``shown`` (a table or a figure) and, under it, a link to download ``frame`` (default:
+    ``shown`` itself) as tidy CSV, written now to ``csv_dir() / f"{name}.csv"``."""
+    from IPython.display import HTML, display
+    frame = shown if frame is None else frame
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    path = csv_dir() / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    display(shown)
+    return HTML(f'<p class="lbsm-csv"><a href="../{name}.csv" download>data: {name}.csv</a> '
+                f'({len(frame)} rows)</p>')
+
+
+def stack(**frames: pd.DataFrame) -> pd.DataFrame:
+    """Frames one under another, each row labelled with its keyword (``table``)."""
+    return pd.concat([f.reset_index().assign(table=k) for k, f in frames.items()], ignore_index=True)
+
+
+def histories(T: Trained) -> pd.DataFrame:
+    """Every run's per-epoch history, tidy: net, regime, seed, batch size, then the metrics."""
+    return pd.concat([r.history.assign(net=n, regime=regime, seed=r.config.seed,
+                                       batch_size=r.config.batch_size)
+                      for n in T.nets for pair in T.pairs[n] for regime, r in zip(("SB", "LB"), pair)],
+                     ignore_index=True) if T.nets else pd.DataFrame()
+
+
 # --------------------------------------------------------------------------- glue and status
 def glue_all(values: dict) -> None:
     """Glue every ``name: value`` (myst_nb ``glue``, not displayed) for the chapter's prose."""
@@ -245,8 +193,17 @@ def glue_all(values: dict) -> None:
         glue(name, value, display=False)
 
 
-def deviations(P: profiles.Profile, net: str) -> list[str]:
-    """How a profile's plan for ``net`` departs from the paper's protocol (empty: none)."""
+def precisions(runs) -> str:
+    """The precision the runs trained in (their metadata), marked "(auto)" when the config left
+    the choice to the hardware (``lbsm.machine.resolve_precision``)."""
+    runs = list(runs)
+    used = sorted({r.meta.get("precision", r.config.precision) for r in runs})
+    return "/".join(used) + (" (auto)" if runs and all(r.config.precision == "auto" for r in runs) else "")
+
+
+def deviations(P: profiles.Profile, net: str, runs=()) -> list[str]:
+    """How a profile's plan for ``net`` (and the precision its ``runs`` used) departs from the
+    paper's protocol (empty: none)."""
     plan, out = P.net(net), []
     if len(plan.seeds) < paper.protocol()["trials"]:
         out.append(f"{len(plan.seeds)} of {paper.protocol()['trials']} trials")
@@ -255,8 +212,9 @@ def deviations(P: profiles.Profile, net: str) -> list[str]:
                    "'until the loss ceased to improve'")
     if plan.train_subset or plan.test_subset:
         out.append(f"{plan.train_subset or 'all'} training / {plan.test_subset or 'all'} test examples")
-    if plan.precision != "fp32":
-        out.append(f"{plan.precision} autocast")
+    used = {r.meta.get("precision") for r in runs} or {plan.precision}
+    if "bf16" in used:
+        out.append("bf16 autocast")
     return out
 
 
@@ -276,7 +234,7 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
     done = [n for n in done if n in wanted]
     missing = dict(missing if missing is not None else (T.missing if T else {}))
     devs = list(deviations_ if deviations_ is not None else
-                sorted({f"{n}: {d}" for n in done for d in deviations(T.profile, n)} if T else []))
+                sorted({f"{n}: {d}" for n in done for d in deviations(T.profile, n, T.runs(n))} if T else []))
     absent = [n for n in wanted if n not in done]
     missing.update({n: dataset_of(n) for n in absent
                     if n in models.NETWORKS and n not in missing and not data_ready(dataset_of(n))})
@@ -315,7 +273,7 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
 def record(chapter: str, *rows: dict) -> pd.DataFrame:
     """Glue a chapter's status rows (key ``lbsm_status``) for the intro, and show them."""
     glue_all({STATUS_KEY: json.dumps({"chapter": chapter, "rows": list(rows),
-                                      "commit": training.git_commit()})})
+                                      "commit": machine.git_commit()})})
     return pd.DataFrame(list(rows)).set_index("artifact")
 
 
@@ -519,8 +477,8 @@ def static_caption(P: profiles.Profile, what: str, source: str) -> "Markdown":
     """Caption of a table computed without training (profile, device, commit; no seeds/epochs)."""
     from IPython.display import Markdown
     return Markdown(f"*{what} — profile `{P.name}`; {source}; no training (seeds and epochs do not "
-                    f"apply); device: {training.device_name(training.default_device())}; "
-                    f"commit {training.git_commit()}.*")
+                    f"apply); device: {machine.device_name(training.default_device())}; "
+                    f"commit {machine.git_commit()}.*")
 
 
 def setup_status(P: profiles.Profile, t5: pd.DataFrame) -> list[dict]:
@@ -683,100 +641,9 @@ def gap_status(T: Trained) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- analyses (cached)
-def analysis(kind: str, params: dict, compute, version: int, store: Store | None = None) -> dict:
-    """``compute()`` (a JSON-able dict) as analysis ``kind`` of the results store
-    (:meth:`lbsm.store.Store.analysis`: one cache, one rule)."""
-    return (store or Store()).analysis(kind, params, compute, version)
-
-
-@functools.lru_cache(maxsize=4)
-def _dataset(name: str, device: str):
-    return lbsm_data.load(name, device=device)
-
-
-def run_data(run, split: str = "train", n: int | None = None, device=None):
-    """``(x, y)`` of a run's training or test set (its subset), first ``n`` examples, on device."""
-    device = str(device or training.default_device())
-    ds = _dataset(run.config.dataset, device).subset(run.config.train_subset, run.config.test_subset)
-    x, y = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
-    return (x[:n], y[:n]) if n else (x, y)
 
 
 # --------------------------------------------------------------------------- sharpness chapter
-def _eps_label(eps: float) -> str:
-    """1e-3 -> "1e-3", 5e-4 -> "5e-4" (the paper's column names)."""
-    m, e = f"{eps:.0e}".split("e")
-    return f"{m}e{int(e)}"
-
-
-def sharpness_runs(T: Trained, net: str, seeds: int | None) -> list[tuple]:
-    """The (SB, LB) pairs whose sharpness is solved: the first ``seeds`` trials (None: all)."""
-    pairs = T.pairs[net]
-    return pairs if seeds is None else pairs[:seeds]
-
-
-def sharpness_values(T: Trained, subspace: int | None = None) -> pd.DataFrame:
-    """Metric 2.1 of every final SB/LB minimizer: one row per (net, seed, regime, eps).
-
-    Settings from the profile: ``sharpness_iters`` L-BFGS-B iterations, ``sharpness_eps``, the first
-    ``sharpness_subset`` training examples, the first ``sharpness_seeds`` trials (``subspace_seeds``
-    with a subspace). ``subspace``: None for the full space (Table 3), p for a random n x p A
-    (Table 4) drawn with the trial's seed. Solves are cached next to each run by
-    ``lbsm.experiments.run_sharpness``.
-    """
-    from . import experiments
-    P = T.profile
-    seeds = P.subspace_seeds if subspace else P.sharpness_seeds
-    rows = []
-    for net in T.nets:
-        for sb, lb in sharpness_runs(T, net, seeds):
-            for regime, run in (("sb", sb), ("lb", lb)):
-                if run.status != "done":
-                    continue
-                res = experiments.run_sharpness(run, P.sharpness_eps, iters=P.sharpness_iters,
-                                                subset=P.sharpness_examples(net), subspace=subspace,
-                                                seed=run.config.seed)
-                for e, r in res.items():
-                    rows.append(dict(net=net, seed=run.config.seed, regime=regime, eps=_eps_label(e),
-                                     value=r["value"], f0=r["f0"], fmax=r["fmax"],
-                                     iterations=r["iterations"], evaluations=r["evaluations"],
-                                     seconds=r["seconds"]))
-    return pd.DataFrame(rows, columns=["net", "seed", "regime", "eps", "value", "f0", "fmax",
-                                       "iterations", "evaluations", "seconds"])
-
-
-def subspace_kinds(T: Trained) -> pd.DataFrame:
-    """Table 4's value under each choice of the random A the paper leaves open
-    (``lbsm.sharpness.SUBSPACE_KINDS``), for the first trial of the first network and the first eps:
-    one row per kind with SB, LB, their ratio and the paper's values. Same settings as Table 4
-    otherwise; solves are cached like Table 4's (the default kind is Table 4's own solve)."""
-    from . import experiments
-    from .sharpness import SUBSPACE_KINDS
-    P = T.profile
-    pairs = [(n, T.pairs[n][0]) for n in T.nets
-             if all(r.status == "done" for r in T.pairs[n][0])]
-    if not pairs:
-        return pd.DataFrame()
-    net, (sb, lb) = pairs[0]
-    eps = P.sharpness_eps[0]
-    ptab = paper.table(4)
-    rows = []
-    for kind in SUBSPACE_KINDS:
-        res = {regime: experiments.run_sharpness(run, [eps], iters=P.sharpness_iters,
-                                                 subset=P.sharpness_examples(net),
-                                                 subspace=P.subspace_dim, seed=run.config.seed,
-                                                 subspace_kind=kind)[eps]
-               for regime, run in (("SB", sb), ("LB", lb))}
-        row = {"A": kind, "SB": res["SB"]["value"], "LB": res["LB"]["value"]}
-        row["LB/SB"] = row["LB"] / row["SB"] if row["SB"] else float("nan")
-        for regime, r in res.items():
-            row[f"{regime} max f / f(x)"] = r["fmax"] / r["f0"] if r["f0"] else float("nan")
-        rows.append(row)
-    lab = _eps_label(eps)
-    df = pd.DataFrame(rows).set_index("A")
-    df["paper SB"], df["paper LB"] = ptab.loc[net, f"sb_{lab}"], ptab.loc[net, f"lb_{lab}"]
-    df.attrs.update(net=net, eps=eps, seed=sb.config.seed)
-    return df
 
 
 def subspace_kinds_text(kinds: pd.DataFrame) -> dict:
@@ -873,46 +740,6 @@ def plot_sharpness(t3: pd.DataFrame, t4: pd.DataFrame):
     return fig
 
 
-def hessian_values(T: Trained) -> pd.DataFrame:
-    """Top ``hessian_k`` Hessian eigenvalues and the Hutchinson trace of every final minimizer.
-
-    On the first ``hessian_subset`` training examples, the run's BatchNorm policy, the first
-    ``sharpness_seeds`` trials, the profile's ``hessian_nets``; each result is cached in the
-    results store (``analyses/hessian``).
-    """
-    from . import hessian
-    P = T.profile
-    rows = []
-    for net in (n for n in T.nets if P.hessian_nets is None or n in P.hessian_nets):
-        for sb, lb in sharpness_runs(T, net, P.sharpness_seeds):
-            for regime, run in (("SB", sb), ("LB", lb)):
-                if run.status != "done":
-                    continue
-                params = dict(run=run.name, k=P.hessian_k, subset=P.hessian_subset,
-                              samples=P.hutchinson_samples, bn=run.config.bn_eval, seed=run.config.seed,
-                              batch=run.config.eval_batch_size)
-
-                def compute(run=run):
-                    t0 = time.perf_counter()
-                    model = run.model("final")
-                    x, y = run_data(run, "train", P.hessian_subset)
-                    spec = hessian.top_eigenvalues(model, x, y, k=P.hessian_k, bn=run.config.bn_eval,
-                                                   batch_size=run.config.eval_batch_size,
-                                                   seed=run.config.seed)
-                    tr = hessian.hutchinson_trace(model, x, y, samples=P.hutchinson_samples,
-                                                  bn=run.config.bn_eval,
-                                                  batch_size=run.config.eval_batch_size,
-                                                  seed=run.config.seed)
-                    return {"eigenvalues": sorted(map(float, spec.values), reverse=True),
-                            "hvps": int(spec.hvps), "trace": float(tr.mean),
-                            "trace_stderr": float(tr.stderr), "seconds": time.perf_counter() - t0}
-                r = analysis("hessian", params, compute, hessian.VERSION)
-                rows.append(dict(net=net, seed=run.config.seed, regime=regime,
-                                 **{f"lambda_{i + 1}": v for i, v in enumerate(r["eigenvalues"])},
-                                 trace=r["trace"], trace_stderr=r["trace_stderr"], seconds=r["seconds"]))
-    return pd.DataFrame(rows)
-
-
 def hessian_table(h: pd.DataFrame) -> pd.DataFrame:
     """Mean ± sd over seeds of each eigenvalue and the trace, per (net, regime), and LB/SB of lambda_1."""
     if h.empty:
@@ -992,7 +819,7 @@ def analysis_note(P: profiles.Profile, kind: str) -> str:
 
 
 def _with_training_devs(T: Trained, devs: list[str]) -> list[str]:
-    return sorted({f"{n}: {d}" for n in T.nets for d in deviations(T.profile, n)}) + devs
+    return sorted({f"{n}: {d}" for n in T.nets for d in deviations(T.profile, n, T.runs(n))}) + devs
 
 
 def sharpness_status(T: Trained, t3: pd.DataFrame, t4: pd.DataFrame, h: pd.DataFrame) -> list[dict]:
@@ -1009,36 +836,6 @@ def sharpness_status(T: Trained, t3: pd.DataFrame, t4: pd.DataFrame, h: pd.DataF
 
 
 # --------------------------------------------------------------------------- interpolation chapter
-def interpolation(T: Trained, kind: str = "linear", bn: str = "batch") -> pd.DataFrame:
-    """Loss and accuracy along the SB-LB path (``lbsm.landscape``) for the first trial of each net.
-
-    The paper plots one "randomly chosen" pair; we take the first trial (lowest seed). ``kind``:
-    ``linear`` (Fig. 3) or ``curvilinear`` (Fig. 7); ``profile.alpha_points`` points in [-1, 2], on
-    the first ``landscape_subset`` training and test examples, Keras' probability clipping (so the
-    loss saturates as in the paper). Each curve is cached in the results store.
-    """
-    from . import landscape
-    P = T.profile
-    frames = []
-    for net in T.nets:
-        sb, lb = T.pairs[net][0]
-        if sb.status != "done" or lb.status != "done":
-            continue
-        sub = P.landscape_examples(net)
-        tr = min(sub, sb.meta["n_train"]) if sub else None
-        te = min(sub, sb.meta["n_test"]) if sub else None
-        params = dict(sb=sb.name, lb=lb.name, kind=kind, points=P.alpha_points, bn=bn,
-                      train_subset=tr, test_subset=te)
-
-        def compute(sb=sb, lb=lb, tr=tr, te=te):
-            df = landscape.interpolate_runs(sb.name, lb.name, kind=kind, points=P.alpha_points,
-                                            bn=bn, train_subset=tr, test_subset=te,
-                                            results=sb.path.parent.parent)
-            return {"rows": df.to_dict("records")}
-        r = analysis("interpolation", params, compute, landscape.VERSION)
-        frames.append(pd.DataFrame(r["rows"]).assign(net=net, seed=sb.config.seed))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["alpha", "kind", "split", "loss", "accuracy", "bn", "net", "seed"])
 
 
 def plot_parametric(curves: pd.DataFrame, kind: str = "linear"):
@@ -1105,23 +902,6 @@ def rise_table(curves: pd.DataFrame, kind: str = "linear") -> pd.DataFrame:
             row.update({"beyond SB (paper)": _at(f, -0.5) - _at(f, 0), "beyond LB (paper)": _at(f, 1.5) - _at(f, 1)})
         rows.append(row)
     return pd.DataFrame(rows).set_index("net") if rows else pd.DataFrame()
-
-
-def distance_ratios(T: Trained) -> pd.DataFrame:
-    """||x_s - x0|| / ||x_l - x0|| of every trial (trainable parameters; the paper: 3-10)."""
-    from . import landscape
-    rows = []
-    r = paper.statement("distance_ratio")
-    for net in T.nets:
-        names = landscape.trainable_names(models.build(net))
-        for sb, lb in T.pairs[net]:
-            def compute(sb=sb, lb=lb):
-                x0 = sb.state("x0")
-                return {"ratio": landscape.distance_ratio(x0, sb.state("final"), lb.state("final"), names)}
-            ratio = analysis("distance", dict(sb=sb.name, lb=lb.name), compute, landscape.VERSION)["ratio"]
-            rows.append(dict(net=net, seed=sb.config.seed, ratio=ratio,
-                             in_range=r["low"] <= ratio <= r["high"]))
-    return pd.DataFrame(rows, columns=["net", "seed", "ratio", "in_range"])
 
 
 def distance_table(d: pd.DataFrame) -> pd.DataFrame:

@@ -17,28 +17,16 @@ Formatting, glue, status rows and the paper's numbers come from :mod:`lbsm.repor
 """
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import experiments, paper, profiles, remedies, report
-from . import train as training
-from .store import Store
+from . import experiments, machine, paper, remedies, report
+from .results import SECTIONS, Plan, Result, bind
 
 # chapter -> section -> the function its per-network knobs are keyword arguments of
 # (``cone`` and ``appendix_c`` take runs, not a network name: see ``bind``)
-SECTIONS = {
-    "small_batches": {"fig4": experiments.batch_size_sweep, "fig5": experiments.warm_starts,
-                      "fig6": experiments.sharpness_along_training, "cone": experiments.cone_table,
-                      "appendix_c": experiments.compare_iterations},
-    "remedies": {"augmentation": experiments.remedy_trials, "conservative": experiments.remedy_trials,
-                 "adversarial": experiments.remedy_trials, "stability": experiments.remedy_trials},
-}
-GLOBAL_SECTIONS = {"appendix_c"}  # knobs shared by all networks, not per network
 # which networks the paper shows each section for
 PAPER_NETS = {"fig4": ("F2", "C1"), "fig5": ("F2", "C1"), "fig6": ("F2", "C1"), "cone": paper.NETS,
               "augmentation": ("C1", "C2", "C3", "C4"), "conservative": paper.NETS,
@@ -48,92 +36,9 @@ TITLES = {"fig4": "Figure 4", "fig5": "Figure 5", "fig6": "Figure 6", "cone": "'
           "stability": "E.3 stability"}
 PAPER_FIG_NET = {"F1": "F2", "F2": "F2", "C1": "C1"}  # whose paper panel a network is drawn beside
 EPS = experiments.DEFAULT_EPS
-TIMIT_STANDIN = ("F2", "F1")  # F1 on MNIST stands in for F2 when the TIMIT features are missing
 
 
 # --------------------------------------------------------------------------- knobs
-def bind(fn, kwargs: dict, first=None) -> inspect.BoundArguments:
-    """``fn``'s arguments with the knobs ``kwargs`` bound (a TypeError for an unknown knob) and
-    the defaults applied; ``first`` is the positional argument (a network, runs, ...)."""
-    sig = inspect.signature(fn)
-    params = list(sig.parameters)
-    positional = {} if params[0] in kwargs else {params[0]: first}
-    if fn is experiments.compare_iterations:
-        positional = {"sb": first, "lb": first}
-    b = sig.bind(**positional, **kwargs)
-    b.apply_defaults()
-    return b
-
-
-def check_knobs(P: profiles.Profile) -> list[str]:
-    """Bind every knob of a profile to its function (and every remedy's ``method_args`` to
-    ``remedies.resolve_args``); returns what was checked, raises on the first knob that does not bind."""
-    checked = []
-    for chapter, sections in SECTIONS.items():
-        knobs = getattr(P, chapter)
-        unknown = set(knobs) - set(sections)
-        if unknown:
-            raise ValueError(f"profile {P.name}: unknown {chapter} section(s) {sorted(unknown)}")
-        for section, kw in knobs.items():
-            fn = sections[section]
-            per_net = {"*": kw} if section in GLOBAL_SECTIONS else kw
-            for net, args in per_net.items():
-                b = bind(fn, args, net)
-                if fn is experiments.remedy_trials:
-                    remedies.resolve_args(b.arguments["method"], net, b.arguments["method_args"])
-                checked.append(f"{chapter}.{section}.{net}")
-    return checked
-
-
-def _scaled_batches(kw: dict, src: str, dst: str) -> dict:
-    """``kw`` with its batch sizes scaled to the same fractions of ``dst``'s training set."""
-    if "batch_sizes" not in kw:
-        return dict(kw)
-    r = training.lb_batch(dst) / training.lb_batch(src)
-    return {**kw, "batch_sizes": tuple(sorted({max(1, round(b * r)) for b in kw["batch_sizes"]}))}
-
-
-@dataclass
-class Plan:
-    """A chapter's knobs under a profile: what runs, what is skipped and why."""
-    profile: profiles.Profile
-    chapter: str
-    knobs: dict = field(default_factory=dict)       # section -> net -> kwargs (only what runs)
-    skipped: dict = field(default_factory=dict)     # section -> net -> reason
-    stand_ins: dict = field(default_factory=dict)   # section -> {stand-in net: replaced net}
-    shared: dict = field(default_factory=dict)      # section -> kwargs (GLOBAL_SECTIONS)
-
-
-def plan(profile: str | profiles.Profile, chapter: str, nets=None) -> Plan:
-    """The knobs of ``chapter`` under ``profile``, keeping the networks whose data is there.
-
-    ``nets``: a list (or comma string) restricting the networks (None: the profile's). In the
-    ``small_batches`` chapter F1 (MNIST) stands in for F2 when the TIMIT features are missing, with
-    Fig. 4's batch sizes scaled to the same fractions of the training set.
-    """
-    P = profiles.get(profile) if isinstance(profile, str) else profile
-    if chapter not in SECTIONS:
-        raise ValueError(f"unknown chapter {chapter!r}; choose one of {', '.join(SECTIONS)}")
-    keep = None if nets is None else [n.strip() for n in (nets.split(",") if isinstance(nets, str) else nets)]
-    S = Plan(P, chapter)
-    for section, kw in getattr(P, chapter).items():
-        if section in GLOBAL_SECTIONS:
-            S.shared[section] = dict(kw)
-            continue
-        S.knobs[section], S.skipped[section], S.stand_ins[section] = {}, {}, {}
-        for net, args in kw.items():
-            if not report.data_ready(report.dataset_of(net)):
-                old, new = TIMIT_STANDIN
-                if chapter == "small_batches" and net == old and new not in kw \
-                        and report.data_ready(report.dataset_of(new)) and (keep is None or new in keep):
-                    S.knobs[section][new] = _scaled_batches(args, old, new)
-                    S.stand_ins[section][new] = old
-                S.skipped[section][net] = f"needs data: {report.DATASET_NAMES[report.dataset_of(net)]}"
-            elif keep is not None and net not in keep:
-                S.skipped[section][net] = f"not selected (nets = {','.join(keep)})"
-            else:
-                S.knobs[section][net] = dict(args)
-    return S
 
 
 def coverage(S: Plan) -> "Markdown":
@@ -157,31 +62,6 @@ def coverage(S: Plan) -> "Markdown":
 
 
 # --------------------------------------------------------------------------- results and captions
-@dataclass
-class Result:
-    """A section's tidy data, the runs behind it (net -> [Run]) and the knobs used (net -> kwargs)."""
-    section: str
-    plan: Plan
-    data: pd.DataFrame
-    runs: dict = field(default_factory=dict)
-    knobs: dict = field(default_factory=dict)
-
-    @property
-    def nets(self) -> list[str]:
-        return list(self.knobs)
-
-
-def _store() -> Store:
-    return Store()
-
-
-def load_run(name: str, store: Store | None = None) -> training.Run:
-    """A stored run from its directory name (``<net>-<key>``)."""
-    return training.Run.load((store or _store()).root / "runs" / name)
-
-
-def _runs_of(names, store=None) -> list:
-    return [load_run(n, store) for n in dict.fromkeys(names)]
 
 
 def _epochs(runs) -> str:
@@ -197,7 +77,6 @@ def caption(R: Result, what: str = "", extra: str = "") -> "Markdown":
         if not rs:
             continue
         runs += rs
-        c = rs[0].config
         batches = ", ".join(str(b) for b in sorted({r.config.batch_size for r in rs}))
         kw = bind(SECTIONS[R.plan.chapter][R.section], R.knobs.get(net, {}), net).arguments \
             if net in R.knobs else {}
@@ -208,10 +87,10 @@ def caption(R: Result, what: str = "", extra: str = "") -> "Markdown":
             if net in R.plan.stand_ins.get(R.section, {}) else ""
         parts.append(f"{net}{stand}: {report._seeds_text(sorted({r.config.seed for r in rs}))}, "
                      f"B = {batches}, {_epochs(rs)} epochs, {rs[0].meta['n_train']} training / "
-                     f"{rs[0].meta['n_test']} test examples, {c.precision}{sharp}")
+                     f"{rs[0].meta['n_test']} test examples, {report.precisions(rs)}{sharp}")
     devices = sorted({r.meta.get("device", "?") for r in runs}) or ["—"]
     commits = sorted({r.meta.get("commit", "?") for r in runs}) or ["—"]
-    now = training.git_commit()
+    now = machine.git_commit()
     eps = ", ".join(report._eps_label(e) for e in EPS)
     text = (f"*{what + ' — ' if what else ''}profile `{R.plan.profile.name}`; "
             f"{'; '.join(parts) or 'no runs'}; eps {eps}; {extra + '; ' if extra else ''}"
@@ -238,8 +117,8 @@ def _deviations(R: Result) -> list[str]:
         if a.get("train_subset") or a.get("test_subset"):
             out.add(f"{net}: {a.get('train_subset') or 'all'} training / "
                     f"{a.get('test_subset') or 'all'} test examples")
-        if a.get("precision", "fp32") != "fp32":
-            out.add(f"{net}: {a['precision']} autocast")
+        if "bf16" in {r.meta.get("precision") for r in R.runs.get(net, [])}:
+            out.add(f"{net}: bf16 autocast")
         if a.get("sharpness_iters", 10) != pr["sharpness_lbfgsb_iterations"]:
             out.add(f"{net}: {a['sharpness_iters']} L-BFGS-B iterations")
         if a.get("sharpness_subset") or a.get("subset"):
@@ -266,15 +145,6 @@ def status(R: Result, artifact: str, note: str = "") -> dict:
 
 
 # --------------------------------------------------------------------------- Figure 4
-def fig4(S: Plan) -> Result:
-    """Fig. 4: ``experiments.batch_size_sweep`` for every network of the ``fig4`` knobs."""
-    frames, runs = [], {}
-    for net, kw in S.knobs.get("fig4", {}).items():
-        df = experiments.batch_size_sweep(net, progress=False, **kw)
-        frames.append(df)
-        runs[net] = _runs_of(df.run)
-    return Result("fig4", S, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-                  runs, dict(S.knobs.get("fig4", {})))
 
 
 def _paper_knee(net: str) -> float:
@@ -355,17 +225,6 @@ def plot_fig4(R: Result, knees: pd.DataFrame):
 
 
 # --------------------------------------------------------------------------- Figure 5
-def fig5(S: Plan) -> Result:
-    """Fig. 5: ``experiments.warm_starts`` for every network of the ``fig5`` knobs."""
-    frames, runs = [], {}
-    for net, kw in S.knobs.get("fig5", {}).items():
-        df = experiments.warm_starts(net, progress=False, **kw)
-        frames.append(df)
-        lbs = _runs_of(df.run)
-        sb = {r.config.init.partition("@")[0] for r in lbs}
-        runs[net] = _runs_of(sb) + lbs
-    return Result("fig5", S, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-                  runs, dict(S.knobs.get("fig5", {})))
 
 
 def plot_fig5(R: Result):
@@ -409,26 +268,6 @@ def plot_fig5(R: Result):
 
 
 # --------------------------------------------------------------------------- Figure 6
-def _fig6_runs(net: str, kw: dict) -> list:
-    """The SB and LB runs ``experiments.sharpness_along_training`` trained (rebuilt from the knobs)."""
-    a = bind(experiments.sharpness_along_training, kw, net).arguments
-    common = dict(seed=a["seed"], train_subset=a["train_subset"], test_subset=a["test_subset"],
-                  precision=a["precision"], **(a["config"] or {}), checkpoints=True)
-    lb = a["lb_batch"] or training.lb_batch(net, a["train_subset"])
-    cfgs = [training.TrainConfig(net, a["sb_batch"], epochs=a["sb_epochs"], **common),
-            training.TrainConfig(net, lb, epochs=a["lb_epochs"], **common)]
-    store = _store()
-    return [training.Run.load(store.run_dir(net, c.key)) for c in cfgs]
-
-
-def fig6(S: Plan) -> Result:
-    """Fig. 6: ``experiments.sharpness_along_training`` for every network of the ``fig6`` knobs."""
-    frames, runs = [], {}
-    for net, kw in S.knobs.get("fig6", {}).items():
-        frames.append(experiments.sharpness_along_training(net, progress=False, **kw))
-        runs[net] = _fig6_runs(net, kw)
-    return Result("fig6", S, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-                  runs, dict(S.knobs.get("fig6", {})))
 
 
 def plot_fig6(R: Result):
@@ -491,22 +330,6 @@ def fig6_table(R: Result) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- "not a cone"
-def cone(S: Plan, P: profiles.Profile | None = None) -> Result:
-    """``experiments.cone_table`` at the final SB and LB minimizers of the first trial of every
-    network of the ``cone`` knobs, i.e. the runs of the gap and sharpness chapters (trained here if
-    the results store lacks them). A network the profile does not train is skipped."""
-    P = P or S.profile
-    frames, runs, knobs = [], {}, {}
-    for net, kw in S.knobs.get("cone", {}).items():
-        if net not in P.nets:
-            S.skipped["cone"][net] = f"no trial of {net} in profile {P.name}"
-            continue
-        sb_cfg, lb_cfg = P.trial(net, P.net(net).seeds[0])
-        pair = [training.fit(c, _store(), progress=False) for c in (sb_cfg, lb_cfg)]
-        frames.append(experiments.cone_table({"SB": pair[0], "LB": pair[1]}, **kw))
-        runs[net], knobs[net] = pair, kw
-    return Result("cone", S, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-                  runs, knobs)
 
 
 def cone_summary(R: Result) -> pd.DataFrame:
@@ -545,20 +368,6 @@ def appendix_c(S: Plan, *results: Result) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- Appendix E
-def remedy(S: Plan, section: str, plain_lb: bool | None = None) -> Result:
-    """``experiments.remedy_trials`` for every network of a remedies section (``augmentation``,
-    ``conservative``, ``adversarial``, ``stability``). ``plain_lb``: force the unmodified LB run
-    (E.3 compares with it even where the profile's knobs leave it out)."""
-    frames, runs = [], {}
-    for net, kw in S.knobs.get(section, {}).items():
-        kw = kw if plain_lb is None else {**kw, "plain_lb": plain_lb}
-        df = experiments.remedy_trials(net, progress=False, **kw)
-        frames.append(df)
-        runs[net] = _runs_of(df.run)
-    knobs = {n: (kw if plain_lb is None else {**kw, "plain_lb": plain_lb})
-             for n, kw in S.knobs.get(section, {}).items()}
-    return Result(section, S, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
-                  runs, knobs)
 
 
 def _row(rows, net, quantity, values, pval, psd):
@@ -627,24 +436,6 @@ def remedy_text(R: Result, t: pd.DataFrame, prefix: str) -> dict:
     return {f"{prefix}_sentence": "; ".join(parts), f"{prefix}_nets": ", ".join(R.nets)}
 
 
-def robust(S: Plan) -> Result:
-    """E.3: the ``adversarial`` and ``stability`` sections, each with the plain LB baseline (and the
-    SB baseline; both are the same runs for the two methods), as one Result."""
-    parts = [remedy(S, s, plain_lb=True) for s in ("adversarial", "stability")]
-    data = pd.concat([p.data for p in parts if not p.data.empty], ignore_index=True) \
-        if any(not p.data.empty for p in parts) else pd.DataFrame()
-    runs = {}
-    for p in parts:
-        for net, rs in p.runs.items():
-            runs[net] = list({r.name: r for r in runs.get(net, []) + rs}.values())
-    knobs = {}
-    for p in parts:
-        knobs.update(p.knobs)
-    R = Result("adversarial", S, data, runs, knobs)
-    R.parts = {p.section: p for p in parts}
-    return R
-
-
 def robust_table(R: Result) -> pd.DataFrame:
     """E.3 per network: test accuracy and sharpness (mean ± sd over seeds) of the SB baseline, the
     plain LB run and the LB runs with adversarial / stability training, and each LB's difference
@@ -685,34 +476,6 @@ def method_args(S: Plan) -> dict:
                                                  for k, v in args.items()))
         out[f"args_{section}"] = "; ".join(parts) or "not run under this profile"
     return out
-
-
-def parametric(R: Result, P: profiles.Profile | None = None) -> pd.DataFrame:
-    """Linear parametric plots (``lbsm.landscape.interpolate``) from the SB baseline (alpha 0) to
-    each LB variant of E.3 (alpha 1: plain, adversarial, stability), first seed of each network,
-    with the profile's ``alpha_points`` and the network's ``landscape_examples``; cached in the
-    results store."""
-    from . import landscape
-    P = P or R.plan.profile
-    if R.data.empty:
-        return pd.DataFrame()
-    frames = []
-    d = R.data.drop_duplicates(["net", "regime", "remedy", "seed"])
-    for net, g in d.groupby("net", sort=False):
-        g = g[g.seed == g.seed.min()]
-        sb = g[g.regime == "SB"].run.iloc[0]
-        for _, r in g[g.regime != "SB"].drop_duplicates("run").iterrows():
-            variant = "LB" if r.regime == "LB" else f"LB + {r.remedy}"
-            sub = P.landscape_examples(net)
-            params = dict(sb=sb, lb=r.run, points=P.alpha_points, subset=sub)
-
-            def compute(r=r, sb=sb, sub=sub):
-                df = landscape.interpolate_runs(sb, r.run, points=P.alpha_points,
-                                                train_subset=sub, test_subset=sub)
-                return {"rows": df.to_dict("records")}
-            rows = report.analysis("parametric_e3", params, compute, landscape.VERSION)["rows"]
-            frames.append(pd.DataFrame(rows).assign(net=net, variant=variant))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def plot_parametric(pp: pd.DataFrame):

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from . import data as lbsm_data
 from . import machine, models
-from .machine import PRECISIONS, device_name, git_commit, resolve_precision
+from .machine import PRECISIONS, resolve_precision
 from .store import Store, config_key, load_json, load_torch, save_json, save_torch, write_atomic
 
 TRAIN_CODE_VERSION = 2  # bump when a change alters the numbers training produces
@@ -86,7 +86,11 @@ class TrainConfig:
         return models.NETWORKS[self.net][0]
 
     def key_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "train_code_version": TRAIN_CODE_VERSION}
+        """What the key hashes: the config, the training-code version and, for a user-supplied
+        data set (TIMIT features), the md5 of its files, so other features make other runs."""
+        d = {**dataclasses.asdict(self), "train_code_version": TRAIN_CODE_VERSION}
+        user_data = lbsm_data.fingerprint(self.dataset)
+        return d if user_data is None else {**d, "data_md5": user_data}
 
     @property
     def key(self) -> str:
@@ -218,6 +222,7 @@ class Run:
     def load(cls, path: Path, store: Store | None = None) -> "Run":
         cfg = load_json(path / "config.json")
         cfg.pop("train_code_version", None)
+        cfg.pop("data_md5", None)
         return cls(TrainConfig(**cfg), path, pd.read_csv(path / "history.csv"),
                    load_json(path / "meta.json"), store)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lbsm import book, report
+from lbsm import book, report, results
 
 CHAPTERS = book.existing()
 NOTEBOOKS = {c: json.loads(book.chapter_path(c).read_text()) for c in CHAPTERS}
@@ -95,10 +95,26 @@ def test_checked_cells_have_outputs():
 
 
 def _nbval(path: Path, tmp: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LBSM_RESULTS": str(tmp / "results")}
+    env = {**os.environ, "LBSM_RESULTS": str(tmp / "results"), "LBSM_CSV_DIR": str(tmp / "csv")}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                            "--nbval-current-env", f"--nbval-sanitize-with={SANITIZE}", str(path)],
                           capture_output=True, text=True, env=env, cwd=tmp, timeout=900)
+
+
+# the only calls whose outputs nbval may compare: they do not depend on training, so they are
+# the same on every CPU and thread count (trained numbers are checked in pytest, with tolerances)
+MACHINE_INDEPENDENT = ("report.paper_table(", "report.table1()", "report.table5()",
+                       "report.profile_table(", "report.analysis_settings(")
+
+
+def test_checked_cells_show_only_machine_independent_outputs():
+    for chapter in book.existing():
+        for c in code_cells(json.loads(book.chapter_path(chapter).read_text())):
+            text = source(c)
+            if "# NBVAL_CHECK_OUTPUT" in text:
+                calls = re.findall(r"\b[\w.]+\(", text)
+                allowed = {"report.show("} | {m.rstrip("()") + "(" for m in MACHINE_INDEPENDENT}
+                assert set(calls) <= allowed, f"{chapter}: checked cell calls {set(calls) - allowed}"
 
 
 def test_nbval_fails_when_a_checked_output_changes(tmp_path):
@@ -152,20 +168,20 @@ def test_status_table_without_runs(tmp_path):
 
 
 def test_artifact_status_rules():
-    P = report.profile("paper")
-    T = report.Trained(P, pairs={n: [] for n in ("F1", "C1")}, missing={"F2": "timit"})
+    P = results.profile("paper")
+    T = results.Trained(P, pairs={n: [] for n in ("F1", "C1")}, missing={"F2": "timit"})
     row = report.artifact("Table 2", T)
     assert row["status"] == "partial" and "TIMIT" in row["note"]
     full = report.artifact("Table 1", nets_done=("F1", "F2", "C1", "C2", "C3", "C4"), deviations_=[])
     assert full["status"] == "reproduced"
-    none = report.artifact("Table 2", report.Trained(P, missing={"F2": "timit"}), nets_done=[])
+    none = report.artifact("Table 2", results.Trained(P, missing={"F2": "timit"}), nets_done=[])
     assert none["status"] == "needs data"
 
 
 def test_profile_overrides():
-    P = report.profile("smoke", seeds=1, sb_epochs=3, sharpness_iters=4, nets="F1")
+    P = results.profile("smoke", seeds=1, sb_epochs=3, sharpness_iters=4, nets="F1")
     assert list(P.nets) == ["F1"] and P.nets["F1"].seeds == (0,) and P.nets["F1"].sb_epochs == 3
     assert P.sharpness_iters == 4
-    assert report.profile("smoke", seeds=None).nets == report.profile("smoke").nets
+    assert results.profile("smoke", seeds=None).nets == results.profile("smoke").nets
     with pytest.raises(ValueError):
-        report.profile("smoke", bogus=1)
+        results.profile("smoke", bogus=1)

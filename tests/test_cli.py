@@ -1,8 +1,15 @@
+import argparse
+import io
+import json
 import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
+
+from lbsm import cli, landscape, models, sharpness
+from lbsm import data as lbsm_data
 
 
 def lbsm(*args, env=None, timeout=600):
@@ -43,3 +50,111 @@ def test_unknown_network_is_a_usage_error():
 def test_help(cmd):
     r = lbsm(*cmd, "--help")
     assert r.returncode == 0 and "usage:" in r.stdout
+
+
+# --------------------------------------------------------------------------- errors, help, runs
+
+
+def run_main(capsys, *args):
+    try:
+        rc = cli.main([str(a) for a in args])
+    except SystemExit as e:
+        rc = e.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_bad_input_end_to_end_is_one_line_without_traceback(tmp_path):
+    r = lbsm("train", "--net", "F1", "--batch-size", "100000", "--train-subset", "1000",
+             env={"LBSM_RESULTS": str(tmp_path / "results")})
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr == ("error: --batch-size 100000 is larger than the training set (1000 examples); "
+                        "use a batch size between 1 and 1000 (the paper's large batch is 10% of the "
+                        "training set: 100)\n")
+    assert not (tmp_path / "results").exists()
+
+
+def test_unexpected_error_is_one_line_and_debug_shows_it(capsys, monkeypatch):
+    def boom(a):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(cli, "cmd_runs", boom)
+    rc, _, err = run_main(capsys, "runs")
+    assert rc == 2 and err.startswith("error: RuntimeError: boom") and "--debug" in err
+    assert "Traceback" not in err
+    with pytest.raises(RuntimeError, match="boom"):
+        cli.main(["--debug", "runs"])
+
+
+def test_keyboard_interrupt(capsys, monkeypatch):
+    def interrupted(a):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "cmd_runs", interrupted)
+    rc, _, err = run_main(capsys, "runs")
+    assert rc == 130 and err == "interrupted\n"
+
+
+def _subparsers():
+    p = cli.parser()
+    return next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_every_option_is_described_with_its_default():
+    for cmd, sp in {"": cli.parser(), **_subparsers()}.items():
+        for act in sp._actions:
+            if isinstance(act, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert act.help, f"{cmd} {act.dest}: no help"
+            shown = cli.HelpFormatter("x")._get_help_string(act)
+            if act.default is not None and act.default is not False:
+                assert "default" in shown, f"{cmd} {act.dest}: default not shown"
+        text = sp.format_help()
+        assert "(default: " in text or cmd in ("", "runs")
+
+
+def test_choices_come_from_the_package():
+    subs = _subparsers()
+
+    def choices(cmd, dest):
+        return list(next(a for a in subs[cmd]._actions if a.dest == dest).choices)
+    assert choices("train", "net") == list(models.NETWORKS)
+    assert choices("train", "bn") == list(models.BN_POLICIES)
+    assert choices("train", "precision") == ["auto", "fp32", "bf16"]
+    assert choices("sharpness", "subspace_kind") == list(sharpness.SUBSPACE_KINDS)
+    assert choices("sharpness", "bn") == list(models.BN_POLICIES)
+    assert choices("interpolate", "kind") == list(landscape.KINDS)
+    assert choices("interpolate", "bn") == list(landscape.BN_POLICIES)
+    assert all(n in subs["data"].format_help() for n in lbsm_data.DATASETS)
+
+
+def test_train_precision_defaults_to_auto():
+    assert cli.parser().parse_args(["train", "--net", "F1", "--batch-size", "1"]).precision == "auto"
+
+
+def _fake_run(root, name, history="epoch,train_loss,train_acc,test_loss,test_acc\n1,0.5,90.0,0.6,88.5\n"):
+    d = root / "runs" / name
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps(dict(
+        net="F1", batch_size=256, seed=0, epochs=1, stop="epochs", train_subset=1000, test_subset=None,
+        precision="auto", lr=1e-3, bn_eval="batch", method="adam", augment=False, init=None)))
+    (d / "meta.json").write_text(json.dumps(dict(status="done", epochs_run=1, wall_seconds=1.5)))
+    if history is not None:
+        (d / "history.csv").write_text(history)
+
+
+def test_runs_csv_with_final_accuracies(capsys, tmp_path):
+    _fake_run(tmp_path, "F1-aaaa")
+    _fake_run(tmp_path, "F1-bbbb", history="not,a\nhistory")
+    rc, out, err = run_main(capsys, "runs", "--csv", "--results", tmp_path)
+    assert rc == 0, err
+    df = pd.read_csv(io.StringIO(out))
+    assert list(df.columns) == list(cli.RUN_COLUMNS)
+    a, b = df.set_index("run").loc["F1-aaaa"], df.set_index("run").loc["F1-bbbb"]
+    assert (a.train_acc, a.test_acc, a.status, a.precision) == (90.0, 88.5, "done", "auto")
+    assert pd.isna(b.train_acc) and pd.isna(b.test_acc)  # unreadable history: left empty
+    rc, out, _ = run_main(capsys, "runs", "--results", tmp_path)
+    assert rc == 0 and "F1-aaaa" in out and "88.5" in out
+
+
+def test_runs_on_an_empty_store(capsys, tmp_path):
+    rc, out, err = run_main(capsys, "runs", "--csv", "--results", tmp_path)
+    assert rc == 0 and out == "" and "no runs" in err

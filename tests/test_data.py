@@ -117,3 +117,122 @@ def test_subset_takes_first_examples(mnist):
     assert torch.equal(s.x_train, mnist.x_train[:100])
     with pytest.raises(ValueError, match="asked for"):
         mnist.subset(10 ** 6)
+
+
+# --------------------------------------------------------------------------- user TIMIT files
+def _timit(root, n_train=50, n_test=20, seed=0):
+    (root / "timit").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name, n in (("train", n_train), ("test", n_test)):
+        np.savez(root / f"timit/{name}.npz", x=rng.standard_normal((n, 360)).astype(np.float32),
+                 y=rng.integers(0, 1973, n))
+    D._load_cpu.cache_clear()
+    return root / "timit/train.npz"
+
+
+def _x(n=3):
+    return np.zeros((n, 360), np.float32)
+
+
+def _nonfinite(p):
+    x = _x(6)
+    x[3, 7], x[4, 1] = np.nan, np.inf
+    np.savez(p, x=x, y=np.zeros(6, int))
+
+
+def _corrupt_member(p):  # intact archive directory, damaged array header inside
+    np.savez_compressed(p, x=_x(50) + 1, y=np.zeros(50, int))
+    b = p.read_bytes()
+    p.write_bytes(b[:60] + bytes(200) + b[260:])
+
+
+DAMAGED = {
+    "empty": (lambda p: p.write_bytes(b""), "the file is empty (0 bytes)"),
+    "text": (lambda p: p.write_text("0.1 0.2 0.3\n"), "not an .npz archive (numpy.savez format)"),
+    "pickle": (lambda p: p.write_bytes(pickle.dumps({"x": 1})), "not an .npz archive"),
+    "npy": (lambda p: np.save(open(p, "wb"), _x()), "a single array (ndarray), not an .npz archive"),
+    "truncated": (lambda p: (np.savez(p, x=_x(50), y=np.zeros(50, int)),
+                             p.write_bytes(p.read_bytes()[:5000])), "a truncated or corrupt .npz archive"),
+    "corrupt member": (_corrupt_member, "array 'x' is truncated or corrupt"),
+    "missing y": (lambda p: np.savez(p, x=_x()), "missing array(s) 'y' (it has 'x')"),
+    "missing x and y": (lambda p: np.savez(p, a=_x()), "missing array(s) 'x', 'y' (it has 'a')"),
+    "object x": (lambda p: np.savez(p, x=np.array([1, "a"], dtype=object), y=np.zeros(2, int)),
+                 "array 'x' holds Python objects"),
+    "integer x": (lambda p: np.savez(p, x=np.zeros((3, 360), int), y=np.zeros(3, int)),
+                  "x has dtype int64; it must be a float array (cast with x.astype(np.float32))"),
+    "x not 360": (lambda p: np.savez(p, x=np.zeros((3, 100), np.float32), y=np.zeros(3, int)),
+                  "x has shape (3, 100); it must be [N, 360]"),
+    "x 1-D": (lambda p: np.savez(p, x=np.zeros(360, np.float32), y=np.zeros(1, int)),
+              "x has shape (360,); it must be [N, 360]"),
+    "nan in x": (_nonfinite, "x has 2 NaN or infinite value(s), the first at x[3, 7] = nan"),
+    "y [N, 1]": (lambda p: np.savez(p, x=_x(), y=np.zeros((3, 1), int)),
+                 "y has shape (3, 1); y must be 1-D of length N = 3"),
+    "y float whole": (lambda p: np.savez(p, x=_x(), y=np.array([0.0, 1.0, 2.0])),
+                      "labels must be integers; the values are whole numbers: cast them with "
+                      "y.astype(np.int64)"),
+    "y float": (lambda p: np.savez(p, x=_x(), y=np.array([0.5, 1.0, 2.0])),
+                "y has dtype float64; labels must be integers; save the class indices 0..1972"),
+    "label too large": (lambda p: np.savez(p, x=_x(), y=np.array([0, 1973, 5])),
+                        "1 label(s) outside 0..1972, the first y[1] = 1973"),
+    "negative label": (lambda p: np.savez(p, x=_x(), y=np.array([0, 2, -1])),
+                       "1 label(s) outside 0..1972, the first y[2] = -1"),
+    "N mismatch": (lambda p: np.savez(p, x=_x(3), y=np.zeros(4, int)),
+                   "x has 3 rows but y has 4 labels; they must be equal"),
+    "N == 0": (lambda p: np.savez(p, x=_x(0), y=np.zeros(0, int)), "no examples (N = 0)"),
+}
+
+
+@pytest.mark.parametrize("kind", list(DAMAGED))
+def test_timit_damaged_file_is_refused_naming_file_and_format(tmp_path, kind):
+    path = _timit(tmp_path)
+    write, message = DAMAGED[kind]
+    write(path)
+    with pytest.raises(D.DataError) as e:
+        D.load("timit", tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: ") and message in msg
+    assert "Expected two .npz files" in msg and r"float32 [N, 360]" in msg  # the format
+    assert "allow_pickle" not in msg
+
+
+def test_timit_test_file_is_checked_too(tmp_path):
+    _timit(tmp_path)
+    np.savez(tmp_path / "timit/test.npz", x=_x(), y=np.zeros(4, int))
+    with pytest.raises(D.DataError, match=r"timit/test\.npz: x has 3 rows but y has 4 labels"):
+        D.load("timit", tmp_path)
+
+
+def test_timit_is_loaded_without_unpickling(tmp_path, monkeypatch):
+    _timit(tmp_path)
+    seen = []
+    real = np.load
+    monkeypatch.setattr(np, "load", lambda *a, **k: seen.append(k.get("allow_pickle")) or real(*a, **k))
+    D.load("timit", tmp_path)
+    assert seen == [False, False]
+
+
+def test_timit_float64_features_become_float32(tmp_path):
+    _timit(tmp_path)
+    np.savez(tmp_path / "timit/train.npz", x=np.ones((4, 360)), y=np.arange(4, dtype=np.uint16))
+    ds = D.load("timit", tmp_path)
+    assert ds.x_train.dtype == torch.float32 and ds.y_train.tolist() == [0, 1, 2, 3]
+
+
+def test_fingerprint_of_user_data_follows_its_files(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _timit(a, seed=0)
+    _timit(b, seed=1)
+    fa = D.fingerprint("timit", a)
+    assert fa is not None and len(fa) == 32 and fa == D.fingerprint("timit", a)
+    assert D.fingerprint("timit", b) != fa
+    for rel in D.TIMIT_FILES:  # a's files replaced by b's: a is hashed again, equal to b
+        shutil.copyfile(b / rel, a / rel)
+    assert D.fingerprint("timit", a) == D.fingerprint("timit", b)
+
+
+def test_fingerprint_of_official_data_is_none(tmp_path):
+    assert all(D.fingerprint(n, tmp_path) is None for n in ("mnist", "cifar10", "cifar100"))
+    with pytest.raises(D.DataError, match="missing file"):
+        D.fingerprint("timit", tmp_path)
+    with pytest.raises(ValueError, match="unknown data set"):
+        D.fingerprint("svhn")

@@ -3,14 +3,14 @@ plan says what is skipped, and the tables compare with the paper (no training he
 import pandas as pd
 import pytest
 
-from lbsm import experiments, paper, profiles, report
+from lbsm import experiments, paper, profiles, report, results
 from lbsm import report_remedies as rr
 
 
 @pytest.mark.parametrize("name", list(profiles.PROFILES))
 def test_every_knob_binds(name):
     """Every small_batches / remedies knob of every profile is an argument of its function."""
-    checked = rr.check_knobs(profiles.get(name))
+    checked = results.check_knobs(profiles.get(name))
     assert any(c.startswith("small_batches.fig4.") for c in checked)
     assert any(c.startswith("remedies.conservative.") for c in checked)
 
@@ -18,21 +18,21 @@ def test_every_knob_binds(name):
 def test_unknown_knob_is_an_error():
     P = profiles.replace(profiles.get("smoke"), remedies={"conservative": {"F1": {"bogus": 1}}})
     with pytest.raises(TypeError):
-        rr.check_knobs(P)
+        results.check_knobs(P)
     P = profiles.replace(profiles.get("smoke"), small_batches={"fig9": {}})
     with pytest.raises(ValueError, match="unknown small_batches section"):
-        rr.check_knobs(P)
+        results.check_knobs(P)
 
 
 @pytest.mark.parametrize("name", list(profiles.PROFILES))
-@pytest.mark.parametrize("chapter", list(rr.SECTIONS))
+@pytest.mark.parametrize("chapter", list(results.SECTIONS))
 def test_plan_resolves(name, chapter, monkeypatch):
     monkeypatch.setattr(report, "data_ready", lambda ds: ds != "timit")
-    S = rr.plan(name, chapter)
+    S = results.plan(name, chapter)
     for section, nets in S.knobs.items():
         assert "F2" not in nets
         for net, kw in nets.items():
-            rr.bind(rr.SECTIONS[chapter][section], kw, net)
+            results.bind(results.SECTIONS[chapter][section], kw, net)
     if name == "paper" and chapter == "small_batches":
         assert S.stand_ins["fig4"] == {"F1": "F2"} and "F2" in S.skipped["fig4"]
         assert max(S.knobs["fig4"]["F1"]["batch_sizes"]) <= 6000  # scaled to MNIST's 60,000
@@ -44,22 +44,22 @@ def test_plan_resolves(name, chapter, monkeypatch):
 
 def test_plan_nets_filter(monkeypatch):
     monkeypatch.setattr(report, "data_ready", lambda ds: True)
-    S = rr.plan("cpu", "small_batches", nets="C1")
+    S = results.plan("cpu", "small_batches", nets="C1")
     assert list(S.knobs["fig4"]) == ["C1"] and "not selected" in S.skipped["fig4"]["F1"]
     with pytest.raises(ValueError):
-        rr.plan("cpu", "nope")
+        results.plan("cpu", "nope")
 
 
 def test_method_args_are_resolved(monkeypatch):
     monkeypatch.setattr(report, "data_ready", lambda ds: True)
-    args = rr.method_args(rr.plan("smoke", "remedies"))
+    args = rr.method_args(results.plan("smoke", "remedies"))
     assert "lam = 0.001" in args["args_conservative"] and "inner_steps = 3" in args["args_conservative"]
     assert "eps = 0.1" in args["args_adversarial"] and "sigma = 0.04" in args["args_stability"]
 
 
 def _fake_result(section, rows, chapter="remedies"):
-    S = rr.plan("smoke", chapter)
-    return rr.Result(section, S, pd.DataFrame(rows), {}, {r["net"]: {} for r in rows})
+    S = results.plan("smoke", chapter)
+    return results.Result(section, S, pd.DataFrame(rows), {}, {r["net"]: {} for r in rows})
 
 
 def test_remedy_table_against_the_paper():

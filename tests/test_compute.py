@@ -1,0 +1,109 @@
+"""The compute step: task graph, in-process vs a real Dask LocalCluster, a killed worker."""
+import os
+import signal
+import time
+
+import pandas as pd
+import pytest
+
+from lbsm import compute, results, train
+from lbsm.store import Store
+
+# a profile small enough for a test: F1, one trial, one epoch each on 1,000 examples
+TINY = dict(nets="F1", seeds=1, sb_epochs=1, lb_epochs=1, train_subset=1000, test_subset=500,
+            sharpness_iters=2, sharpness_subset=300, precision="fp32")
+
+
+def test_graph_orders_a_warm_start_after_its_sb_run():
+    S = results.plan(results.profile("smoke"), "small_batches", nets="F1")
+    cfgs, deps = compute.graph("small_batches", S)
+    warm = [n for n, c in cfgs.items() if c.init]
+    assert warm and all(deps[n] == (cfgs[n].init.partition("@")[0],) for n in warm)
+    order = compute._order(cfgs, deps)
+    assert all(order.index(deps[n][0]) < order.index(n) for n in warm)
+    assert len(cfgs) == len({c.key for c in cfgs.values()})  # a shared run is scheduled once
+
+
+def test_every_run_a_section_needs_is_in_its_graph(tmp_path):
+    """Training exactly the graph's runs leaves nothing for the parts to train."""
+    P = results.profile("smoke")
+    for chapter in ("small_batches", "remedies"):
+        S = results.plan(P, chapter)
+        names = set(compute.graph(chapter, S)[0])
+        for section, per_net in S.knobs.items():
+            if section == "cone":
+                continue
+            fn = results.SECTIONS[chapter][section]
+            for net, kw in per_net.items():
+                for c in fn(net, **kw, configs_only=True):
+                    assert f"{c.net}-{c.key}" in names, (chapter, section, net)
+
+
+def test_unknown_chapter_and_executor_are_refused():
+    with pytest.raises(ValueError, match="unknown chapter 'nope'"):
+        compute.compute("nope", "smoke")
+    with pytest.raises(ValueError, match="unknown executor 'ray'"):
+        compute.compute("gap", "smoke", executor="ray")
+
+
+def test_a_second_compute_serves_everything_from_the_store(mnist, tmp_path, monkeypatch, one_thread):
+    store = Store(tmp_path / "r")
+    first = compute.compute(["gap", "sharpness"], "smoke", store=store, **TINY)
+    monkeypatch.setattr(train, "_train", lambda *a, **k: pytest.fail("trained again"))
+    calls = []
+    real = Store.analysis
+
+    def counting(self, kind, params, compute_fn, version, device=None):
+        return real(self, kind, params, lambda: calls.append(kind) or compute_fn(), version, device)
+    monkeypatch.setattr(Store, "analysis", counting)
+    again = compute.compute(["gap", "sharpness"], "smoke", store=Store(tmp_path / "r"), **TINY)
+    assert calls == []
+    pd.testing.assert_frame_equal(first["sharpness"].table3, again["sharpness"].table3)
+
+
+def test_dask_local_cluster_gives_the_in_process_results(mnist, tmp_path, one_thread):
+    local = compute.compute(["gap", "sharpness"], "smoke", store=Store(tmp_path / "a"), **TINY)
+    dask = compute.compute(["gap", "sharpness"], "smoke", store=Store(tmp_path / "b"),
+                           executor="dask", workers=2, threads_per_worker=1, **TINY)
+    for (sb_a, lb_a), (sb_b, lb_b) in zip(local["gap"].trained.pairs["F1"], dask["gap"].trained.pairs["F1"]):
+        for a, b in ((sb_a, sb_b), (lb_a, lb_b)):
+            assert a.name == b.name
+            cols = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]
+            pd.testing.assert_frame_equal(a.history[cols], b.history[cols], check_exact=False, rtol=1e-5)
+    for part in ("table3", "table4"):
+        a, b = local["sharpness"].parts[part], dask["sharpness"].parts[part]
+        pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"),
+                                      check_exact=False, rtol=1e-4)
+
+
+def test_a_killed_worker_loses_no_finished_run(mnist, tmp_path):
+    """kill -9 of a Dask worker mid-sweep: its task is redone elsewhere, finished runs are kept."""
+    store = Store(tmp_path / "r")
+    cfgs = [train.TrainConfig("F1", 256, seed=s, epochs=12, train_subset=3000, test_subset=500,
+                              precision="fp32") for s in range(4)]
+    client = compute.dask_client(workers=2, threads_per_worker=1)
+    try:
+        env = compute._env(store)
+        futures = [client.submit(compute._run_task, c, env, 1, key=f"run-{c.key}", pure=False)
+                   for c in cfgs]
+        deadline = time.time() + 300
+        while not any(f.done() for f in futures) and time.time() < deadline:
+            time.sleep(0.2)
+        finished = {p.parent.name: p.stat().st_mtime_ns for p in store.root.glob("runs/*/meta.json")}
+        assert finished, "no run finished in time"
+        # kill -9 the worker that is busy with an unfinished run
+        busy = client.processing()
+        victim = next(w for w, keys in busy.items() if keys)
+        pid = client.run(os.getpid, workers=[victim])[victim]
+        os.kill(pid, signal.SIGKILL)
+        names = client.gather(futures)
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    assert sorted(names) == sorted(f"F1-{c.key}" for c in cfgs)
+    for name, mtime in finished.items():  # finished before the kill: kept, not trained again
+        assert (store.root / "runs" / name / "meta.json").stat().st_mtime_ns == mtime
+    for c in cfgs:
+        run = train.Run.load(store.run_dir("F1", c.key), store)
+        assert run.status == "done" and run.meta["epochs_run"] == 12
