@@ -182,5 +182,30 @@ def main(argv=None) -> int:
     return 0
 
 
+def run_cli(argv=None) -> int:
+    """:func:`main` as a command: an error is one line on stderr (exit 2), never a traceback;
+    ``--debug`` re-raises. A failing chapter is named with the cell's error."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    if debug:
+        argv.remove("--debug")
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every error becomes a message
+        if debug:
+            raise
+        if hasattr(exc, "ename") and hasattr(exc, "evalue"):  # papermill: an error in a cell
+            print(f"error: a chapter failed in cell {getattr(exc, 'exec_count', '?')}: "
+                  f"{exc.ename}: {exc.evalue}", file=sys.stderr)
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli())

@@ -15,7 +15,6 @@ from . import data as lbsm_data
 from . import models
 from . import validate
 
-STOPS = ("epochs", "plateau")
 STARTS = ("sign", "zero")
 RUN_COLUMNS = ("run", "net", "batch_size", "seed", "epochs", "stop", "train_subset", "test_subset",
                "precision", "lr", "bn_eval", "method", "augment", "init", "status", "epochs_run",
@@ -72,6 +71,9 @@ def cmd_runs(a) -> int:
     from .store import Store
     store = Store(a.results)
     df = store.runs()
+    for problem in df.attrs.get("damaged", []):
+        print(f"damaged (left out; the next train/compute of it sets it aside and retrains): "
+              f"{problem}", file=sys.stderr)
     if df.empty:
         print(f"no runs in {store.root}", file=sys.stderr if a.csv else sys.stdout)
         return 0
@@ -194,7 +196,7 @@ def checked(check, name: str, **kw):
 
 
 def parser() -> argparse.ArgumentParser:
-    from . import compute, landscape, profiles, sharpness  # for their lists of choices
+    from . import compute, landscape, profiles, sharpness, train  # for their lists of choices
     from .machine import PRECISIONS as precisions
     p = argparse.ArgumentParser(
         prog="python -m lbsm", formatter_class=HelpFormatter,
@@ -245,7 +247,7 @@ def parser() -> argparse.ArgumentParser:
                    help="trial: seeds the initial weights x0, the minibatch order and dropout")
     t.add_argument("--epochs", type=positive("--epochs"), default=100,
                    help="epochs (the maximum with --stop plateau)")
-    t.add_argument("--stop", choices=STOPS, default="epochs",
+    t.add_argument("--stop", choices=train.STOPS, default="epochs",
                    help="epochs: train exactly --epochs; plateau: stop when the training loss "
                         "stops improving")
     t.add_argument("--precision", choices=precisions, default="auto",
@@ -316,7 +318,8 @@ def parser() -> argparse.ArgumentParser:
 def error_message(exc: BaseException) -> str:
     """One line for the user: the message of the errors that carry one, else the error's type."""
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    if isinstance(exc, (ValueError, KeyError, OSError, lbsm_data.DataError)) and text:
+    from .store import DamagedError
+    if isinstance(exc, (ValueError, KeyError, OSError, lbsm_data.DataError, DamagedError)) and text:
         return text
     return (f"{type(exc).__name__}: {text}".rstrip(": ") +
             " (run with `python -m lbsm --debug ...` to see the traceback)")

@@ -3,8 +3,9 @@
 This is the layer between the experiments and the report: it trains or loads the runs a profile
 asks for (``trained``), and computes or loads every analysis a chapter shows (sharpness, Hessian,
 parametric plots, Section 3, Appendix E), each through the results store's one cache
-(:meth:`lbsm.store.Store.analysis`). Nothing here formats or plots; :mod:`lbsm.report` and
-:mod:`lbsm.report_remedies` only render what these functions return, and :mod:`lbsm.compute`
+(:meth:`lbsm.store.Store.analysis`). Nothing here formats or plots: :mod:`lbsm.report`,
+:mod:`lbsm.tables`, :mod:`lbsm.figures`, :mod:`lbsm.text` and :mod:`lbsm.status` only render what
+these functions return, and :mod:`lbsm.compute`
 schedules them (runs first, analyses after) on an executor.
 
 Two kinds of plans:
@@ -47,7 +48,9 @@ def profile(name: str, nets=None, seeds=None, **overrides) -> profiles.Profile:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     unknown = set(overrides) - NETPLAN_FIELDS - PROFILE_FIELDS
     if unknown:
-        raise ValueError(f"unknown profile knob(s) {', '.join(sorted(unknown))}")
+        raise ValueError(f"unknown profile knob(s) {', '.join(sorted(unknown))}; the knobs are "
+                         f"{', '.join(sorted((NETPLAN_FIELDS | PROFILE_FIELDS) - {'seeds'}))}")
+    overrides = {k: check_knob(k, v) for k, v in overrides.items()}
     plans = dict(P.nets)
     if nets is not None:
         names = [n.strip() for n in nets.split(",")] if isinstance(nets, str) else list(nets)
@@ -57,9 +60,46 @@ def profile(name: str, nets=None, seeds=None, **overrides) -> profiles.Profile:
     for n, plan in plans.items():
         s = plan.seeds
         if seeds is not None:
-            s = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
+            s = check_seeds(seeds)
         plans[n] = dataclasses.replace(plan, seeds=s, **net_changes)
     return profiles.replace(P, nets=plans, **{k: v for k, v in overrides.items() if k in PROFILE_FIELDS})
+
+
+# papermill parameters / profile knobs: how each is checked where it enters
+POSITIVE_KNOBS = {"sb_epochs", "lb_epochs", "sharpness_iters", "subspace_dim", "hessian_k",
+                  "hutchinson_samples", "patience"}
+SUBSET_KNOBS = {"train_subset", "test_subset", "sharpness_subset", "hessian_subset",
+                "landscape_subset", "sharpness_seeds", "subspace_seeds"}
+def check_knob(name: str, value):
+    """A papermill parameter or profile override, checked (ValueError naming it and the fix)."""
+    from . import landscape, machine, validate
+    choices = {"stop": training.STOPS, "landscape_bn": landscape.BN_POLICIES,
+               "precision": machine.PRECISIONS}
+    if name in POSITIVE_KNOBS:
+        return validate.positive_int(name, value)
+    if name in SUBSET_KNOBS:
+        return validate.optional_subset(name, value)
+    if name == "alpha_points":
+        return validate.at_least(name, value, 2)
+    if name in choices:
+        return validate.choice(name, value, choices[name])
+    return value
+
+
+def check_seeds(seeds) -> tuple[int, ...]:
+    """``seeds``: an int k >= 1 (seeds 0..k-1) or a list of distinct non-negative ints."""
+    from . import validate
+    if isinstance(seeds, (list, tuple)):
+        out = tuple(validate.non_negative_int("seeds", s) for s in seeds)
+        if not out or len(set(out)) != len(out):
+            raise ValueError(f"seeds = {list(seeds)}: give a non-empty list of distinct seeds, "
+                             "e.g. [0, 1, 2], or an int k for seeds 0..k-1")
+        return out
+    try:
+        return tuple(range(validate.positive_int("seeds", seeds)))
+    except ValueError:
+        raise ValueError(f"seeds = {seeds!r}: give an int k >= 1 (seeds 0..k-1) or a list of "
+                         "seeds such as [0, 1, 2]") from None
 
 
 @functools.lru_cache(maxsize=None)

@@ -14,7 +14,14 @@ served from the file ever after. Layout (``results/README.md`` documents it for 
 ROOT is the ``root`` argument, else ``$LBSM_RESULTS``, else the repository's ``results/`` (the
 published dataset) when the package runs from a checkout, else ``./results``. WEIGHTS is
 ``$LBSM_WEIGHTS``, else ``ROOT/weights`` (ignored by git). A run's metadata is written last: its
-presence marks the run finished. Locks (``ROOT/.locks``, ``fcntl.flock``, released by the kernel
+presence marks the run finished.
+
+The store verifies what it serves. ``meta.json`` holds the sha256 of ``config.json`` and
+``history.csv``, an analysis file the sha256 of its own content; a file that does not parse, does
+not match its checksum, or disagrees with its siblings (a history with fewer epochs than the
+metadata says) is moved to ``ROOT/damaged/`` (never deleted) with a message naming it, and the next
+request computes it again. Damaged weights (a truncated ``final.pt``) are set aside the same way
+and the run is retrained. Locks (``ROOT/.locks``, ``fcntl.flock``, released by the kernel
 when a process dies) make concurrent workers compute each run or analysis once; a killed worker
 leaves no lock behind and no half-written file (temporary file, then rename).
 """
@@ -84,6 +91,23 @@ def load_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _content_sha(record: dict) -> str:
+    """Checksum of an analysis record's content (everything but the checksum itself)."""
+    body = {k: v for k, v in record.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class DamagedError(RuntimeError):
+    """A stored file is unreadable or inconsistent; it has been set aside (see the message)."""
+
+
+RUN_FILES = ("config.json", "history.csv")  # checksummed in meta.json
+
+
 class Store:
     """The results store: runs and analyses under ``root``, weights under ``weights``."""
 
@@ -106,12 +130,65 @@ class Store:
         return (path / "meta.json").is_file()
 
     def runs(self) -> pd.DataFrame:
-        """One row per finished run: its config and metadata."""
-        rows = []
+        """One row per finished, intact run: its config and metadata. Damaged runs are left out
+        (not moved) and listed in ``df.attrs["damaged"]`` as "file: problem" lines."""
+        rows, damaged = [], []
         for meta_path in sorted(self.root.glob("runs/*/meta.json")):
             d = meta_path.parent
+            problem = self.run_problem(d)
+            if problem:
+                damaged.append(problem)
+                continue
             rows.append({"run": d.name, **load_json(d / "config.json"), **load_json(meta_path)})
-        return pd.DataFrame(rows)
+        df = pd.DataFrame(rows)
+        df.attrs["damaged"] = damaged
+        return df
+
+    # ----------------------------------------------------------------------------- verification
+    def run_problem(self, path: Path) -> str | None:
+        """None for an intact finished run, else "<file>: <what is wrong>"."""
+        try:
+            meta = load_json(path / "meta.json")
+        except (OSError, ValueError) as exc:
+            return f"{path / 'meta.json'}: unreadable ({exc})"
+        for name, want in meta.get("sha256", {}).items():
+            f = path / name
+            if not f.is_file():
+                return f"{f}: missing"
+            if sha256(f) != want:
+                return f"{f}: checksum mismatch (the file changed after it was written)"
+        try:
+            load_json(path / "config.json")
+            history = pd.read_csv(path / "history.csv")
+        except (OSError, ValueError) as exc:
+            return f"{path}: unreadable config.json or history.csv ({exc})"
+        if "epoch" not in history.columns:
+            return f"{path / 'history.csv'}: no epoch column (not a history written by lbsm)"
+        epochs = meta.get("epochs_run")
+        if epochs is not None and (history.empty or int(history.epoch.iloc[-1]) != int(epochs)):
+            last = "no rows" if history.empty else f"ends at epoch {int(history.epoch.iloc[-1])}"
+            return f"{path / 'history.csv'}: {last}, meta.json says {epochs} epochs"
+        return None
+
+    def set_aside(self, path: Path) -> Path:
+        """Move a damaged file or run folder under ``ROOT/damaged/`` (never deleted)."""
+        path = Path(path)
+        try:
+            rel = path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            rel = Path(path.name)
+        dest = self.root / "damaged" / f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+        return dest
+
+    def check_run(self, path: Path) -> None:
+        """Raise DamagedError (after setting the run aside) unless the run at ``path`` is intact."""
+        problem = self.run_problem(path)
+        if problem:
+            dest = self.set_aside(path)
+            raise DamagedError(f"{problem}. The run was set aside in {dest}; run the same command "
+                               "again to train it anew.")
 
     def find(self, name: str) -> Path:
         """A run directory from its name, key, or a unique key prefix."""
@@ -152,23 +229,49 @@ class Store:
         JSON-able dict; it runs at most once per key, also with concurrent workers.
         """
         path = self.analysis_path(kind, params, version)
-        if not path.is_file():
+        record = self._read_analysis(path)
+        if record is None:
             with self.lock(f"analysis-{kind}-{path.stem}"):
-                if not path.is_file():
+                record = self._read_analysis(path)
+                if record is None:
                     from .machine import provenance
                     t0 = time.perf_counter()
                     value = compute()
                     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-                    save_json({"kind": kind, "version": version, "params": params, "value": value,
-                               "provenance": {**provenance(dev),
-                                              "seconds": time.perf_counter() - t0}}, path)
-        return load_json(path)["value"]
+                    record = {"kind": kind, "version": version, "params": params, "value": value,
+                              "provenance": {**provenance(dev), "seconds": time.perf_counter() - t0}}
+                    save_json({**record, "sha256": _content_sha(json.loads(json.dumps(record, default=str)))},
+                              path)
+        return record["value"]
+
+    def _read_analysis(self, path: Path) -> dict | None:
+        """The stored record at ``path``; None when absent, or damaged (then set aside, with a
+        warning naming the file, so that the caller computes it again)."""
+        if not path.is_file():
+            return None
+        try:
+            record = load_json(path)
+            value = record["value"]
+            ok = "sha256" not in record or record["sha256"] == _content_sha(record)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            value, ok, why = None, False, f"unreadable ({type(exc).__name__}: {exc})"
+        else:
+            why = "checksum mismatch (the file changed after it was written)"
+        if ok and value is not None:
+            return record
+        import warnings
+        dest = self.set_aside(path)
+        warnings.warn(f"{path}: {why}; set aside in {dest}, computing it again")
+        return None
 
     def analyses(self, kind: str | None = None) -> pd.DataFrame:
         """One row per stored analysis (of ``kind``): kind, key, version, params and provenance."""
         rows = []
         for p in sorted(self.root.glob(f"analyses/{kind or '*'}/*.json")):
-            rec = load_json(p)
+            try:
+                rec = load_json(p)
+            except (OSError, ValueError):
+                continue  # reported and set aside when it is next requested
             rows.append({"kind": rec["kind"], "key": p.stem, "version": rec["version"],
                          **{f"param_{k}": v for k, v in rec["params"].items()},
                          **rec.get("provenance", {})})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +36,12 @@ from tqdm.auto import tqdm
 from . import data as lbsm_data
 from . import machine, models
 from .machine import PRECISIONS, resolve_precision
-from .store import Store, config_key, load_json, load_torch, save_json, save_torch, write_atomic
+from .store import (RUN_FILES, Store, config_key, load_json, load_torch, save_json,
+                    save_torch, sha256, write_atomic)
 
 TRAIN_CODE_VERSION = 2  # bump when a change alters the numbers training produces
 HISTORY_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+STOPS = ("epochs", "plateau")  # stop rules: fixed epochs, or until the training loss plateaus
 SB_BATCH = 256
 EVAL_BATCH = 5000  # the official scripts evaluate with batch_size=5000
 
@@ -70,8 +73,8 @@ class TrainConfig:
 
     def __post_init__(self):
         models.check_net(self.net)
-        if self.stop not in ("epochs", "plateau"):
-            raise ValueError(f"unknown stop rule {self.stop!r}; choose 'epochs' or 'plateau'")
+        if self.stop not in STOPS:
+            raise ValueError(f"unknown stop rule {self.stop!r}; choose one of {', '.join(STOPS)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.bn_eval not in models.BN_POLICIES:
@@ -206,8 +209,17 @@ class Run:
             raise FileNotFoundError(f"run {self.name} keeps no epoch weights (checkpoints=False); "
                                     f"asked for epoch {which}")
         f = self.weights / (f"{which}.pt" if isinstance(which, str) else f"epochs/{which:04d}.pt")
-        if not f.is_file():
-            restore_weights(self)
+        if f.is_file():
+            try:
+                return load_torch(f)
+            except Exception as exc:  # noqa: BLE001 - truncated or foreign: a cache entry to remake
+                import warnings
+                dest = f.with_name(f.name + ".damaged")
+                os.replace(f, dest)
+                (self.weights / "final.pt").unlink(missing_ok=True)  # so that the run is retrained
+                warnings.warn(f"{f} could not be read ({type(exc).__name__}); set aside as "
+                              f"{dest.name}, retraining run {self.name}")
+        restore_weights(self)
         if not f.is_file():
             raise FileNotFoundError(f"{f} is not stored, and retraining run {self.name} did not "
                                     "produce it")
@@ -220,6 +232,8 @@ class Run:
 
     @classmethod
     def load(cls, path: Path, store: Store | None = None) -> "Run":
+        """A finished run from its folder; a damaged one is set aside and DamagedError raised."""
+        (store or Store(path.parent.parent)).check_run(path)
         cfg = load_json(path / "config.json")
         cfg.pop("train_code_version", None)
         cfg.pop("data_md5", None)
@@ -243,12 +257,16 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
     """
     store = store or Store()
     path = store.run_dir(cfg.net, cfg.key)
+    if store.is_finished(path) and (problem := store.run_problem(path)):
+        import warnings
+        warnings.warn(f"{problem}; set aside in {store.set_aside(path)}, training it again")
     if not store.is_finished(path):
         with store.lock(f"run-{path.name}"):
             if not store.is_finished(path):
                 history, meta = _train(cfg, store, path.name, dataset, device, progress)
                 save_json(cfg.key_dict(), path / "config.json")
                 write_atomic(path / "history.csv", history.to_csv(index=False).encode())
+                meta["sha256"] = {f: sha256(path / f) for f in RUN_FILES}
                 save_json(meta, path / "meta.json")  # written last: its presence marks the run finished
     return Run.load(path, store)
 

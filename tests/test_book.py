@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lbsm import book, report, results
+from lbsm import book, results, status
 
 CHAPTERS = book.existing()
 NOTEBOOKS = {c: json.loads(book.chapter_path(c).read_text()) for c in CHAPTERS}
@@ -103,8 +103,8 @@ def _nbval(path: Path, tmp: Path) -> subprocess.CompletedProcess:
 
 # the only calls whose outputs nbval may compare: they do not depend on training, so they are
 # the same on every CPU and thread count (trained numbers are checked in pytest, with tolerances)
-MACHINE_INDEPENDENT = ("report.paper_table(", "report.table1()", "report.table5()",
-                       "report.profile_table(", "report.analysis_settings(")
+MACHINE_INDEPENDENT = ("report.paper_table(", "tables.table1()", "tables.table5()",
+                       "tables.profile_table(", "tables.analysis_settings(")
 
 
 def test_checked_cells_show_only_machine_independent_outputs():
@@ -126,7 +126,7 @@ def test_nbval_fails_when_a_checked_output_changes(tmp_path):
     nb = json.loads(src.read_text())
     changed = False
     for c in code_cells(nb):
-        if "# NBVAL_CHECK_OUTPUT" in source(c) and "report.table1()" in source(c):
+        if "# NBVAL_CHECK_OUTPUT" in source(c) and "tables.table1()" in source(c):
             for o in c["outputs"]:
                 for mime in ("text/plain", "text/html"):
                     if mime in o.get("data", {}):
@@ -162,7 +162,7 @@ def test_execution_order_runs_intro_last():
 
 
 def test_status_table_without_runs(tmp_path):
-    st = report.status_table(tmp_path)
+    st = status.status_table(tmp_path)
     assert set(st.status) == {"not run"}
     assert {"Table 1", "Table 2", "Table 3", "Table 4", "Figure 3", "Figure 7"} <= set(st.index)
 
@@ -170,11 +170,11 @@ def test_status_table_without_runs(tmp_path):
 def test_artifact_status_rules():
     P = results.profile("paper")
     T = results.Trained(P, pairs={n: [] for n in ("F1", "C1")}, missing={"F2": "timit"})
-    row = report.artifact("Table 2", T)
+    row = status.artifact("Table 2", T)
     assert row["status"] == "partial" and "TIMIT" in row["note"]
-    full = report.artifact("Table 1", nets_done=("F1", "F2", "C1", "C2", "C3", "C4"), deviations_=[])
+    full = status.artifact("Table 1", nets_done=("F1", "F2", "C1", "C2", "C3", "C4"), deviations_=[])
     assert full["status"] == "reproduced"
-    none = report.artifact("Table 2", results.Trained(P, missing={"F2": "timit"}), nets_done=[])
+    none = status.artifact("Table 2", results.Trained(P, missing={"F2": "timit"}), nets_done=[])
     assert none["status"] == "needs data"
 
 

@@ -1,10 +1,10 @@
-"""lbsm.report_remedies: the profiles' Section 3 / Appendix E knobs bind to lbsm.experiments, the
-plan says what is skipped, and the tables compare with the paper (no training here)."""
+"""The small_batches / remedies chapters' rendering: the profiles' Section 3 / Appendix E knobs bind
+to lbsm.experiments, the plan says what is skipped (lbsm.report.section_coverage), and the tables
+(lbsm.tables) and sentences (lbsm.text) compare with the paper (no training here)."""
 import pandas as pd
 import pytest
 
-from lbsm import experiments, paper, profiles, report, results
-from lbsm import report_remedies as rr
+from lbsm import experiments, paper, profiles, report, results, tables, text
 
 
 @pytest.mark.parametrize("name", list(profiles.PROFILES))
@@ -38,8 +38,8 @@ def test_plan_resolves(name, chapter, monkeypatch):
         assert max(S.knobs["fig4"]["F1"]["batch_sizes"]) <= 6000  # scaled to MNIST's 60,000
     if name == "paper" and chapter == "remedies":
         assert S.skipped["conservative"]["F2"].startswith("needs data")
-    assert "Profile" in rr.coverage(S).data
-    assert rr.method_args(S) if chapter == "remedies" else True
+    assert "Profile" in report.section_coverage(S).data
+    assert text.method_args(S) if chapter == "remedies" else True
 
 
 def test_plan_nets_filter(monkeypatch):
@@ -52,7 +52,7 @@ def test_plan_nets_filter(monkeypatch):
 
 def test_method_args_are_resolved(monkeypatch):
     monkeypatch.setattr(report, "data_ready", lambda ds: True)
-    args = rr.method_args(results.plan("smoke", "remedies"))
+    args = text.method_args(results.plan("smoke", "remedies"))
     assert "lam = 0.001" in args["args_conservative"] and "inner_steps = 3" in args["args_conservative"]
     assert "eps = 0.1" in args["args_adversarial"] and "sigma = 0.04" in args["args_stability"]
 
@@ -69,15 +69,15 @@ def test_remedy_table_against_the_paper():
             for s in (0, 1) for reg, acc, sh in (("SB", 98.0 + s, float("nan")), ("LB+remedy", 97.0, 200.0),
                                                  ("LB", 96.0, 100.0))]
     R = _fake_result("conservative", rows)
-    t = rr.remedy_table(R, 7)
+    t = tables.remedy_table(R, 7)
     assert t.loc[("F1", "test SB (baseline)"), "ours"] == pytest.approx(98.5)
     assert t.loc[("F1", "test SB (baseline)"), "paper"] == paper.value(7, "F1", "test_sb_baseline")[0]
     assert t.loc[("F1", "test LB (plain; paper: Table 2)"), "paper"] == paper.value(2, "F1", "test_lb")[0]
     row = t.loc[("F1", "LB (conservative) sharpness eps 5e-4")]
     assert row.ours == 100.0 and row["ours - paper"] == pytest.approx(100.0 - row.paper)
-    text = rr.remedy_text(R, t, "t7")
-    assert "F1: conservative LB" in text["t7_sentence"]
-    assert "(nothing ran)" == rr.check_table(pd.DataFrame())
+    glued = text.remedy_text(R, t, "t7")
+    assert "F1: conservative LB" in glued["t7_sentence"]
+    assert "(nothing ran)" == report.check_table(pd.DataFrame())
 
 
 def test_robust_table_differences():
@@ -88,11 +88,11 @@ def test_robust_table_differences():
             dict(net="F1", regime="LB", remedy="stability", seed=0, test_acc=96.0, **{c1: 100.0, c5: 50.0}, run="b"),
             dict(net="F1", regime="LB+remedy", remedy="stability", seed=0, test_acc=95.5, **{c1: 110.0, c5: 60.0}, run="d")]
     R = _fake_result("adversarial", rows)
-    t = rr.robust_table(R)
+    t = tables.robust_table(R)
     assert list(t.index.get_level_values("variant")) == ["SB", "LB", "LB + adversarial", "LB + stability"]
     assert t.loc[("F1", "LB + adversarial"), "test acc (%) − plain LB"] == pytest.approx(1.0)
     assert t.loc[("F1", "LB + stability"), "sharpness eps 1e-3 − plain LB"] == pytest.approx(10.0)
-    assert "+1.00 points" in rr.robust_text(R)["e3_sentence"]
+    assert "+1.00 points" in text.robust_text(R)["e3_sentence"]
 
 
 def test_knee_table_and_paper_knees():
@@ -100,11 +100,11 @@ def test_knee_table_and_paper_knees():
             for b, a in ((100, 79.0), (250, 79.1), (500, 79.0), (1000, 77.0), (2000, 75.0))]
     R = _fake_result("fig4", rows, "small_batches")
     R.runs = {"C1": [type("Run", (), {"meta": {"n_train": 50000}})()]}
-    k = rr.knee_table(R)
+    k = tables.knee_table(R)
     assert k.loc["C1", "knee (ours)"] == 500 and k.loc["C1", "knee (paper, stated)"] == 500
-    assert k.loc["C1", "knee (paper curve, our rule)"] == pytest.approx(rr._paper_knee("C1"))
+    assert k.loc["C1", "knee (paper curve, our rule)"] == pytest.approx(tables.paper_knee("C1"))
 
 
 def test_check_numbers_is_coarse():
     df = pd.DataFrame({"net": ["F1"], "x": [12.4], "y": [-0.2]}).set_index("net")
-    assert rr.check_numbers(df, ["x", "y"]) == "F1 [x]: 12\nF1 [y]: 0"
+    assert report.check_numbers(df, ["x", "y"]) == "F1 [x]: 12\nF1 [y]: 0"

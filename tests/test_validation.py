@@ -284,3 +284,24 @@ def test_results_that_is_a_file(capsys, tmp_path):
     f.write_text("")
     rc, _, err = cli(capsys, "runs", "--results", f)
     assert rc == 2 and "argument --results" in err and "is a file, not a directory" in err
+
+
+# --------------------------------------------------------------------------- papermill parameters
+@pytest.mark.parametrize("params,match", [
+    (dict(seeds="abc"), "seeds = 'abc'"), (dict(seeds=0), "seeds"), (dict(seeds=[1, 1]), "distinct"),
+    (dict(sb_epochs=-1), "sb_epochs must be an integer >= 1"),
+    (dict(train_subset=0), "train_subset must be >= 1"),
+    (dict(alpha_points=1), "alpha_points must be an integer >= 2"),
+    (dict(precision="fp16"), "precision"), (dict(landscape_bn="banana"), "landscape_bn"),
+    (dict(bogus=1), "unknown profile knob"), (dict(nets="F9"), "F9")])
+def test_papermill_parameters_are_checked_where_they_enter(params, match):
+    from lbsm import results
+    with pytest.raises(ValueError, match=match):
+        results.profile("smoke", **params)
+
+
+def test_book_runner_prints_a_message_not_a_traceback(capsys):
+    from lbsm import book
+    assert book.run_cli(["run", "--profile", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown profile 'nope'" in err and "Traceback" not in err

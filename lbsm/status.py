@@ -1,0 +1,323 @@
+"""The status of every artifact of the paper the book reproduces: one row per artifact, recorded
+by its chapter (``record``) and collected by the intro (``status_table``).
+
+A row says ``reproduced`` / ``partial`` / ``needs data`` / ``not run``, with a note listing the
+networks done, the data missing and every deviation from the paper's protocol (training:
+:func:`lbsm.report.deviations`; analyses: ``analysis_deviations``; the sections of
+small_batches and remedies: their knobs). ``<chapter>_status`` gives a chapter's rows;
+``analysis_note`` states an analysis's settings for its caption.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from . import machine, models, paper, profiles
+from .report import PAPER_NETS, declared_nets, deviations, glue_all, per_net
+from .results import DATASET_NAMES, SECTIONS, Result, Trained, bind, data_ready, dataset_of
+
+if TYPE_CHECKING:
+    from IPython.display import Markdown
+
+STATUS_KEY = "lbsm_status"
+
+# every artifact of the paper the book reproduces, the chapter that makes it, and which networks
+# the paper shows it for (the intro's status table lists them all, run or not)
+ARTIFACTS = [
+    ("Table 1", "setup", "network configurations and parameter counts", paper.NETS),
+    ("Table 5", "setup", "data sets", ("MNIST", "TIMIT", "CIFAR-10", "CIFAR-100")),
+    ("Table 2", "gap", "SB vs LB train/test accuracy", paper.NETS),
+    ("Figure 2", "gap", "accuracy per epoch", ("F2", "C1")),
+    ("Figure 3", "interpolation", "linear parametric plots", paper.NETS),
+    ("Figure 7", "interpolation", "curvilinear parametric plots", paper.NETS),
+    ("Distance ratio", "interpolation", "||x_s - x0|| / ||x_l - x0|| in 3-10", paper.NETS),
+    ("Table 3", "sharpness", "sharpness in full space", paper.NETS),
+    ("Table 4", "sharpness", "sharpness in random 100-dim subspaces", paper.NETS),
+    ("Hessian spectrum", "sharpness", "top eigenvalues and trace (not in the paper)", paper.NETS),
+    ("Figure 4", "small_batches", "test accuracy and sharpness vs batch size", ("F2", "C1")),
+    ("Figure 5", "small_batches", "warm-started LB runs", ("F2", "C1")),
+    ("Figure 6", "small_batches", "sharpness vs loss along training", ("F2", "C1")),
+    ("Table 6", "remedies", "data augmentation", ("C1", "C2", "C3", "C4")),
+    ("Table 7", "remedies", "conservative training", paper.NETS),
+    ("Section E.3", "remedies", "robust (adversarial) training", paper.NETS),
+]
+
+
+# --------------------------------------------------------------------------- status rows, the intro's table
+def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=None,
+             note: str = "", missing=None, profile_name: str | None = None) -> dict:
+    """The status row of one artifact: reproduced / partial / needs data / not run.
+
+    ``reproduced``: every network the paper shows it for was done, with no deviation from the
+    protocol; ``partial``: some were, or with deviations (listed in the note); ``needs data``:
+    none could run because data is missing; ``not run``: none ran.
+    """
+    entry = next((a for a in ARTIFACTS if a[0] == name), None)
+    if entry is None:
+        raise ValueError(f"unknown artifact {name!r}; known: {', '.join(a[0] for a in ARTIFACTS)}")
+    wanted = list(entry[3])
+    done = list(nets_done if nets_done is not None else (T.nets if T else []))
+    done = [n for n in done if n in wanted]
+    missing = dict(missing if missing is not None else (T.missing if T else {}))
+    devs = list(deviations_ if deviations_ is not None else
+                sorted({f"{n}: {d}" for n in done for d in deviations(T.profile, n, T.runs(n))} if T else []))
+    absent = [n for n in wanted if n not in done]
+    missing.update({n: dataset_of(n) for n in absent
+                    if n in models.NETWORKS and n not in missing and not data_ready(dataset_of(n))})
+    needs = sorted({DATASET_NAMES.get(missing[n], missing[n]) for n in absent if n in missing})
+    if not done:
+        status = "needs data" if needs else "not run"
+    elif absent or devs:
+        status = "partial"
+    else:
+        status = "reproduced"
+    notes = []
+    if done:
+        notes.append(f"done: {', '.join(done)}")
+    if needs:
+        notes.append(f"needs data: {', '.join(needs)}")
+    other = [n for n in absent if n not in missing]
+    declared = declared_nets(T.profile.name) if T else ()
+    trained = T.pairs if T else {}
+    skipped = [n for n in other if n in trained]  # trained, but this analysis skips it
+    if skipped and done:
+        notes.append(f"not computed under this profile for: {', '.join(skipped)}")
+    left_out = [n for n in other if n in declared and n not in trained]
+    if left_out and done:
+        notes.append(f"left out by the `nets` parameter: {', '.join(left_out)}")
+    other = [n for n in other if n not in declared and n not in trained]
+    if other and done:
+        notes.append(f"not in profile: {', '.join(other)}")
+    notes += devs
+    if note:
+        notes.append(note)
+    return dict(artifact=name, chapter=entry[1], status=status,
+                profile=profile_name or (T.profile.name if T else ""),
+                note="; ".join(notes))
+
+
+def record(chapter: str, *rows: dict) -> pd.DataFrame:
+    """Glue a chapter's status rows (key ``lbsm_status``) for the intro, and show them."""
+    glue_all({STATUS_KEY: json.dumps({"chapter": chapter, "rows": list(rows),
+                                      "commit": machine.git_commit()})})
+    return pd.DataFrame(list(rows)).set_index("artifact")
+
+
+def _notebook_status(path: Path) -> tuple[list[dict], dict]:
+    """Status rows glued by an executed chapter notebook, and its papermill metadata."""
+    import ast
+    nb = json.loads(path.read_text())
+    rows = []
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            if out.get("metadata", {}).get("scrapbook", {}).get("name") == STATUS_KEY:
+                text = next(v for k, v in out["data"].items() if k.endswith("text/plain"))
+                text = "".join(text) if isinstance(text, list) else text
+                rows += json.loads(ast.literal_eval(text))["rows"]
+    return rows, nb.get("metadata", {}).get("papermill", {})
+
+
+def status_table(book_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every artifact of ``ARTIFACTS`` with the status its chapter recorded when it last ran.
+
+    Read from the executed notebooks next to the running one (the glued ``lbsm_status`` of each), so the
+    table describes exactly what the book shows; an artifact whose chapter is missing or has not
+    run is ``not run``.
+    """
+    from . import book
+    if book_dir is None:  # the executing notebook's directory (book/ or tests/nbval/), else book/
+        here = Path.cwd()
+        book_dir = here if any(book.chapter_path(c, here).is_file() for c in book.CHAPTERS
+                               if c != book.ROOT) else book.BOOK_DIR
+    book_dir = Path(book_dir)
+    recorded, runtime = {}, {}
+    for chapter in {a[1] for a in ARTIFACTS}:
+        path = book_dir / f"{chapter}.ipynb"
+        if path.is_file():
+            rows, pm_meta = _notebook_status(path)
+            recorded.update({r["artifact"]: r for r in rows})
+            if pm_meta.get("duration") is not None:
+                runtime[chapter] = pm_meta["duration"]
+    out = []
+    for name, chapter, what, _ in ARTIFACTS:
+        r = recorded.get(name)
+        exists = (book_dir / f"{chapter}.ipynb").is_file()
+        out.append(dict(artifact=name, what=what, chapter=chapter,
+                        status=r["status"] if r else "not run",
+                        profile=r["profile"] if r else "",
+                        note=r["note"] if r else ("chapter has not run" if exists
+                                                  else "chapter not written yet"),
+                        minutes=round(runtime[chapter] / 60, 1) if chapter in runtime else None))
+    return pd.DataFrame(out).set_index("artifact")
+
+
+def status_counts(status: pd.DataFrame) -> dict:
+    """Glue-ready counts of the status table (``n_reproduced``, ``n_partial``, ...)."""
+    c = status.status.value_counts()
+    return {f"n_{k.replace(' ', '_')}": str(int(c.get(k, 0)))
+            for k in ("reproduced", "partial", "needs data", "not run")} | {"n_artifacts": str(len(status))}
+
+
+def rerun_commands(chapters=None) -> "Markdown":
+    """Markdown with the papermill command line that re-runs each chapter under a profile."""
+    from IPython.display import Markdown
+    from . import book
+    chapters = chapters or [c for c in book.CHAPTERS if c != book.ROOT]
+    lines = ["```bash",
+             "export LBSM_DATA=~/.cache/lbsm LBSM_RESULTS=$PWD/results   # data and results store",
+             "python -m lbsm.book run --profile cpu                     # every chapter, then the intro"]
+    lines += [f"papermill book/{c}.ipynb book/{c}.ipynb -p profile paper" for c in chapters]
+    lines += ["papermill book/gap.ipynb book/gap.ipynb -p profile cpu -p seeds 5 -p nets F1,C1",
+              "jupyter-book build . -W -n --keep-going                  # HTML, no execution", "```"]
+    return Markdown("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- analyses vs the paper
+def analysis_deviations(P: profiles.Profile, kind: str) -> list[str]:
+    """How a profile's analysis settings depart from the paper (``sharpness`` / ``subspace`` / ``landscape``)."""
+    pr, out = paper.protocol(), []
+    if kind in ("sharpness", "subspace"):
+        if P.sharpness_iters != pr["sharpness_lbfgsb_iterations"]:
+            out.append(f"{P.sharpness_iters} L-BFGS-B iterations instead of {pr['sharpness_lbfgsb_iterations']}")
+        if any(P.sharpness_examples(n) for n in P.nets):
+            out.append(f"sharpness on the first {per_net(P, P.sharpness_examples)} training examples")
+        seeds = P.subspace_seeds if kind == "subspace" else P.sharpness_seeds
+        if seeds is not None:
+            out.append(f"sharpness of the first {seeds} trial(s)")
+    if kind == "subspace" and P.subspace_dim != pr["subspace_dim"]:
+        out.append(f"subspace dimension {P.subspace_dim} instead of {pr['subspace_dim']}")
+    if kind == "landscape":
+        if P.alpha_points != pr["parametric_alphas"]["num"]:
+            out.append(f"{P.alpha_points} alpha points instead of {pr['parametric_alphas']['num']}")
+        if any(P.landscape_examples(n) for n in P.nets):
+            out.append(f"losses on the first {per_net(P, P.landscape_examples)} examples")
+    if kind == "hessian" and P.hessian_subset:
+        out.append(f"Hessian on the first {P.hessian_subset} training examples")
+    if kind == "hessian" and P.hessian_nets is not None and set(P.nets) - set(P.hessian_nets):
+        out.append(f"Hessian only for {', '.join(P.hessian_nets)} (profile setting `hessian_nets`)")
+    return out
+
+
+def analysis_note(P: profiles.Profile, kind: str) -> str:
+    """Caption text of an analysis's settings (``sharpness``, ``subspace``, ``hessian``, ``landscape``)."""
+    eps = ", ".join(f"{e:g}" for e in P.sharpness_eps)
+    if kind in ("sharpness", "subspace"):
+        seeds = P.subspace_seeds if kind == "subspace" else P.sharpness_seeds
+        space = f"random subspace p = {P.subspace_dim}" if kind == "subspace" else "full space"
+        return (f"Metric 2.1 ({space}), eps {eps}, {P.sharpness_iters} L-BFGS-B iterations, "
+                f"{per_net(P, P.sharpness_examples)} training examples, "
+                f"{'all trials' if seeds is None else f'first {seeds} trial(s)'}")
+    if kind == "hessian":
+        return (f"top {P.hessian_k} eigenvalues and Hutchinson trace ({P.hutchinson_samples} "
+                f"samples) on {P.hessian_subset or 'all'} training examples, "
+                f"{'all trials' if P.sharpness_seeds is None else f'first {P.sharpness_seeds} trial(s)'}")
+    if kind == "landscape":
+        return (f"{P.alpha_points} alpha points in [-1, 2], "
+                f"{per_net(P, P.landscape_examples, 'at most ')} examples per split")
+    raise ValueError(f"unknown analysis {kind!r}")
+
+
+# --------------------------------------------------------------------------- setup and gap chapters
+def setup_status(P: profiles.Profile, t5: pd.DataFrame) -> list[dict]:
+    """Status rows of Table 1 (every network built) and Table 5 (data sets found)."""
+    loaded = [n for n in t5.index if t5.loc[n, "status"].startswith("loaded")]
+    missing = {n: n for n in t5.index if n not in loaded}
+    return [artifact("Table 1", nets_done=paper.NETS, deviations_=[], profile_name=P.name,
+                     note="parameter counts from lbsm.models"),
+            artifact("Table 5", nets_done=loaded, deviations_=[], missing=missing, profile_name=P.name)]
+
+
+def gap_status(T: Trained) -> list[dict]:
+    """Status rows of Table 2 and Figure 2."""
+    extra = [n for n in T.nets if n not in ("F2", "C1")]
+    return [artifact("Table 2", T),
+            artifact("Figure 2", T, note=f"also shown: {', '.join(extra)}" if extra else "")]
+
+
+# --------------------------------------------------------------------------- sharpness, interpolation chapters
+def _with_training_devs(T: Trained, devs: list[str]) -> list[str]:
+    return sorted({f"{n}: {d}" for n in T.nets for d in deviations(T.profile, n, T.runs(n))}) + devs
+
+
+def sharpness_status(T: Trained, t3: pd.DataFrame, t4: pd.DataFrame, h: pd.DataFrame) -> list[dict]:
+    """Status rows of Tables 3 and 4 and of the Hessian spectrum."""
+    def done(t):
+        return [] if t.empty else list(t.index.get_level_values("net").unique())
+    return [artifact("Table 3", T, nets_done=done(t3),
+                     deviations_=_with_training_devs(T, analysis_deviations(T.profile, "sharpness"))),
+            artifact("Table 4", T, nets_done=done(t4),
+                     deviations_=_with_training_devs(T, analysis_deviations(T.profile, "subspace"))),
+            artifact("Hessian spectrum", T, nets_done=[] if h.empty else list(h.net.unique()),
+                     deviations_=_with_training_devs(T, analysis_deviations(T.profile, "hessian")),
+                     note="not in the paper: our addition")]
+
+
+def interpolation_status(T: Trained, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) -> list[dict]:
+    """Status rows of Figures 3 and 7 and of the distance ratio."""
+    devs = _with_training_devs(T, analysis_deviations(T.profile, "landscape"))
+    return [artifact("Figure 3", T, nets_done=list(dict.fromkeys(lin.net)), deviations_=devs),
+            artifact("Figure 7", T, nets_done=list(dict.fromkeys(cur.net)), deviations_=devs),
+            artifact("Distance ratio", T, nets_done=list(dict.fromkeys(d.net)),
+                     deviations_=_with_training_devs(T, []))]
+
+
+# --------------------------------------------------------------------------- small_batches, remedies chapters
+def _section_deviations(R: Result) -> list[str]:
+    """How the knobs of ``R`` depart from the paper's protocol (for the status rows)."""
+    out = set()
+    pr = paper.protocol()
+    for net, kw in R.knobs.items():
+        a = bind(SECTIONS[R.plan.chapter][R.section], kw, net).arguments
+        seeds = a.get("seeds")
+        if seeds is not None and len(seeds) < pr["trials"]:
+            out.add(f"{net}: {len(seeds)} of {pr['trials']} trials")
+        for k in ("epochs", "sb_epochs", "lb_epochs"):
+            if k in a and R.section in ("fig4", "fig5", "fig6") and a[k] != 100:
+                out.add(f"{net}: {k.replace('_', ' ')} {a[k]} instead of 100")
+        if R.plan.chapter == "remedies" and (a.get("config") or {}).get("stop") != "plateau":
+            out.add(f"{net}: fixed {a['sb_epochs']} SB / {a['lb_epochs']} LB epochs instead of "
+                    "'until the loss ceased to improve'")
+        if a.get("train_subset") or a.get("test_subset"):
+            out.add(f"{net}: {a.get('train_subset') or 'all'} training / "
+                    f"{a.get('test_subset') or 'all'} test examples")
+        if "bf16" in {r.meta.get("precision") for r in R.runs.get(net, [])}:
+            out.add(f"{net}: bf16 autocast")
+        if a.get("sharpness_iters", 10) != pr["sharpness_lbfgsb_iterations"]:
+            out.add(f"{net}: {a['sharpness_iters']} L-BFGS-B iterations")
+        if a.get("sharpness_subset") or a.get("subset"):
+            out.add(f"{net}: sharpness on {a.get('sharpness_subset') or a.get('subset')} training examples")
+        if net in R.plan.stand_ins.get(R.section, {}):
+            out.add(f"{net} stands in for {R.plan.stand_ins[R.section][net]}")
+    return sorted(out)
+
+
+def result_status(R: Result, name: str, note: str = "") -> dict:
+    """The status row of the artifact ``R`` reproduces (``artifact``)."""
+    missing = {n: dataset_of(n) for n, why in R.plan.skipped.get(R.section, {}).items()
+               if why.startswith("needs data")}
+    done = [n for n in R.nets if n in set(R.data.get("net", []))]
+    extra = [n for n in done if n not in PAPER_NETS.get(R.section, ())]
+    notes = [note] if note else []
+    if extra:
+        notes.append(f"also shown: {', '.join(extra)}")
+    row = artifact(name, nets_done=done, deviations_=_section_deviations(R), missing=missing,
+                   profile_name=R.plan.profile.name, note="; ".join(notes))
+    if done and row["status"] in ("needs data", "not run"):  # ran, but only on networks the paper omits
+        row["status"] = "partial"
+    return row
+
+
+def small_batches_status(f4: Result, f5: Result, f6: Result, cn: Result) -> list[dict]:
+    """Status rows of Figures 4, 5 and 6 (the cone remark is reported in its note of Fig. 6)."""
+    return [result_status(f4, "Figure 4"), result_status(f5, "Figure 5"),
+            result_status(f6, "Figure 6",
+                          note=f"'not a cone' measured on {', '.join(cn.nets) or 'no network'}")]
+
+
+def remedies_status(r6: Result, r7: Result, rb: Result) -> list[dict]:
+    """Status rows of Tables 6, 7 and Section E.3."""
+    return [result_status(r6, "Table 6"), result_status(r7, "Table 7"),
+            result_status(rb, "Section E.3", note="the paper reports no numbers, only 'no improvement'")]

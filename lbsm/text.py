@@ -1,0 +1,281 @@
+"""The text of the chapters: glue-ready sentences and numbers for their prose (``*_text``), and
+the protocol decisions quoted from lbsm's docstrings.
+
+Every ``*_text`` returns ``{glue name: string}`` for :func:`lbsm.report.glue_all`; the markdown
+cells use them as ``{glue:text}`` so that no measured number is typed by hand. Tables are read
+from :mod:`lbsm.tables`, the paper's numbers from :mod:`lbsm.paper`.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from . import experiments, models, paper, profiles, remedies, tables
+from . import train as training
+from .report import EPS, eps_label, mean_sd, pm
+from .results import Plan, Result, Trained, bind
+
+if TYPE_CHECKING:
+    from IPython.display import Markdown
+
+
+# --------------------------------------------------------------------------- intro and setup chapters
+def intro_text() -> dict:
+    """Glue-ready numbers of the paper's claims for the intro (from ``lbsm.paper``)."""
+    t = paper.table(2)
+    gap = t.test_sb - t.test_lb
+    o, r = paper.statement("sharpness_orders_of_magnitude"), paper.statement("distance_ratio")
+    return {"intro_gap_min": f"{gap.min():.2f}", "intro_gap_max": f"{gap.max():.2f}",
+            "intro_orders": f"{o['low']}-{o['high']}", "intro_ratio": f"{r['low']}-{r['high']}"}
+
+
+def table1_text(t1: pd.DataFrame) -> dict:
+    """Glue-ready parameter counts (``params_F1`` ...) and their range."""
+    n = {net: int(v.replace(",", "")) for net, v in t1["parameters (ours)"].items()}
+    return {**{f"params_{k}": f"{v:,}" for k, v in n.items()},
+            "params_min": f"{min(n.values()) / 1e6:.2f} M", "params_max": f"{max(n.values()) / 1e6:.2f} M"}
+
+
+def docstring_bullets(obj) -> list[str]:
+    """The ``* ...`` bullet items of an object's docstring, continuation lines joined."""
+    items, cur = [], None
+    for line in inspect.getdoc(obj).splitlines():
+        if line.startswith("* "):
+            cur = line[2:].strip()
+            items.append(cur)
+        elif cur is not None and line.startswith("  ") and line.strip():
+            items[-1] += " " + line.strip()
+        else:
+            cur = None
+    return items
+
+
+def protocol_choices() -> "Markdown":
+    """The protocol and architecture decisions the paper leaves open, from lbsm's docstrings.
+
+    They are written once, in ``lbsm.train`` (optimizer, stopping, x0), ``lbsm.models`` (layers,
+    initialization, BatchNorm, paper-vs-code architecture) and ``lbsm.models.evaluation``
+    (BatchNorm at evaluation); this function only quotes them.
+    """
+    from IPython.display import Markdown
+
+    def md(items):
+        return "\n".join("- " + re.sub(r"``([^`]+)``", r"`\1`", s) for s in items)
+    ev = inspect.getdoc(models.evaluation).split("\n\n", 1)[1].replace("\n", " ")
+    ev = re.sub(r"``([^`]+)``", r"`\1`", ev)
+    return Markdown("**Training (`lbsm.train`)**\n\n" + md(docstring_bullets(training)) +
+                    "\n\n**Networks (`lbsm.models`)**\n\n" + md(docstring_bullets(models)) +
+                    f"\n\n**BatchNorm at evaluation (`lbsm.models.evaluation`)**: {ev}")
+
+
+# --------------------------------------------------------------------------- gap chapter
+def gap_text(T: Trained, t2: pd.DataFrame) -> dict:
+    """Glue-ready text for the gap chapter's prose (gap per network, ours vs paper, seeds)."""
+    if t2.empty:
+        t2 = pd.DataFrame({"ours": [], "ours_sd": [], "paper": []},
+                          index=pd.MultiIndex.from_tuples([], names=["net", "quantity"]))
+        return {"gap_sentence": "no network could be trained", "gap_nets": "none",
+                "gap_profile": T.profile.name, "gap_max_paper": "—", "gap_min_paper": "—",
+                "gap_positive": "0 of 0", "overfit_sentence": "no runs"}
+    g = t2.xs("gap (test SB - LB)", level="quantity")
+    parts = [f"{net}: {pm(r.ours, r.ours_sd)} points (paper {r.paper:.2f})" for net, r in g.iterrows()]
+    pt = paper.table(2)
+    return {"gap_sentence": "; ".join(parts), "gap_nets": ", ".join(T.nets),
+            "gap_profile": T.profile.name,
+            "gap_max_paper": f"{(pt.test_sb - pt.test_lb).max():.2f}",
+            "gap_min_paper": f"{(pt.test_sb - pt.test_lb).min():.2f}",
+            "gap_positive": f"{int((g.ours > 0).sum())} of {len(g)}",
+            "overfit_sentence": overfit_text(T)}
+
+
+def overfit_text(T: Trained) -> str:
+    """Where each run's test accuracy peaks vs where it ends (the paper: no peak-then-decay)."""
+    parts = []
+    for net in T.nets:
+        for i, regime in enumerate(("SB", "LB")):
+            h = pd.concat([p[i].history for p in T.pairs[net]]).groupby("epoch").test_acc.mean()
+            h = h[h.index > 0]
+            if len(h):
+                parts.append(f"{net} {regime} peaks at epoch {int(h.idxmax())} ({h.max():.2f}%) "
+                             f"and ends at {h.iloc[-1]:.2f}% (epoch {int(h.index[-1])})")
+    return "; ".join(parts) or "no runs"
+
+
+# --------------------------------------------------------------------------- sharpness chapter
+def sharpness_text(t3: pd.DataFrame, t4: pd.DataFrame, P: profiles.Profile) -> dict:
+    """Glue-ready sentences: LB/SB sharpness ratios per network and eps, ours vs the paper."""
+    def ratios(t):
+        if t.empty:
+            return "not computed"
+        r = t.xs("LB/SB", level="regime")
+        return "; ".join(f"{net} at eps = {eps}: {row.ours:.1f} (paper {row.paper:.1f})"
+                         for (net, eps), row in r.iterrows())
+
+    def orders(t):
+        if t.empty:
+            return "—"
+        r = t.xs("LB/SB", level="regime").ours
+        r = r[r > 0]
+        return f"{np.log10(r.min()):.1f} to {np.log10(r.max()):.1f}" if len(r) else "—"
+    o = paper.statement("sharpness_orders_of_magnitude")
+    return {"sharp_full_ratios": ratios(t3), "sharp_sub_ratios": ratios(t4),
+            "sharp_full_orders": orders(t3), "sharp_sub_orders": orders(t4),
+            "subspace_p": str(P.subspace_dim), "paper_orders": f"{o['low']}-{o['high']}"}
+
+
+def subspace_kinds_text(kinds: pd.DataFrame) -> dict:
+    """Glue-ready sentences for ``subspace_kinds``: where it was measured, the LB/SB ratio under each
+    reading of A, and which reading comes closest to the paper (log distance over SB and LB)."""
+    if kinds.empty:
+        return {"kinds_where": "not computed", "kinds_sentence": ""}
+    a = kinds.attrs
+    ratios = ", ".join(f"{k} {r:.3g}" for k, r in kinds["LB/SB"].items())
+    both = kinds[(kinds.SB > 0) & (kinds.LB > 0)]
+    sentence = (f"LB/SB ratio under each reading: {ratios} (paper "
+                f"{kinds['paper LB'].iloc[0] / kinds['paper SB'].iloc[0]:.3g}).")
+    if len(both):
+        dist = (np.log10(both.SB / both["paper SB"]).abs() + np.log10(both.LB / both["paper LB"]).abs())
+        k = dist.idxmin()
+        sentence += (f" Closest to the paper's SB {both.loc[k, 'paper SB']:g} / LB "
+                     f"{both.loc[k, 'paper LB']:g} (log scale): {k}, SB {both.loc[k, 'SB']:.3g} / LB "
+                     f"{both.loc[k, 'LB']:.3g}.")
+    return {"kinds_where": f"{a['net']}, seed {a['seed']}, eps = {a['eps']:g}",
+            "kinds_sentence": sentence}
+
+
+def hessian_text(h: pd.DataFrame) -> dict:
+    """Glue-ready sentence: LB/SB ratio of the top eigenvalue and of the trace per network."""
+    if h.empty:
+        return {"hess_sentence": "not computed"}
+    m = h.groupby(["net", "regime"], sort=False)[["lambda_1", "trace"]].mean()
+    parts = [f"{net}: top eigenvalue {m.loc[(net, 'LB'), 'lambda_1']:.3g} (LB) vs "
+             f"{m.loc[(net, 'SB'), 'lambda_1']:.3g} (SB), trace {m.loc[(net, 'LB'), 'trace']:.3g} vs "
+             f"{m.loc[(net, 'SB'), 'trace']:.3g}"
+             for net in m.index.get_level_values(0).unique()
+             if (net, "LB") in m.index and (net, "SB") in m.index]
+    return {"hess_sentence": "; ".join(parts) or "not computed"}
+
+
+# --------------------------------------------------------------------------- interpolation chapter
+def interpolation_text(lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) -> dict:
+    """Glue-ready sentences for the interpolation chapter."""
+    r = paper.statement("distance_ratio")
+
+    def rises(t):
+        if t.empty:
+            return "not computed"
+        return "; ".join(f"{net}: {row['beyond LB (ours)']:.2f} beyond LB vs {row['beyond SB (ours)']:.2f} "
+                         f"beyond SB" + (f" (paper {row['beyond LB (paper)']:.2f} vs {row['beyond SB (paper)']:.2f})"
+                                         if "beyond LB (paper)" in row and not pd.isna(row['beyond LB (paper)']) else "")
+                         for net, row in t.iterrows())
+    ratio = ("; ".join(f"{net}: {pm(*mean_sd(g.ratio))}" for net, g in d.groupby("net", sort=False))
+             if len(d) else "not computed")
+    return {"rise_linear": rises(tables.rise_table(lin, "linear")) if len(lin) else "not computed",
+            "rise_curvilinear": rises(tables.rise_table(cur, "curvilinear")) if len(cur) else "not computed",
+            "ratio_sentence": ratio, "ratio_paper": f"{r['low']}-{r['high']}",
+            "ratio_in_range": f"{int(d.in_range.sum()) if len(d) else 0} of {len(d)}"}
+
+
+# --------------------------------------------------------------------------- small_batches chapter
+def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6: Result,
+                       cn: Result, appc: pd.DataFrame) -> dict:
+    """Glue-ready numbers and sentences of the ``small_batches`` chapter."""
+    st = paper.statement("threshold_batch_size")
+    out = {"sb_profile": S.profile.name, "knee_paper_F2": f"{st['F2']:,}", "knee_paper_C1": f"{st['C1']:,}",
+           "knee_paper_curve_F2": f"{tables.paper_knee('F2'):,.0f}",
+           "knee_paper_curve_C1": f"{tables.paper_knee('C1'):,.0f}",
+           "cone_paper": f"{paper.statement('not_a_cone_fraction')['value']:.0%}",
+           "appc_fs": f"{appc.attrs.get('f_s', float('nan')):g}",
+           "appc_paper_bound": f"{1 / (0.2 * 10):g}"}
+    stand = {k: v for s in S.stand_ins.values() for k, v in s.items()}
+    out["standin_sentence"] = ("; ".join(f"{k} (MNIST) stands in for {v}, whose TIMIT features are not "
+                                         "in the data directory" for k, v in stand.items())
+                               or "no network stands in for another: every network's data is there")
+    out["knee_sentence"] = "; ".join(
+        f"{n}: {r['knee (ours)']:,.0f} ({r['knee / training set (ours)']:.1%} of its training set; "
+        f"paper {r['paper net']}: {r['knee (paper, stated)']:,.0f}, "
+        f"{r['knee / training set (paper)']:.1%})" for n, r in knees.iterrows()) or "not computed"
+    parts = []
+    for net in f5.nets:
+        d = f5.data[f5.data.net == net].sort_values("sb_epoch")
+        c = experiments.sharpness_col(EPS[0])
+        parts.append(f"{net}: LB sharpness {d[c].iloc[0]:.3g} from epoch {d.sb_epoch.iloc[0]} vs "
+                     f"{d[c].iloc[-1]:.3g} from epoch {d.sb_epoch.iloc[-1]}, LB test accuracy "
+                     f"{d.lb_test_acc.iloc[0]:.2f}% vs {d.lb_test_acc.iloc[-1]:.2f}%")
+    out["fig5_sentence"] = "; ".join(parts) or "not run"
+    t6 = tables.fig6_table(f6)
+    out["fig6_sentence"] = "; ".join(
+        f"{n} {reg}: {r['sharpness first']:.3g} at loss {r['loss first']:.3g} to {r['sharpness last']:.3g} "
+        f"at loss {r['loss last']:.3g}" for (n, reg), r in t6.iterrows()) or "not run"
+    cs = tables.cone_summary(cn)
+    kw = next(iter(S.knobs.get("cone", {}).values()), {})
+    a = bind(experiments.cone_table, kw).arguments
+    out.update(cone_directions=str(a["directions"]), cone_radius=eps_label(a["radius"]),
+               cone_threshold=f"{a['threshold']:g}")
+    out["cone_sentence"] = "; ".join(
+        f"{n} {lab}: {r['steep fraction']:.0%} of {int(r.directions)} directions steep, median rise "
+        f"{r['median rise / reference']:.2g} of the reference" for (n, lab), r in cs.iterrows()) or "not run"
+    out["appc_sentence"] = "; ".join(
+        f"{n}: I_l / I_s = {r['I_l / I_s']:.2f} vs bound {r['B_s / (f_s B_l)']:.2f} "
+        f"({'LB faster' if r['LB faster?'] is True else 'SB faster' if r['LB faster?'] is False else 'undecided'})"
+        for n, r in appc.drop(index="paper example").iterrows()) or "not run"
+    return out
+
+
+# --------------------------------------------------------------------------- remedies chapter
+def method_args(S: Plan) -> dict:
+    """Glue-ready hyper-parameters of every remedy, resolved (defaults filled in) per network by
+    ``remedies.resolve_args``: ``args_conservative``, ``args_adversarial``, ``args_stability``."""
+    out = {}
+    for section in ("conservative", "adversarial", "stability"):
+        parts = []
+        for net, kw in S.knobs.get(section, {}).items():
+            a = bind(experiments.remedy_trials, kw, net).arguments
+            args = remedies.resolve_args(a["method"], net, a["method_args"])
+            parts.append(f"{net}: " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) and not
+                                                 isinstance(v, bool) else f"{k} = {v}"
+                                                 for k, v in args.items()))
+        out[f"args_{section}"] = "; ".join(parts) or "not run under this profile"
+    return out
+
+
+def remedy_text(R: Result, t: pd.DataFrame, prefix: str) -> dict:
+    """Glue-ready sentences: remedied LB vs plain LB and vs the SB baseline (test accuracy), and the
+    remedied LB sharpness, per network, ours and the paper's."""
+    name = "augmented" if prefix == "t6" else "conservative"
+    if t.empty:
+        return {f"{prefix}_sentence": "nothing ran", f"{prefix}_nets": "none"}
+    parts = []
+    for net in t.index.get_level_values("net").unique():
+        x = t.loc[net]
+        sb, rem = x.loc[[q for q in x.index if q.startswith("test SB")][0]], x.loc[f"test LB ({name})"]
+        s = (f"{net}: {name} LB {pm(rem.ours, rem.ours_sd)}% vs SB {pm(sb.ours, sb.ours_sd)}% "
+             f"(paper {rem.paper:.2f} vs {sb.paper:.2f})")
+        plain = "test LB (plain; paper: Table 2)"
+        if plain in x.index:
+            s += (f", plain LB {pm(x.loc[plain].ours, x.loc[plain].ours_sd)}% "
+                  f"(paper {x.loc[plain].paper:.2f})")
+        sh = x.loc[f"LB ({name}) sharpness eps 1e-3"]
+        s += f"; {name} LB sharpness at eps 1e-3 {sh.ours:.3g} (paper {sh.paper:.4g})"
+        parts.append(s)
+    return {f"{prefix}_sentence": "; ".join(parts), f"{prefix}_nets": ", ".join(R.nets)}
+
+
+def robust_text(R: Result) -> dict:
+    """Glue-ready sentence of E.3: each robust LB variant's test accuracy and sharpness (eps 1e-3)
+    minus the plain LB run's, per network (mean over seeds)."""
+    if R.data.empty:
+        return {"e3_sentence": "nothing ran", "e3_nets": "none", "rem_profile": R.plan.profile.name}
+    c = experiments.sharpness_col(EPS[0])
+    parts = []
+    for net, d in R.data.groupby("net", sort=False):
+        base = d[d.regime == "LB"].drop_duplicates("seed")
+        for method, g in d[d.regime == "LB+remedy"].groupby("remedy", sort=False):
+            parts.append(f"{net} {method}: test accuracy {g.test_acc.mean() - base.test_acc.mean():+.2f} "
+                         f"points, sharpness (eps 1e-3) {g[c].mean():.3g} vs {base[c].mean():.3g}")
+    return {"e3_sentence": "; ".join(parts), "e3_nets": ", ".join(R.nets),
+            "rem_profile": R.plan.profile.name}
