@@ -60,6 +60,7 @@ nbval-refs: env data
 bench: env data
 	$(BIN)/python benchmarks/bench_trainer.py
 	$(BIN)/python benchmarks/bench_sharpness.py
+	$(BIN)/python benchmarks/bench_compute.py
 
 clean:
 	rm -rf _build

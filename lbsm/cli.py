@@ -22,25 +22,34 @@ RUN_COLUMNS = ("run", "net", "batch_size", "seed", "epochs", "stop", "train_subs
 
 
 def cmd_train(a) -> int:
+    from .ensemble import fit_ensemble
     from .store import Store
     from .train import TrainConfig, fit
     if a.train_subset is not None:  # checked before anything is loaded or written
         validate.batch_size(a.batch_size, a.train_subset)
-    cfg = TrainConfig(a.net, a.batch_size, seed=a.seed, epochs=a.epochs, stop=a.stop,
-                      precision=a.precision, bn_eval=a.bn, train_subset=a.train_subset,
-                      test_subset=a.test_subset, checkpoints=a.checkpoints)
+    seeds = a.seeds or [a.seed]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {' '.join(map(str, seeds))}: give each seed once")
+    cfgs = [TrainConfig(a.net, a.batch_size, seed=s, epochs=a.epochs, stop=a.stop,
+                        precision=a.precision, bn_eval=a.bn, train_subset=a.train_subset,
+                        test_subset=a.test_subset, checkpoints=a.checkpoints) for s in seeds]
     store = Store(a.results)
     t0 = time.perf_counter()
-    stored = store.is_finished(store.run_dir(cfg.net, cfg.key))
-    if not stored:
-        check_sizes(cfg)
-    run = fit(cfg, store, device=a.device, progress=not a.quiet)
-    f = run.final
-    print(f"{cfg.net} B={cfg.batch_size} seed={cfg.seed}: {run.status} after {int(f['epoch'])} epochs"
-          f"{' (from the store)' if stored else ''}, "
-          f"train {f['train_acc']:.2f}% / loss {f['train_loss']:.4f}, test {f['test_acc']:.2f}% "
-          f"[{run.meta['device']}, {time.perf_counter() - t0:.1f} s] -> {run.path}")
-    return 0 if run.status == "done" else 3
+    stored = {c.key: store.is_finished(store.run_dir(c.net, c.key)) for c in cfgs}
+    if not all(stored.values()):
+        check_sizes(cfgs[0])
+    if a.ensemble:
+        runs = fit_ensemble(cfgs, store, device=a.device, progress=not a.quiet)
+    else:
+        runs = [fit(c, store, device=a.device, progress=not a.quiet) for c in cfgs]
+    for cfg, run in zip(cfgs, runs):
+        f = run.final
+        print(f"{cfg.net} B={cfg.batch_size} seed={cfg.seed}: {run.status} after {int(f['epoch'])} "
+              f"epochs{' (from the store)' if stored[cfg.key] else ''}, "
+              f"train {f['train_acc']:.2f}% / loss {f['train_loss']:.4f}, test {f['test_acc']:.2f}% "
+              f"[{run.meta['device']}, {run.meta['precision']}] -> {run.path}")
+    print(f"{len(runs)} run(s) in {time.perf_counter() - t0:.1f} s")
+    return 0 if all(r.status == "done" for r in runs) else 3
 
 
 def cmd_compute(a) -> int:
@@ -243,6 +252,11 @@ def parser() -> argparse.ArgumentParser:
                    help="network of the paper's Table 1 (required)")
     t.add_argument("--batch-size", required=True, type=positive("--batch-size"),
                    help="minibatch size, 1 to the number of training examples (required)")
+    t.add_argument("--seeds", nargs="+", type=checked(validate.non_negative_int, "--seeds"),
+                   help="several trials (overrides --seed), e.g. --seeds 0 1 2 3 4")
+    t.add_argument("--ensemble", action="store_true",
+                   help="train the --seeds together in one vmapped step (lbsm.ensemble; the "
+                        "default of `compute` on a GPU)")
     t.add_argument("--seed", type=checked(validate.non_negative_int, "--seed"), default=0,
                    help="trial: seeds the initial weights x0, the minibatch order and dropout")
     t.add_argument("--epochs", type=positive("--epochs"), default=100,

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import results, train
+from . import ensemble, results, train
 from .profiles import Profile
 from .store import Store
 
@@ -102,10 +102,14 @@ def _order(cfgs: dict, deps: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- executors
-def _in_process(chapter: str, plan, store: Store, progress: bool) -> dict:
+def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: bool) -> dict:
     cfgs, deps = graph(chapter, plan)
-    missing = [n for n in _order(cfgs, deps) if not store.is_finished(store.run_dir(*n.split("-", 1)))]
-    train.sweep([cfgs[n] for n in missing], store, progress=progress, desc=f"{chapter}: runs")
+    missing = [cfgs[n] for n in _order(cfgs, deps)
+               if not store.is_finished(store.run_dir(*n.split("-", 1)))]
+    if use_ensemble:  # seeds of one protocol together; the rest (warm starts too) one by one, in order
+        ensemble.fit_ensemble(missing, store, progress=progress)
+    else:
+        train.sweep(missing, store, progress=progress, desc=f"{chapter}: runs")
     return {name: fn(plan) for name, fn in spec(chapter).parts.items()}
 
 
@@ -184,11 +188,13 @@ class Chapter:
 def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess",
             scheduler: str | None = None, workers: int | None = None, threads_per_worker: int = 1,
             nets=None, store: Store | None = None, progress: bool = False,
-            **overrides) -> dict[str, Chapter]:
+            use_ensemble: bool | None = None, **overrides) -> dict[str, Chapter]:
     """Compute what ``chapters`` (a name, a list, or ``"all"``) need under ``profile`` (a name or
     a ready Profile; ``nets``/``overrides``: the papermill parameters of ``results.profile``) and
     return each chapter's parts. Runs first, analyses after; ``executor``: ``"inprocess"`` or
-    ``"dask"`` (``scheduler``: address of an existing cluster, else a LocalCluster)."""
+    ``"dask"`` (``scheduler``: address of an existing cluster, else a LocalCluster).
+    ``use_ensemble``: train the seeds of one protocol together (:mod:`lbsm.ensemble`); default:
+    on a GPU, where one small step leaves the device mostly idle."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     names = list(CHAPTERS) if chapters in ("all", None) else (
@@ -197,6 +203,8 @@ def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess
         spec(n)
     P = profile if isinstance(profile, Profile) else results.profile(profile, nets=nets, **overrides)
     store = store or Store()
+    if use_ensemble is None:
+        use_ensemble = train.default_device().type == "cuda"
     client = dask_client(scheduler, workers, threads_per_worker) if executor == "dask" else None
     out = {}
     try:
@@ -204,7 +212,7 @@ def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess
             t0 = time.perf_counter()
             plan = spec(n).plan(P, nets)
             parts = (_dask(n, plan, store, client, threads_per_worker) if client is not None
-                     else _in_process(n, plan, store, progress))
+                     else _in_process(n, plan, store, progress, use_ensemble))
             out[n] = Chapter(n, plan, parts, time.perf_counter() - t0)
     finally:
         if client is not None:

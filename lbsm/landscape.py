@@ -170,8 +170,12 @@ def interpolate_runs(sb_run: str, lb_run: str, kind: str = "linear", points: int
     runs of one trial do), the distance ratio ||x_s - x0|| / ||x_l - x0||.
     """
     from . import data as lbsm_data
+    from . import validate
     from .store import Store
     from .train import Run, default_device
+    validate.at_least("points", points, 2)
+    validate.choice("kind", kind, KINDS)
+    validate.choice("bn", bn, BN_POLICIES)
     device = torch.device(device) if device else default_device()
     store = Store(results)
     sb, lb = Run.load(store.find(sb_run), store), Run.load(store.find(lb_run), store)

@@ -393,6 +393,11 @@ def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
     ``subspace_kind`` drawn with ``seed`` (``Subspace.random``), or a ready ``Subspace``.
     ``start``: see ``maximize_in_box``.
     """
+    from . import validate
+    validate.finite_positive_float("eps", eps)
+    validate.positive_int("iters", iters)
+    if isinstance(subspace, int) or subspace is not None and not isinstance(subspace, Subspace):
+        validate.positive_int("subspace", subspace)
     t0 = time.perf_counter()
     obj = Objective(model, x, y, bn, batch_size)
     A = subspace

@@ -80,8 +80,14 @@ class TrainConfig:
         if self.bn_eval not in models.BN_POLICIES:
             raise ValueError(f"unknown BatchNorm policy {self.bn_eval!r}; choose one of "
                              f"{', '.join(models.BN_POLICIES)}")
-        if self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("batch_size must be >= 1 and epochs >= 0")
+        from . import validate
+        validate.positive_int("batch_size", self.batch_size)
+        validate.non_negative_int("epochs", self.epochs)
+        validate.non_negative_int("seed", self.seed)
+        validate.optional_subset("train_subset", self.train_subset)
+        validate.optional_subset("test_subset", self.test_subset)
+        validate.positive_int("eval_batch_size", self.eval_batch_size)
+        validate.finite_positive_float("lr", self.lr)
         object.__setattr__(self, "betas", tuple(self.betas))
 
     @property
@@ -263,12 +269,17 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
     if not store.is_finished(path):
         with store.lock(f"run-{path.name}"):
             if not store.is_finished(path):
-                history, meta = _train(cfg, store, path.name, dataset, device, progress)
-                save_json(cfg.key_dict(), path / "config.json")
-                write_atomic(path / "history.csv", history.to_csv(index=False).encode())
-                meta["sha256"] = {f: sha256(path / f) for f in RUN_FILES}
-                save_json(meta, path / "meta.json")  # written last: its presence marks the run finished
+                publish(cfg, store, *_train(cfg, store, path.name, dataset, device, progress))
     return Run.load(path, store)
+
+
+def publish(cfg: TrainConfig, store: Store, history: pd.DataFrame, meta: dict) -> None:
+    """Write a finished run into the published store: config, history, then (last, with the
+    checksums of the other two) the metadata whose presence marks the run finished."""
+    path = store.run_dir(cfg.net, cfg.key)
+    save_json(cfg.key_dict(), path / "config.json")
+    write_atomic(path / "history.csv", history.to_csv(index=False).encode())
+    save_json({**meta, "sha256": {f: sha256(path / f) for f in RUN_FILES}}, path / "meta.json")
 
 
 def restore_weights(run: Run, device=None, progress: bool = False) -> dict:
@@ -302,6 +313,8 @@ def _train(cfg: TrainConfig, store: Store, name: str, dataset, device, progress)
     ds = dataset if dataset is not None else lbsm_data.load(cfg.dataset, device=device)
     ds = ds.subset(cfg.train_subset, cfg.test_subset).to(device)
     xtr, ytr, n = ds.x_train, ds.y_train, len(ds.x_train)
+    from . import validate  # a batch larger than the data would silently be the full-batch method
+    validate.batch_size(cfg.batch_size, n, name="batch_size")
 
     model = models.build(cfg.net).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.adam_eps)

@@ -305,3 +305,34 @@ def test_book_runner_prints_a_message_not_a_traceback(capsys):
     assert book.run_cli(["run", "--profile", "nope"]) == 2
     err = capsys.readouterr().err
     assert "unknown profile 'nope'" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- the Python API
+@pytest.mark.parametrize("kw,match", [(dict(train_subset=-10), "train_subset must be >= 1"),
+                                      (dict(train_subset=0), "train_subset must be >= 1"),
+                                      (dict(batch_size=0), "batch_size must be an integer >= 1"),
+                                      (dict(lr=float("nan")), "lr"), (dict(seed=-1), "seed")])
+def test_train_config_refuses_nonsense(kw, match):
+    from lbsm.train import TrainConfig
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**{"net": "F1", "batch_size": 256, **kw})
+
+
+def test_a_batch_larger_than_the_data_is_refused_before_anything_is_stored(mnist, store):
+    from lbsm.train import TrainConfig, fit
+    cfg = TrainConfig("F1", 100000, epochs=1, train_subset=1000, test_subset=100)
+    with pytest.raises(ValueError, match="larger than the training set"):
+        fit(cfg, store, dataset=mnist, progress=False)
+    assert not store.is_finished(store.run_dir("F1", cfg.key)) and not (store.root / "runs").exists()
+
+
+@pytest.mark.parametrize("kw,match", [(dict(eps=float("nan")), "eps"), (dict(eps=0.0), "eps"),
+                                      (dict(iters=0), "iters"), (dict(subspace=0), "subspace"),
+                                      (dict(subspace=-5), "subspace")])
+def test_sharpness_refuses_nonsense(kw, match):
+    import torch
+    from lbsm import models
+    from lbsm.sharpness import keskar_sharpness
+    x, y = torch.rand(8, 784), torch.randint(0, 10, (8,))
+    with pytest.raises(ValueError, match=match):
+        keskar_sharpness(models.build("F1"), x, y, **kw)
