@@ -12,7 +12,7 @@ export LBSM_RESULTS ?= $(CURDIR)/results
 # where the official files may already be (CI: ../shared/data); else they are downloaded
 export LBSM_SHARED  ?= $(CURDIR)/../shared/data
 
-.PHONY: env data test test-fast test-nbval book book-run book-html book-static recompute nbval-refs bench clean
+.PHONY: env data test test-fast test-nbval book book-run book-html book-static recompute gpu-parts nbval-refs bench clean
 
 # nbval: the smoke-profile references in tests/nbval/ are re-executed in a fresh, temporary results
 # store (so every run trains), every cell must run, and NBVAL_CHECK_OUTPUT cells must match
@@ -47,6 +47,11 @@ book-html: env book-static
 # MathJax 3 served from the built site (no CDN): the es5 bundle of the pinned django-static-mathjax
 book-static: env
 	@mkdir -p _static && rm -rf _static/mathjax && cp -r "$$($(BIN)/python -c 'import mathjax, pathlib; print(pathlib.Path(mathjax.__file__).parent / "static/mathjax/es5")')" _static/mathjax
+
+# CIFAR-10 in parts of <= 45 MB with their md5s, for a GPU window reached through 64 MiB transfers
+# (README, "On a GPU")
+gpu-parts: env
+	$(BIN)/python -m lbsm data split --parts .gpu-parts
 
 # everything of PROFILE recomputed into an empty store (RESULTS=path; the published one is untouched)
 RESULTS ?= $(CURDIR)/results-recomputed

@@ -57,6 +57,9 @@ def cmd_compute(a) -> int:
     from .store import Store
     chapters = "all" if "all" in a.chapters else a.chapters
     t0 = time.perf_counter()
+    store = Store(a.results)
+    if a.budget is not None or a.dry_run:
+        return compute_chunk(a, store, t0)
     out = compute.compute(chapters, a.profile, executor=a.executor, scheduler=a.scheduler,
                           workers=a.workers, threads_per_worker=a.threads_per_worker,
                           nets=a.nets, store=Store(a.results), progress=True)
@@ -64,6 +67,50 @@ def cmd_compute(a) -> int:
         print(f"{name}: {len(ch.parts)} parts ready ({ch.seconds:.1f} s)")
     print(f"profile {a.profile}, executor {a.executor}: {time.perf_counter() - t0:.1f} s; "
           f"results in {Store(a.results).root}")
+    return 0
+
+
+def cmd_import(a) -> int:
+    from .chunks import import_archive
+    from .store import Store
+    out = import_archive(a.archive, Store(a.results))
+    print(f"{len(out['added'])} added, {len(out['kept'])} already in {Store(a.results).root}")
+    return 0
+
+
+def compute_chunk(a, store, t0) -> int:
+    """``compute --budget S [--dry-run]``: the missing work of the profile that fits S seconds,
+    in ``lbsm.chunks.PRIORITY`` order; optionally packed into ``--archive``."""
+    from . import chunks, compute, train
+    budget = a.budget if a.budget is not None else float("inf")
+    if a.selftest:
+        print("self-test:", chunks.selftest(require_cuda=a.require_cuda))
+    items = chunks._items(a.profile)
+    pairs = {(c.net, c.batch_size) for _, ch, _, p in items for c in compute.graph(ch, p)[0].values()}
+    if a.cost:
+        cost = chunks.Cost.parse(a.cost, a.ensemble_speedup)
+        missing = sorted(f"{n}@{b}" for n, b in pairs if f"{n}@{b}" not in cost.epoch_seconds)
+        if missing:
+            raise ValueError(f"--cost lacks {', '.join(missing)}; give NET@BATCH=SECONDS for each")
+    else:
+        cost = chunks.Cost.measure(pairs, ensemble_speedup=a.ensemble_speedup)
+    items = chunks.plan(a.profile, budget, cost, store)
+    print(chunks.plan_text(items, budget, cost))
+    if a.dry_run:
+        return 0
+    from .ensemble import fit_ensemble
+    before = chunks.snapshot(store)
+    on_gpu = train.default_device().type == "cuda"
+    for it in items:
+        if it.fits:
+            compute.compute(it.chapter, a.profile, nets=it.net, store=store, progress=True)
+        elif it.partial:
+            fit_ensemble(it.partial, store) if on_gpu else train.sweep(it.partial, store)
+        else:
+            continue
+        print(f"done: {it.what}{'' if it.fits else ' (runs only)'} ({time.perf_counter() - t0:.0f} s)")
+    if a.archive:
+        print("archive:", chunks.export(store, a.archive, since=before))
     return 0
 
 
@@ -111,6 +158,21 @@ def cmd_data(a) -> int:
     names = a.names or list(lbsm_data.DATASETS)
     if a.action == "stage":
         return stage(root, Path(a.shared) if a.shared else None)
+    if a.action == "split":
+        src = Path(a.shared or os.environ.get("LBSM_SHARED", "")) / "cifar-10-batches-py.tar.xz"
+        if not src.is_file():
+            raise lbsm_data.DataError(f"{src} is not there: give --shared DIR with the official "
+                                      "cifar-10-batches-py.tar.xz")
+        parts = lbsm_data.split(src, a.parts)
+        print(f"{len(parts)} parts of at most 45 MB and {lbsm_data.PARTS_MD5} in {a.parts}")
+        return 0
+    if a.action == "reassemble":
+        archive = lbsm_data.reassemble(a.parts, root)
+        problems = lbsm_data.check("cifar10", root)
+        if problems:
+            raise lbsm_data.DataError("; ".join(problems))
+        print(f"{archive.name}: reassembled, md5 verified, unpacked into {root}; cifar10 ok")
+        return 0
     if a.action == "download":
         for n in names:
             lbsm_data.fetch(n, root)
@@ -245,7 +307,28 @@ def parser() -> argparse.ArgumentParser:
                    help="LocalCluster worker processes (default: one per core)")
     c.add_argument("--threads-per-worker", type=positive("--threads-per-worker"), default=1,
                    help="torch threads in each Dask worker")
+    c.add_argument("--budget", type=checked(validate.finite_positive_float, "--budget"),
+                   help="seconds: compute only the missing work that fits, in lbsm.chunks.PRIORITY "
+                        "order (the profile's, whatever CHAPTER says)")
+    c.add_argument("--dry-run", action="store_true", help="print the plan with estimated times, "
+                                                          "compute nothing")
+    c.add_argument("--cost", nargs="+", metavar="NET@BATCH=SECONDS",
+                   help="seconds per epoch instead of measuring them on this device, e.g. "
+                        "C1@256=1.2 C1@5000=0.4")
+    c.add_argument("--ensemble-speedup", type=checked(validate.finite_positive_float,
+                                                      "--ensemble-speedup"), default=1.0,
+                   help="per-model-epoch speedup of seeds trained together (plan estimate)")
+    c.add_argument("--selftest", action="store_true",
+                   help="first a seconds-long check of the device (ensemble vs single steps)")
+    c.add_argument("--require-cuda", action="store_true", help="the self-test fails without CUDA")
+    c.add_argument("--archive", help="write what this chunk added to the store (no weights) to "
+                                     "this .tar.gz (at most 16 MiB)")
     c.set_defaults(func=cmd_compute)
+
+    im = sub_parser("import", "merge an archive of `compute --archive` into the results store",
+                    [results])
+    im.add_argument("archive", help="the .tar.gz a GPU window brought back")
+    im.set_defaults(func=cmd_import)
 
     t = sub_parser("train", "train one run (or load it from the store)", [results, device])
     t.add_argument("--net", required=True, choices=list(models.NETWORKS),
@@ -281,9 +364,12 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_runs)
 
     d = sub_parser("data", "check, download or stage the data files")
-    d.add_argument("action", choices=["check", "download", "stage"], nargs="?", default="check",
+    d.add_argument("action", choices=["check", "download", "stage", "split", "reassemble"], nargs="?",
+                   default="check",
                    help="check: what is there and how to get the rest; download: from the official "
-                        "URLs; stage: MNIST and CIFAR-10 from --shared, else download")
+                        "URLs; stage: MNIST and CIFAR-10 from --shared, else download; split: "
+                        "CIFAR-10's archive from --shared into parts of <= 45 MB in --parts; "
+                        "reassemble: join and verify those parts from --parts, unpack them")
     d.add_argument("names", nargs="*", metavar="NAME",
                    type=checked(validate.choice, "data set", choices=lbsm_data.DATASETS),
                    help=f"data sets ({', '.join(lbsm_data.DATASETS)}) (default: all)")
@@ -292,6 +378,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--shared", type=checked(validate.directory, "--shared", must_exist=True),
                    help="folder with local copies of the official files, for stage "
                         "(default: $LBSM_SHARED)")
+    d.add_argument("--parts", default=".gpu-parts",
+                   help="folder of the parts (split writes it, reassemble reads it)")
     d.set_defaults(func=cmd_data)
 
     s = sub_parser("sharpness", "Metric 2.1 of a stored run's minimizer", [results, device])

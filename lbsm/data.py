@@ -369,3 +369,49 @@ def extract_archive(archive: str | os.PathLike, root: str | os.PathLike | None =
     with tarfile.open(archive) as tar:
         tar.extractall(root, filter="data")
     return root
+
+
+# --------------------------------------------------------------------------- carrying data in parts
+PARTS_MD5 = "parts.md5"
+
+
+def split(archive: str | os.PathLike, out: str | os.PathLike, part_mb: float = 45) -> list[Path]:
+    """Cut ``archive`` into parts of at most ``part_mb`` MB (for machines reached through
+    transfers of limited size), with ``parts.md5``: the md5 of every part and of the whole."""
+    archive, out = Path(archive), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    size, parts, lines = int(part_mb * 10**6), [], []
+    with open(archive, "rb") as f:
+        while chunk := f.read(size):
+            p = out / f"{archive.name}.part{len(parts):02d}"
+            p.write_bytes(chunk)
+            parts.append(p)
+            lines.append(f"{hashlib.md5(chunk).hexdigest()}  {p.name}")
+    lines.append(f"{md5(archive)}  {archive.name}")
+    (out / PARTS_MD5).write_text("\n".join(lines) + "\n")
+    return parts
+
+
+def reassemble(parts_dir: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
+    """Join the parts of :func:`split` found in ``parts_dir``, check every md5 (each part, the
+    whole archive), and unpack the archive into the data directory; returns the archive."""
+    parts_dir = Path(parts_dir)
+    listing = parts_dir / PARTS_MD5
+    if not listing.is_file():
+        raise DataError(f"{listing} is missing: copy parts.md5 with the parts (see README, On a GPU)")
+    entries = [line.split(None, 1) for line in listing.read_text().splitlines() if line.strip()]
+    *parts, (whole_md5, whole_name) = entries
+    missing = [name for _, name in parts if not (parts_dir / name).is_file()]
+    if missing:
+        raise DataError(f"{parts_dir}: missing part(s) {', '.join(missing)}; copy every part first")
+    for want, name in parts:
+        if md5(parts_dir / name) != want:
+            raise DataError(f"{parts_dir / name}: md5 mismatch (damaged in transfer); copy it again")
+    archive = parts_dir / whole_name
+    with open(archive, "wb") as f:
+        for _, name in parts:
+            f.write((parts_dir / name).read_bytes())
+    if md5(archive) != whole_md5:
+        raise DataError(f"{archive}: md5 {md5(archive)} after joining, expected {whole_md5}")
+    extract_archive(archive, root)
+    return archive

@@ -81,6 +81,17 @@ def _train_locked(cfgs, store, dataset, device, progress):
                 publish(cfg, store, history, meta)
 
 
+def _float32_batchnorm_(model: torch.nn.Module) -> None:
+    """BatchNorm on a float32 copy of its bf16 input, cast back. Under autocast, vmap's batching
+    rule of batch_norm's backward fails on a bf16 input with float32 weights ("expected scalar
+    type BFloat16 but found Float", torch 2.13); eager batch_norm accumulates in float32 anyway."""
+    import types
+    for m in models.batchnorms(model):
+        def forward(self, x, _forward=type(m).forward):
+            return _forward(self, x.float()).to(x.dtype)
+        m.forward = types.MethodType(forward, m)
+
+
 def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=None,
                    progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
     """Train configs that differ only in their seed as one vmapped ensemble; weights go to the
@@ -112,6 +123,8 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
     params, _ = stack_module_state(nets)          # {name: [k, ...]} leaves with requires_grad
     base = copy.deepcopy(nets[0])
     torch.func.replace_all_batch_norm_modules_(base)  # batch statistics, no running ones
+    if precision == "bf16":
+        _float32_batchnorm_(base)
     base.train()
 
     def loss_of(p, xb, yb):

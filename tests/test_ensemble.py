@@ -93,3 +93,14 @@ def test_cli_trains_seeds_together(mnist, tmp_path, capsys, one_thread):
     assert "seed=0" in out and "seed=1" in out and "2 run(s)" in out
     runs = Store(tmp_path / "r").runs()
     assert sorted(runs.seed) == [0, 1] and all(e == [0, 1] for e in runs.ensemble)
+
+
+def test_bf16_ensemble_of_a_batchnorm_conv_net_trains(tmp_path, one_thread):
+    """bf16 autocast + vmap + BatchNorm (the GPU path): BatchNorm runs on a float32 copy."""
+    from lbsm import data
+    cifar = data.load("cifar10").subset(100, 50)
+    cfgs = [train.TrainConfig("C1", 50, seed=s, epochs=1, train_subset=100, test_subset=50,
+                              precision="bf16") for s in (0, 1)]
+    runs = ensemble.fit_ensemble(cfgs, Store(tmp_path / "e"), dataset=cifar, progress=False)
+    assert all(r.status == "done" and r.meta["precision"] == "bf16" for r in runs)
+    assert runs[0].final["train_loss"] != runs[1].final["train_loss"]

@@ -1,0 +1,302 @@
+"""Short GPU windows: plan the missing work that fits, check the device first, bring results home.
+
+A window is a few minutes on a borrowed GPU whose files vanish with it (the README's "On a GPU"
+section gives the exact sequence). Three pieces:
+
+* :func:`plan`: the profile's missing work in a fixed priority order (``PRIORITY``), each item
+  with an estimated cost from :class:`Cost` (seconds per epoch per network and batch size,
+  measured on the device in its first seconds, or given), and the prefix of items that fits the
+  budget. ``python -m lbsm compute --profile paper --budget 540 --dry-run`` prints it.
+* :func:`selftest`: a few seconds: the device is what was asked for, and one ensemble step equals
+  the single steps it replaces. A broken path costs seconds, not the window.
+* :func:`export` / :func:`import_archive`: what a chunk added to the store (runs and analyses, no
+  weights) as one ``.tar.gz``, merged into the published dataset at home after each file is
+  verified (a run or analysis already there is kept).
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import compute, ensemble, machine, models, results, train
+from .store import Store
+
+# (what, chapter, network or None for every network of the chapter's knobs), most important first
+PRIORITY = [
+    ("C1: Table 2, Fig. 2", "gap", "C1"),
+    ("C1: Tables 3-4", "sharpness", "C1"),
+    ("C1: Figs. 3, 7", "interpolation", "C1"),
+    ("C2: Table 2", "gap", "C2"),
+    ("C2: Table 3", "sharpness", "C2"),
+    ("C1: Figs. 4-6", "small_batches", "C1"),
+    ("Tables 6-7", "remedies", None),
+]
+# epochs a run with the plateau rule is expected to take (the paper's curves flatten by then);
+# its maximum (``epochs``) is what a run may take, so the budget check uses this guess only for
+# runs already known to stop early and the maximum otherwise (see ``Cost.epochs``)
+PLATEAU_GUESS = 100
+SHARPNESS_EVALS = 12   # f + grad evaluations of one Metric 2.1 solve with 10 L-BFGS-B iterations
+
+
+@dataclass
+class Cost:
+    """Seconds per training epoch per (network, batch size); ``ensemble_speedup``: how many
+    times faster per model-epoch the seeds of one protocol train together (1 on a CPU)."""
+    epoch_seconds: dict = field(default_factory=dict)   # "C1@256" -> seconds
+    ensemble_speedup: float = 1.0
+    plateau_epochs: int = PLATEAU_GUESS
+
+    def epoch(self, net: str, batch: int) -> float:
+        key = f"{net}@{batch}"
+        if key not in self.epoch_seconds:
+            raise KeyError(f"no cost for {key}: measure it (Cost.measure) or give it "
+                           f"(--cost {key}=SECONDS)")
+        return self.epoch_seconds[key]
+
+    def run(self, cfg: train.TrainConfig, seeds_together: int = 1) -> float:
+        epochs = min(cfg.epochs, self.plateau_epochs) if cfg.stop == "plateau" else cfg.epochs
+        speed = self.ensemble_speedup if seeds_together > 1 else 1.0
+        return epochs * self.epoch(cfg.net, cfg.batch_size) / speed
+
+    @classmethod
+    def measure(cls, pairs, device=None, steps: int = 5, ensemble_speedup: float = 1.0) -> "Cost":
+        """Time ``steps`` training steps of each (net, batch size) on ``device`` (data resident,
+        after one warm-up step) and extrapolate to an epoch, evaluation included."""
+        from . import data as lbsm_data
+        device = torch.device(device) if device else train.default_device()
+        out = {}
+        for net, batch in sorted(set(pairs)):
+            ds = lbsm_data.load(models.NETWORKS[net][0], device=device)
+            cfg = train.TrainConfig(net, batch)
+            m = models.build(net, 0).to(device)
+            opt = torch.optim.Adam(m.parameters())
+            x, y = ds.x_train[:batch], ds.y_train[:batch]
+            train.adam_step(m, opt, x, y, cfg)
+            _sync(device)
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                train.adam_step(m, opt, x, y, cfg)
+            _sync(device)
+            step = (time.perf_counter() - t0) / steps
+            t0 = time.perf_counter()
+            with train.autocast(cfg.precision, device):
+                train.evaluate(m, ds.x_test[:5000], ds.y_test[:5000])
+            _sync(device)
+            evaluation = (time.perf_counter() - t0) * (len(ds.x_train) + len(ds.x_test)) / 5000
+            out[f"{net}@{batch}"] = step * math.ceil(len(ds.x_train) / batch) + evaluation
+        return cls(out, ensemble_speedup)
+
+    @classmethod
+    def parse(cls, items: list[str], ensemble_speedup: float = 1.0) -> "Cost":
+        """``["C1@256=1.5", ...]`` (seconds per epoch) as a Cost."""
+        out = {}
+        for item in items:
+            key, sep, value = item.partition("=")
+            net, at, batch = key.partition("@")
+            if not (sep and at and net in models.NETWORKS and batch.isdigit()):
+                raise ValueError(f"--cost {item!r}: write NET@BATCH=SECONDS, e.g. C1@256=1.5")
+            out[key] = float(value)
+        return cls(out, ensemble_speedup)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Item:
+    what: str
+    chapter: str
+    net: str | None
+    missing: list = field(default_factory=list)    # TrainConfigs not yet in the store
+    solves: int = 0                                # analyses not yet in the store (a floor)
+    seconds: float = 0.0
+    fits: bool = False
+    partial: list = field(default_factory=list)    # of an item that does not fit: runs that do
+
+
+def _items(profile: str) -> list[tuple[str, str, str | None, object]]:
+    """(what, chapter, net, chapter plan) of every priority item the profile can run here."""
+    P = results.profile(profile)
+    out = []
+    for what, chapter, net in PRIORITY:
+        if net is not None and (net not in P.nets or not results.data_ready(results.dataset_of(net))):
+            continue
+        Pn = results.profile(profile, nets=net) if net else P
+        out.append((what, chapter, net, compute.spec(chapter).plan(Pn, net)))
+    return out
+
+
+def plan(profile: str, budget: float, cost: Cost, store: Store | None = None) -> list[Item]:
+    """The missing work of ``profile`` in ``PRIORITY`` order with estimated seconds (a run shared
+    by several items is counted in the first). Items that fit ``budget`` in that order are marked
+    ``fits``; of the first that does not, the leading groups of runs that still fit are marked
+    ``partial`` (trained now, analysed in a later window); everything after waits, so that the
+    next window starts where this one stopped."""
+    store = store or Store()
+    items, used, open_, planned = [], 0.0, True, set()
+    for what, chapter, net, p in _items(profile):
+        cfgs, _ = compute.graph(chapter, p)
+        missing = [c for n, c in cfgs.items() if n not in planned
+                   and not store.is_finished(store.run_dir(*n.split("-", 1)))]
+        planned |= set(cfgs)
+        it = Item(what, chapter, net, missing)
+        groups = ensemble.groups(missing)
+        it.seconds = sum(cost.run(c, len(g)) for g in groups for c in g)
+        if chapter == "interpolation":  # two curves of 25 points, each point one evaluation
+            firsts = [c for c in cfgs.values() if c.seed == min(x.seed for x in cfgs.values())]
+            undrawn = [c for c in firsts if f"{c.net}-{c.key}" not in _stored(store, "interpolation", "sb")
+                       and c.batch_size == train.SB_BATCH]
+            it.solves = 2 * len(undrawn)
+            it.seconds += sum(2 * 25 * cost.epoch(c.net, c.batch_size) / 3 for c in undrawn)
+        if chapter in ("sharpness", "small_batches", "remedies"):
+            unsolved = _unsolved(cfgs, store)
+            it.solves = 2 * len(unsolved)  # two eps per final minimizer: a floor (Table 4 adds more)
+            # one f + grad over the training set costs about half a training epoch
+            it.seconds += sum(2 * SHARPNESS_EVALS * cost.epoch(c.net, c.batch_size) / 2 for c in unsolved)
+        if not missing and not it.solves:
+            continue
+        it.fits = open_ and used + it.seconds <= budget
+        if it.fits:
+            used += it.seconds
+        elif open_:
+            for g in groups:  # whole protocols (seeds together) while they fit
+                t = sum(cost.run(c, len(g)) for c in g)
+                if used + t > budget:
+                    break
+                it.partial += g
+                used += t
+            open_ = False
+        items.append(it)
+    return items
+
+
+def _stored(store: Store, kind: str, param: str) -> set:
+    """The values of ``param`` over the stored analyses of ``kind`` (e.g. the runs solved)."""
+    df = store.analyses(kind)
+    return set(df[f"param_{param}"]) if f"param_{param}" in df else set()
+
+
+def _unsolved(cfgs: dict, store: Store) -> list[train.TrainConfig]:
+    """The runs of ``cfgs`` without any stored Metric 2.1 solve."""
+    have = _stored(store, "sharpness", "run")
+    return [c for n, c in cfgs.items() if n not in have]
+
+
+def chunk_seconds(items: list[Item], cost: Cost) -> float:
+    """Estimated seconds of what the chunk starts (whole items and the partial one's runs)."""
+    partial = [c for it in items for c in it.partial]
+    return (sum(it.seconds for it in items if it.fits)
+            + sum(cost.run(c, len(g)) for g in ensemble.groups(partial) for c in g))
+
+
+def plan_text(items: list[Item], budget: float, cost: Cost) -> str:
+    lines = [f"{'':2}{'work':28} {'runs':>5} {'analyses':>8} {'est. s':>8}  in this chunk"]
+    for it in items:
+        now = ("yes" if it.fits else f"{len(it.partial)} of its runs (analyses next window)"
+               if it.partial else "no (next window)")
+        lines.append(f"{'>' if it.fits or it.partial else ' ':2}{it.what:28} {len(it.missing):5d} "
+                     f"{it.solves:8d} {it.seconds:8.0f}  {now}")
+    total = chunk_seconds(items, cost)
+    lines.append(f"chunk: {total:.0f} s of the {budget:.0f} s budget; "
+                 f"{sum(not it.fits for it in items)} item(s) left for later windows")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- self-test
+def selftest(device=None, require_cuda: bool = False) -> dict:
+    """Seconds, not the window: the device is the one asked for, a training step runs, and one
+    ensemble step of two seeds equals their two single steps (no dropout: F1). Raises on failure."""
+    from . import ensemble
+    t0 = time.perf_counter()
+    device = torch.device(device) if device else train.default_device()
+    if require_cuda and device.type != "cuda":
+        raise RuntimeError("self-test: CUDA is not available (torch.cuda.is_available() is False)")
+    from .data import Dataset
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(512, 784, generator=g), torch.randint(0, 10, (512,), generator=g)
+    ds = Dataset("mnist", x, y, x[:128], y[:128], 10)  # synthetic, in MNIST's layout
+    with tempfile.TemporaryDirectory() as tmp:
+        cfgs = [train.TrainConfig("F1", 512, seed=s, epochs=1, precision="fp32") for s in (0, 1)]
+        single = [train._train(c, Store(Path(tmp) / "a"), f"F1-{c.key}", ds, device, False)[0]
+                  for c in cfgs]
+        together = ensemble.train_together(cfgs, Store(Path(tmp) / "b"), ds, device, False)
+    worst = max(abs(a.train_loss.iloc[-1] - b.train_loss.iloc[-1]) / max(1e-12, abs(a.train_loss.iloc[-1]))
+                for a, (b, _) in zip(single, together))
+    if not worst < 1e-4:
+        raise RuntimeError(f"self-test: ensemble and single steps disagree (relative {worst:.2e})")
+    return {"device": str(device), "name": machine.device_name(device),
+            "ensemble_vs_single": worst, "seconds": time.perf_counter() - t0}
+
+
+# --------------------------------------------------------------------------- archives
+def snapshot(store: Store) -> set[str]:
+    """The published files of a store (runs and analyses), relative to its root."""
+    return {str(p.relative_to(store.root)) for p in store.root.glob("runs/*/*") if p.is_file()} | \
+           {str(p.relative_to(store.root)) for p in store.root.glob("analyses/*/*.json")}
+
+
+def export(store: Store, archive: str | Path, since: set[str] | None = None,
+           limit_bytes: int = 16 * 2**20) -> dict:
+    """The store's runs and analyses (those not in ``since``) as one ``.tar.gz``, no weights;
+    refuses to write one over ``limit_bytes`` (what a window can bring back)."""
+    files = sorted(snapshot(store) - (since or set()))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for rel in files:
+            tar.add(store.root / rel, arcname=rel)
+    if buf.tell() > limit_bytes:
+        raise ValueError(f"the archive would be {buf.tell() / 2**20:.1f} MiB, over the "
+                         f"{limit_bytes / 2**20:.0f} MiB a window brings back; export fewer results")
+    Path(archive).parent.mkdir(parents=True, exist_ok=True)
+    Path(archive).write_bytes(buf.getvalue())
+    return {"files": len(files), "bytes": buf.tell(), "archive": str(archive)}
+
+
+def import_archive(archive: str | Path, store: Store | None = None) -> dict:
+    """Merge an exported archive into ``store`` (default: the published dataset). Every run and
+    analysis is verified first (a damaged one is refused with its name); what the store already
+    holds is kept as it is."""
+    store = store or Store()
+    added, kept = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        src = Store(tmp)
+        for d in sorted(Path(tmp).glob("runs/*")):
+            if problem := src.run_problem(d):
+                raise ValueError(f"{archive}: {problem.replace(tmp, '')}; nothing imported")
+        for f in sorted(Path(tmp).glob("analyses/*/*.json")):
+            try:
+                rec = json.loads(f.read_text())
+                from .store import _content_sha
+                assert "sha256" not in rec or rec["sha256"] == _content_sha(rec)
+            except Exception:
+                raise ValueError(f"{archive}: {f.relative_to(tmp)} is damaged; nothing imported") from None
+        for path in sorted(Path(tmp).glob("runs/*")) + sorted(Path(tmp).glob("analyses/*/*.json")):
+            rel = path.relative_to(tmp)
+            dest = store.root / rel
+            if dest.exists():
+                kept.append(str(rel))
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging = dest.with_name(f".{dest.name}.importing")
+            if path.is_dir():
+                shutil.rmtree(staging, ignore_errors=True)
+                shutil.copytree(path, staging)
+            else:
+                staging.write_bytes(path.read_bytes())
+            os.replace(staging, dest)  # a run or analysis appears whole, or not at all
+            added.append(str(rel))
+    return {"added": added, "kept": kept}
