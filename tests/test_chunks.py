@@ -108,3 +108,16 @@ def test_split_and_reassemble_verify_every_part(tmp_path):
     parts[1].unlink()
     with pytest.raises(data.DataError, match="missing part"):
         data.reassemble(tmp_path / "parts", tmp_path / "data2")
+
+
+def test_the_gpu_path_needs_only_what_the_gpu_machine_has():
+    """The GPU machine has torch, numpy, scipy, pandas and tqdm: nothing of the book."""
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "for m in ('matplotlib', 'IPython', 'myst_nb', 'dask', 'distributed', 'papermill', 'yaml'):\n"
+            "    sys.modules[m] = None\n"
+            "from lbsm import chunks, cli, compute, ensemble, results\n"
+            "cli.parser().parse_args(['compute', 'all', '--budget', '60', '--dry-run'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
