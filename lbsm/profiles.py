@@ -2,9 +2,10 @@
 
 * ``smoke``: seconds per chapter on 2 CPU cores (tiny subsets, 1-2 epochs, 2 L-BFGS-B
   iterations); what CI's nbval runs.
-* ``cpu``: the default of ``make book``; meaningful numbers on a 2-core laptop in <= 45 min:
-  F1 at the paper's scale on full MNIST (SB 256 vs LB 6000, 3 seeds, fixed epochs, bf16 autocast),
-  C1 on a 5,000-image CIFAR-10 subset with LB = 10% of it, sharpness on subsets, fewer solves.
+* ``cpu``: the default of ``make book``; meaningful numbers on a 2-core laptop: F1 at the paper's
+  scale on full MNIST (SB 256 vs LB 6000, the paper's 5 seeds, fixed epochs, precision auto),
+  sharpness on subsets; C1 only in Fig. 4's sweep (its SB/LB trials need all of CIFAR-10 to keep
+  the paper's LB/SB ratio: the ``paper`` profile, on a GPU).
 * ``paper``: the full protocol (5 seeds, every network with data, train until the loss ceases to
   improve), for a GPU.
 
@@ -125,13 +126,14 @@ PROFILES = {
                                   train_subset=2000, test_subset=1000, sharpness_iters=2,
                                   sharpness_subset=500)})),
     "cpu": Profile(
-        "cpu", "2-core laptop, <= 45 min: F1 full MNIST (3 seeds, 15 SB / 30 LB epochs, bf16); "
-               "C1 on 5,000 CIFAR-10 images (1 seed)",
-        nets={"F1": NetPlan(seeds=(0, 1, 2), sb_epochs=15, lb_epochs=30,
-                            sharpness_subset=10000, landscape_subset=10000),
-              "C1": NetPlan(seeds=(0,), sb_epochs=10, lb_epochs=20, train_subset=5000,
-                            test_subset=2000, sharpness_subset=500,
-                            landscape_subset=1000)},
+        "cpu", "2-core laptop: F1 on full MNIST (the paper's 5 seeds, 15 SB / 30 LB epochs, precision "
+               "auto); C1 only in the Fig. 4 sweep (5,000 CIFAR-10 images)",
+        # The paper's protocol fixes SB = 256 and LB = 10 % of the training set, a ratio of 19.5 on
+        # CIFAR-10: C1 keeps it only on the full 50,000 images (about 45 min a run on 2 cores), so
+        # the trial-based chapters and Table 6 leave C1 to the paper profile (a GPU) rather than
+        # show another experiment under its name (tests/test_profiles.py checks the ratio).
+        nets={"F1": NetPlan(seeds=(0, 1, 2, 3, 4), sb_epochs=15, lb_epochs=30,
+                            sharpness_subset=10000, landscape_subset=10000)},
         sharpness_seeds=None, subspace_seeds=1, hessian_k=3, hessian_subset=2000,
         hutchinson_samples=10, hessian_nets=("F1",), alpha_points=25,
         # Measured on 2 AMD EPYC cores without AMX (bf16 autocast still 2x fp32): F1 ~4 s per epoch
@@ -158,9 +160,7 @@ PROFILES = {
                              sharpness_iters=10)},
             appendix_c=dict(f_s=0.2)),
         remedies=dict(
-            augmentation={"C1": dict(augment=True, seeds=(0,), sb_epochs=5, lb_epochs=5, plain_lb=True,
-                                     train_subset=5000, test_subset=2000,
-                                     sharpness_iters=5, sharpness_subset=500)},
+            augmentation={},  # C1 at the paper's LB/SB ratio needs all of CIFAR-10: paper profile
             conservative={"F1": dict(method="conservative", seeds=(0,), sb_epochs=15, lb_epochs=15,
                                      plain_lb=True, sharpness_iters=10,
                                      sharpness_subset=10000)},

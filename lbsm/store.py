@@ -170,6 +170,23 @@ class Store:
             return f"{path / 'history.csv'}: {last}, meta.json says {epochs} epochs"
         return None
 
+    def seal(self) -> dict:
+        """Add the checksums to intact runs and analyses written without them (by code older than
+        the checksums); returns how many of each were sealed. Damaged ones are left as they are."""
+        runs = analyses = 0
+        for meta_path in sorted(self.root.glob("runs/*/meta.json")):
+            meta = load_json(meta_path)
+            if "sha256" not in meta and self.run_problem(meta_path.parent) is None:
+                meta["sha256"] = {f: sha256(meta_path.parent / f) for f in RUN_FILES}
+                save_json(meta, meta_path)
+                runs += 1
+        for path in sorted(self.root.glob("analyses/*/*.json")):
+            rec = load_json(path)
+            if "sha256" not in rec:
+                save_json({**rec, "sha256": _content_sha(rec)}, path)
+                analyses += 1
+        return {"runs": runs, "analyses": analyses}
+
     def set_aside(self, path: Path) -> Path:
         """Move a damaged file or run folder under ``ROOT/damaged/`` (never deleted)."""
         path = Path(path)

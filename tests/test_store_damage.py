@@ -122,3 +122,14 @@ def test_intact_store_serves_without_warnings(store, pristine, recwarn):
     assert store.analysis("sharpness", {"run": run.name}, lambda: pytest.fail("recomputed"), version=1)
     assert store.runs().attrs["damaged"] == [] and len(store.runs()) == 2
     assert not recwarn.list
+
+
+def test_seal_adds_checksums_to_files_written_without_them(store, pristine):
+    _, cfg = pristine
+    path = store.run_dir(cfg.net, cfg.key)
+    meta = json.loads((path / "meta.json").read_text())
+    del meta["sha256"]
+    (path / "meta.json").write_text(json.dumps(meta))
+    assert store.seal() == {"runs": 1, "analyses": 0}
+    (path / "history.csv").write_text((path / "history.csv").read_text().replace("0.", "1.", 1))
+    assert "checksum mismatch" in store.run_problem(path)
