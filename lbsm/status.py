@@ -99,25 +99,56 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
                 note="; ".join(notes))
 
 
-def record(chapter: str, *rows: dict) -> pd.DataFrame:
-    """Glue a chapter's status rows (key ``lbsm_status``) for the intro, and show them."""
+def record(chapter: str, *rows: dict, verdicts: list[dict] = ()) -> pd.DataFrame:
+    """Glue a chapter's status rows and verdicts (``lbsm.verdicts``; key ``lbsm_status``) for
+    the intro, and show the status rows."""
     glue_all({STATUS_KEY: json.dumps({"chapter": chapter, "rows": list(rows),
-                                      "commit": machine.git_commit()})})
+                                      "verdicts": list(verdicts), "commit": machine.git_commit()})})
     return pd.DataFrame(list(rows)).set_index("artifact")
+
+
+def _notebook_records(path: Path) -> list[dict]:
+    """The records glued by ``record`` in an executed chapter notebook."""
+    import ast
+    nb = json.loads(path.read_text())
+    out = []
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            if o.get("metadata", {}).get("scrapbook", {}).get("name") == STATUS_KEY:
+                text = next(v for k, v in o["data"].items() if k.endswith("text/plain"))
+                text = "".join(text) if isinstance(text, list) else text
+                out.append(json.loads(ast.literal_eval(text)))
+    return out
 
 
 def _notebook_status(path: Path) -> tuple[list[dict], dict]:
     """Status rows glued by an executed chapter notebook, and its papermill metadata."""
-    import ast
-    nb = json.loads(path.read_text())
+    rows = [r for rec in _notebook_records(path) for r in rec["rows"]]
+    return rows, json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+
+
+def _book_dir(book_dir=None) -> Path:
+    """The executing notebook's directory (book/ or tests/nbval/) when it holds chapters, else book/."""
+    from . import book
+    if book_dir is None:
+        here = Path.cwd()
+        book_dir = here if any(book.chapter_path(c, here).is_file() for c in book.CHAPTERS
+                               if c != book.ROOT) else book.BOOK_DIR
+    return Path(book_dir)
+
+
+def verdict_table(book_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every verdict the executed chapters recorded (``lbsm.verdicts``), in artifact order."""
+    from . import verdicts
+    book_dir = _book_dir(book_dir)
     rows = []
-    for cell in nb.get("cells", []):
-        for out in cell.get("outputs", []):
-            if out.get("metadata", {}).get("scrapbook", {}).get("name") == STATUS_KEY:
-                text = next(v for k, v in out["data"].items() if k.endswith("text/plain"))
-                text = "".join(text) if isinstance(text, list) else text
-                rows += json.loads(ast.literal_eval(text))["rows"]
-    return rows, nb.get("metadata", {}).get("papermill", {})
+    for chapter in dict.fromkeys(a[1] for a in ARTIFACTS):
+        path = book_dir / f"{chapter}.ipynb"
+        if path.is_file():
+            rows += [v for rec in _notebook_records(path) for v in rec.get("verdicts", [])]
+    order = {a[0]: i for i, a in enumerate(ARTIFACTS)}
+    rows.sort(key=lambda r: order.get(r["artifact"], len(order)))
+    return verdicts.frame(rows)
 
 
 def status_table(book_dir: str | Path | None = None) -> pd.DataFrame:
@@ -127,12 +158,7 @@ def status_table(book_dir: str | Path | None = None) -> pd.DataFrame:
     table describes exactly what the book shows; an artifact whose chapter is missing or has not
     run is ``not run``.
     """
-    from . import book
-    if book_dir is None:  # the executing notebook's directory (book/ or tests/nbval/), else book/
-        here = Path.cwd()
-        book_dir = here if any(book.chapter_path(c, here).is_file() for c in book.CHAPTERS
-                               if c != book.ROOT) else book.BOOK_DIR
-    book_dir = Path(book_dir)
+    book_dir = _book_dir(book_dir)
     recorded, runtime = {}, {}
     for chapter in {a[1] for a in ARTIFACTS}:
         path = book_dir / f"{chapter}.ipynb"
