@@ -40,6 +40,7 @@ CHAPTERS = [
     "sharpness",
     "small_batches",
     "remedies",
+    "sensitivity",
 ]
 KERNEL = "python3"
 

@@ -18,12 +18,13 @@ process and returns every part the chapter renders.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import ensemble, results, train
+from . import ensemble, results, sensitivity, train
 from .profiles import Profile
 from .store import Store
 
@@ -68,6 +69,8 @@ SPECS: dict[str, Spec] = {
     "remedies": Spec(_sections_plan("remedies"), results.section_configs, {
         "augmentation": results.part_augmentation, "conservative": results.part_conservative,
         "robust": results.robust, "parametric": results.part_parametric}),
+    "sensitivity": Spec(_profile_plan, sensitivity.configs, {
+        c: functools.partial(sensitivity.choice, name=c) for c in sensitivity.CHOICES}),
 }
 CHAPTERS = tuple(SPECS)
 

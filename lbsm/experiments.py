@@ -88,17 +88,20 @@ def run_sharpness(run: Run, eps: Sequence[float] = DEFAULT_EPS, which: str | int
                   iters: int = 10, subset: int | None = None, subspace: int | None = None,
                   seed: int = 0, sharpness_fn: Callable | None = None, device=None,
                   subspace_kind: str = "gaussian", start: str = "sign",
-                  store: Store | None = None) -> dict[float, dict]:
+                  store: Store | None = None, bn: str | None = None,
+                  batch_size: int | None = None) -> dict[float, dict]:
     """Metric 2.1 of a stored run's weights (``which``: "final", "x0" or an epoch) at each eps.
 
     ``subspace``: None (full space) or p, with a random A of ``subspace_kind``
     (``lbsm.sharpness.SUBSPACE_KINDS``); ``start``: the L-BFGS-B start point (``"sign"``: the box
-    vertex along the gradient, ``"zero"``). Returns {eps: result dict (value, f0, fmax, ...)};
-    each solve is an analysis of the results store."""
+    vertex along the gradient, ``"zero"``); ``bn`` / ``batch_size``: the BatchNorm policy and the
+    evaluation batch of f (default: the run's). Returns {eps: result dict (value, f0, fmax,
+    ...)}; each solve is an analysis of the results store."""
     from .sharpness import VERSION
     fn = sharpness_fn or _default_sharpness_fn()
     store = store or run.store or Store()
-    bn = run.config.bn_eval
+    bn = bn or run.config.bn_eval
+    batch_size = batch_size or run.config.eval_batch_size
     kind = {} if subspace is None else {"subspace_kind": subspace_kind}
     loaded = {}
 
@@ -111,12 +114,11 @@ def run_sharpness(run: Run, eps: Sequence[float] = DEFAULT_EPS, which: str | int
         model = loaded["model"]
         model.load_state_dict(loaded["weights"])  # each solve starts from the stored weights
         return _result_dict(fn(model, *loaded["xy"], eps=float(e), subspace=subspace, iters=iters,
-                               bn=bn, batch_size=run.config.eval_batch_size, seed=seed,
-                               start=start, **kind))
+                               bn=bn, batch_size=batch_size, seed=seed, start=start, **kind))
     out = {}
     for e in eps:
         params = dict(run=run.name, which=which, eps=float(e), iters=iters, subset=subset, bn=bn,
-                      batch_size=run.config.eval_batch_size, subspace=subspace, seed=seed,
+                      batch_size=batch_size, subspace=subspace, seed=seed,
                       start=start, fn=_fn_name(fn), **kind)
         out[e] = store.analysis("sharpness", params, lambda e=e: solve(e), VERSION, device)
     return out

@@ -271,3 +271,30 @@ def plot_robust_parametric(pp: pd.DataFrame):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+# --------------------------------------------------------------------------- sensitivity chapter
+def plot_sensitivity(df: pd.DataFrame, choice: str):
+    """Metric 2.1 of the SB (blue) and LB (red) minimizers under each setting of one unstated
+    choice (log scale), the baseline setting ringed, the paper's Table 3 values as dashed lines."""
+    import matplotlib.pyplot as plt
+    from .sensitivity import LABELS, _paper_values
+    d = df[df.choice == choice]
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    settings = list(dict.fromkeys(d.setting))
+    x = np.arange(len(settings))
+    p_sb, p_lb = _paper_values(df.attrs.get("net", "F1"), df.attrs.get("eps", 1e-3))
+    for regime, color, pval in (("SB", SB_COLOR, p_sb), ("LB", LB_COLOR, p_lb)):
+        g = d[d.regime == regime].set_index("setting").loc[settings]
+        ax.plot(x, g.sharpness.clip(lower=1e-6), "o-", color=color, label=f"{regime} (ours)")
+        base = g.baseline.to_numpy()
+        ax.plot(x[base], g.sharpness.clip(lower=1e-6)[base], "o", ms=12, mfc="none", color=color)
+        ax.axhline(pval, color=color, ls="--", lw=1, alpha=0.7, label=f"{regime} (paper, Table 3)")
+    ax.set(xticks=x, xticklabels=settings, yscale="log", xlabel=LABELS[choice],
+           ylabel=f"sharpness, eps {df.attrs.get('eps', 1e-3):g}",
+           title=f"{df.attrs.get('net', '')}: {LABELS[choice]} (ringed: the book's setting)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

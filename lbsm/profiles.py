@@ -38,6 +38,22 @@ class NetPlan:
 
 
 @dataclass(frozen=True)
+class Sensitivity:
+    """What the sensitivity chapter varies, one choice at a time from the profile's own settings,
+    on the first trial of ``net``: Metric 2.1 at ``eps`` of its SB and LB minimizers (and, for the
+    choices that retrain, their test accuracies)."""
+    net: str = "F1"
+    eps: float = 1e-3
+    starts: tuple[str, ...] = ("sign", "zero")        # L-BFGS-B start point
+    iters: tuple[int, ...] = (10, 30, 100)            # L-BFGS-B iterations
+    subsets: tuple[int | None, ...] = (1000, 10000, None)  # training examples f averages over
+    bn_policies: tuple[str, ...] = ("batch", "running")    # BatchNorm statistics inside f
+    eval_batches: tuple[int, ...] = (1000, 5000, 10000)    # batch of f's evaluation (BN "batch")
+    plateau_max_epochs: int = 60                      # the plateau rule's cap (vs the fixed epochs)
+    precisions: tuple[str, ...] = ("fp32",)           # retrained in these besides the profile's
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -62,6 +78,8 @@ class Profile:
     # Section 3 and Appendix E (knobs read by lbsm.experiments; see each chapter)
     small_batches: dict = field(default_factory=dict)
     remedies: dict = field(default_factory=dict)
+    # the sensitivity chapter ("What the paper left open"); None: not run under this profile
+    sensitivity: Sensitivity | None = None
 
     def net(self, name: str) -> NetPlan:
         if name not in self.nets:
@@ -124,7 +142,9 @@ PROFILES = {
                                     sharpness_subset=500)},
             stability={"F1": dict(method="stability", seeds=(0,), sb_epochs=1, lb_epochs=1,
                                   train_subset=2000, test_subset=1000, sharpness_iters=2,
-                                  sharpness_subset=500)})),
+                                  sharpness_subset=500)}),
+        sensitivity=Sensitivity(iters=(2, 4), subsets=(200, 500, None), eval_batches=(250, 5000),
+                                plateau_max_epochs=3)),
     "cpu": Profile(
         "cpu", "2-core laptop: F1 on full MNIST (the paper's 5 seeds, 15 SB / 30 LB epochs, precision "
                "auto); C1 only in the Fig. 4 sweep (5,000 CIFAR-10 images)",
@@ -167,7 +187,10 @@ PROFILES = {
             adversarial={"F1": dict(method="adversarial", seeds=(0,), sb_epochs=15, lb_epochs=10,
                                     sharpness_iters=10, sharpness_subset=10000)},
             stability={"F1": dict(method="stability", seeds=(0,), sb_epochs=15, lb_epochs=10,
-                                  sharpness_iters=10, sharpness_subset=10000)})),
+                                  sharpness_iters=10, sharpness_subset=10000)}),
+        # about 20 min on 2 cores: 12 solves for start x iterations (100 iterations cost 90 s
+        # each on 10,000 examples), two solves on all 60,000, four retrained runs
+        sensitivity=Sensitivity()),
     "paper": Profile(
         "paper", "the full protocol: 5 seeds, every network with data, until the loss ceases to improve",
         nets={n: NetPlan(seeds=(0, 1, 2, 3, 4), sb_epochs=200, lb_epochs=200, stop="plateau")

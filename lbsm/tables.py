@@ -363,3 +363,52 @@ def robust_table(R: Result) -> pd.DataFrame:
         rows.append(row)
     # the SB and plain LB rows have no difference from the plain LB: a dash, not NaN
     return pd.DataFrame(rows).set_index(["net", "variant"]).astype(object).fillna("—")
+
+
+# --------------------------------------------------------------------------- sensitivity chapter
+def sensitivity_table(summ: pd.DataFrame, choice: str) -> pd.DataFrame:
+    """One unstated choice: per setting SB and LB sharpness, LB/SB, the test-accuracy gap and the
+    distance in decades from the paper's Table 3 (the book's own setting marked)."""
+    if summ.empty:
+        return pd.DataFrame()
+    g = summ[summ.choice == choice]
+    return pd.DataFrame({
+        "setting": [f"{s} (book)" if b else s for s, b in zip(g.setting, g.baseline)],
+        "SB": g.sharpness_sb.map(lambda v: f"{v:.3g}"), "LB": g.sharpness_lb.map(lambda v: f"{v:.3g}"),
+        "LB/SB": g.ratio.map(lambda v: f"{v:.3g}"),
+        "test SB - LB (points)": g.gap.map(lambda v: f"{v:+.2f}"),
+        "decades from the paper": g.decades_from_paper.map(lambda v: f"{v:.2f}"),
+    }).set_index("setting")
+
+
+def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
+    """Every choice that changes a number and that the paper leaves open: where the code applies
+    it, its default there (read from the code: signatures and config fields), this profile's value,
+    and where the book measures what it changes."""
+    import dataclasses
+    import inspect
+    from . import sharpness
+    cfg = {f.name: f.default for f in dataclasses.fields(training.TrainConfig)}
+    box = inspect.signature(sharpness.maximize_in_box).parameters
+    ks = inspect.signature(sharpness.keskar_sharpness).parameters
+    net = P.sensitivity.net if P.sensitivity else next(iter(P.nets), "F1")
+    rows = [
+        ("L-BFGS-B start point", "lbsm.sharpness.maximize_in_box(start=)", box["start"].default,
+         "sign", "sensitivity: start"),
+        ("L-BFGS-B iterations", "Profile.sharpness_iters", 10, P.sharpness_iters,
+         "sensitivity: iters"),
+        ("random subspace A (Table 4)", "lbsm.sharpness.Subspace.random(kind=)",
+         ks["subspace_kind"].default, ks["subspace_kind"].default, "sharpness: readings of A"),
+        ("training examples f averages over", "Profile.sharpness_subset / NetPlan.sharpness_subset",
+         "all", P.sharpness_examples(net) or "all", "sensitivity: subset"),
+        ("BatchNorm statistics in f and in evaluation", "TrainConfig.bn_eval", cfg["bn_eval"],
+         cfg["bn_eval"], "sensitivity: bn"),
+        ("evaluation batch", "TrainConfig.eval_batch_size", cfg["eval_batch_size"],
+         cfg["eval_batch_size"], "sensitivity: eval_batch"),
+        ("precision", "TrainConfig.precision (lbsm.machine)", cfg["precision"],
+         P.nets[net].precision if net in P.nets else cfg["precision"], "sensitivity: precision"),
+        ("stop rule", "TrainConfig.stop", cfg["stop"], P.nets[net].stop if net in P.nets else cfg["stop"],
+         "sensitivity: stop"),
+    ]
+    return pd.DataFrame(rows, columns=["choice", "where in the code", "default", f"profile {P.name}",
+                                       "measured in"]).set_index("choice").astype(str)

@@ -279,3 +279,43 @@ def robust_text(R: Result) -> dict:
                          f"points, sharpness (eps 1e-3) {g[c].mean():.3g} vs {base[c].mean():.3g}")
     return {"e3_sentence": "; ".join(parts), "e3_nets": ", ".join(R.nets),
             "rem_profile": R.plan.profile.name}
+
+
+# --------------------------------------------------------------------------- sensitivity chapter
+def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame) -> dict:
+    """Glue-ready: the paper's Table 3 values the study measures against, and which unstated
+    choice moves our Table 3 most toward them (or that none does), from the closing table."""
+    if close.empty:
+        return {"sens_paper": "—", "sens_sentence": "The study did not run under this profile.",
+                "sens_where": "not run"}
+    a = summ.attrs
+    top = close.iloc[0]
+    moves = top["moves toward the paper (decades)"]
+    if moves > 0:
+        sentence = (f"The choice that moves Table 3 most toward the paper is the "
+                    f"{close.index[0]}: from {top['baseline']} (the book's) to "
+                    f"{top['closest setting']} brings SB and LB {moves:.2f} decades closer "
+                    f"({top['decades from paper (baseline)']:.2f} -> "
+                    f"{top['decades from paper (closest)']:.2f}), with LB/SB "
+                    f"{top['LB/SB (baseline)']:.3g} -> {top['LB/SB (closest)']:.3g}.")
+    else:
+        sentence = ("No single choice moves Table 3 toward the paper: the book's settings are the "
+                    f"closest of those measured ({top['decades from paper (baseline)']:.2f} decades).")
+    return {"sens_paper": f"SB {a['paper_sb']:g}, LB {a['paper_lb']:g}", "sens_sentence": sentence,
+            "sens_where": f"{a.get('net')}, seed {a.get('seed')}, eps {a.get('eps'):g}"}
+
+
+def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "") -> "Markdown":
+    """Caption of the study: profile, network, trial, eps, the book's settings, devices, commits."""
+    from IPython.display import Markdown
+    if df.empty:
+        return Markdown(f"*{what} — profile `{P.name}` runs no sensitivity study.*")
+    a = df.attrs
+    return Markdown(
+        f"*{what + ' — ' if what else ''}profile `{P.name}`; {a['net']}, trial (seed) {a['seed']}, "
+        f"Metric 2.1 at eps {a['eps']:g}; the book's settings: {P.sharpness_iters} L-BFGS-B "
+        f"iterations from the gradient's box vertex, f on "
+        f"{P.sharpness_examples(a['net']) or 'all'} training examples with batch statistics in "
+        f"batches of {training.EVAL_BATCH}; runs trained in "
+        f"{', '.join(sorted(set(df.precision.dropna())))} on {', '.join(sorted(set(df.device.dropna())))} "
+        f"at commit {', '.join(sorted(set(df.commit.dropna())))}.*")

@@ -1,0 +1,180 @@
+"""What the paper left open, and what it changes: Metric 2.1 and the gap under each unstated choice.
+
+The paper states Metric 2.1 (eps, 10 L-BFGS-B iterations, the box) but not the start point of
+L-BFGS-B, the data f averages over, the BatchNorm statistics inside f, the batch f is evaluated
+in, how long "until the loss ceased to improve" is, or the arithmetic. Each ``CHOICES`` entry
+varies one of them, everything else at the profile's own settings (the ``baseline``, the numbers
+of the sharpness and gap chapters), on the first trial of one network (``Profile.sensitivity``):
+
+* ``start``, ``iters``: L-BFGS-B from the gradient's box vertex or from y = 0; 10, 30, 100 steps;
+* ``subset``: f over the first N training examples (the paper: the training set);
+* ``bn``: f with batch statistics (the official code's mode) or the running ones;
+* ``eval_batch``: the batch f is evaluated in (with batch statistics it changes f itself);
+* ``stop``: fixed epochs (the profile's) or the plateau rule (``lbsm.train``), retrained;
+* ``precision``: the profile's ``auto`` against fp32, retrained.
+
+Every value is an analysis of the results store, so the chapter only renders. ``closing`` says
+which choice moves Table 3 toward the paper's values, and by how many decades.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import experiments, paper, profiles, results
+from . import train as training
+from .store import Store
+
+CHOICES = ("start", "iters", "subset", "bn", "eval_batch", "stop", "precision")
+LABELS = {"start": "L-BFGS-B start", "iters": "L-BFGS-B iterations", "subset": "training examples in f",
+          "bn": "BatchNorm statistics in f", "eval_batch": "evaluation batch of f",
+          "stop": "stop rule", "precision": "precision"}
+RETRAINED = ("stop", "precision")
+
+
+def _spec(P: profiles.Profile) -> profiles.Sensitivity:
+    if P.sensitivity is None:
+        raise ValueError(f"profile {P.name} runs no sensitivity study (Profile.sensitivity)")
+    return P.sensitivity
+
+
+def baseline_trial(P: profiles.Profile) -> tuple[training.TrainConfig, training.TrainConfig]:
+    """The (SB, LB) configs of the first trial of the study's network, as the gap chapter trains."""
+    s = _spec(P)
+    return P.trial(s.net, P.net(s.net).seeds[0])
+
+
+def variant_trials(P: profiles.Profile) -> dict[tuple[str, str], tuple]:
+    """The retrained (SB, LB) pairs: {(choice, setting): (sb, lb)}."""
+    s = _spec(P)
+    sb, lb = baseline_trial(P)
+    out = {("stop", "plateau"): tuple(dataclasses.replace(c, stop="plateau", epochs=s.plateau_max_epochs)
+                                      for c in (sb, lb))}
+    for prec in s.precisions:
+        out[("precision", prec)] = tuple(dataclasses.replace(c, precision=prec) for c in (sb, lb))
+    return out
+
+
+def configs(P: profiles.Profile) -> list[training.TrainConfig]:
+    """Every run the study needs: the baseline trial and the retrained variants."""
+    if P.sensitivity is None or not results.data_ready(results.dataset_of(P.sensitivity.net)):
+        return []
+    return list(baseline_trial(P)) + [c for pair in variant_trials(P).values() for c in pair]
+
+
+def _solve(run, P: profiles.Profile, **kw) -> dict:
+    s = _spec(P)
+    args = dict(iters=P.sharpness_iters, subset=P.sharpness_examples(s.net), start="sign")
+    args.update(kw)
+    return experiments.run_sharpness(run, (s.eps,), **args)[s.eps]
+
+
+def _row(choice, setting, regime, run, res, baseline: bool) -> dict:
+    f = run.final
+    return dict(choice=choice, setting=str(setting), baseline=baseline, regime=regime,
+                sharpness=res["value"], f0=res["f0"], iterations=res.get("iterations"),
+                evaluations=res.get("evaluations"), test_acc=f["test_acc"],
+                train_loss=f["train_loss"], epochs=int(f["epoch"]),
+                precision=run.meta.get("precision"), device=run.meta.get("device"),
+                commit=run.meta.get("commit"), run=run.name)
+
+
+def choice(P: profiles.Profile, name: str) -> pd.DataFrame:
+    """One tidy frame for ``name`` (one of ``CHOICES``): a row per (setting, regime) with the
+    sharpness at ``eps``, the run's final test accuracy and whether it is the baseline."""
+    if P.sensitivity is None:
+        return pd.DataFrame()
+    s = _spec(P)
+    store = Store()
+    sb_cfg, lb_cfg = baseline_trial(P)
+    pair = [training.fit(c, store, progress=False) for c in (sb_cfg, lb_cfg)]
+    base = dict(start="sign", iters=P.sharpness_iters, subset=P.sharpness_examples(s.net),
+                bn=sb_cfg.bn_eval, eval_batch=sb_cfg.eval_batch_size, stop=sb_cfg.stop,
+                precision=sb_cfg.precision)
+    rows = []
+    if name in RETRAINED:
+        variants = {k[1]: v for k, v in variant_trials(P).items() if k[0] == name}
+        settings = [(base[name], pair)] + [(k, [training.fit(c, store, progress=False) for c in v])
+                                           for k, v in variants.items()]
+        for setting, runs in settings:
+            for regime, run in zip(("SB", "LB"), runs):
+                rows.append(_row(name, setting, regime, run, _solve(run, P),
+                                 baseline=setting == base[name]))
+    else:
+        values = {"start": s.starts, "iters": s.iters, "subset": s.subsets, "bn": s.bn_policies,
+                  "eval_batch": s.eval_batches}[name]
+        kw = {"start": "start", "iters": "iters", "subset": "subset", "bn": "bn",
+              "eval_batch": "batch_size"}[name]
+        for v in values:
+            for regime, run in zip(("SB", "LB"), pair):
+                rows.append(_row(name, "all" if v is None else v, regime, run,
+                                 _solve(run, P, **{kw: v}), baseline=v == base[name]))
+    df = pd.DataFrame(rows)
+    df.attrs.update(net=s.net, eps=s.eps, seed=sb_cfg.seed)
+    return df
+
+
+def study(parts: dict) -> pd.DataFrame:
+    """The frames of every choice (the chapter's parts), stacked, with the study's attributes."""
+    frames = [parts[c] for c in CHOICES if c in parts and len(parts[c])]
+    if not frames:
+        return pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True)
+    df.attrs.update(frames[0].attrs)
+    return df
+
+
+def _paper_values(net: str, eps: float) -> tuple[float, float]:
+    t3 = paper.table(3)
+    ref = net if net in t3.index else "F1"
+    lab = results._eps_label(eps)
+    return float(t3.loc[ref, f"sb_{lab}"]), float(t3.loc[ref, f"lb_{lab}"])
+
+
+def distance(sb: float, lb: float, p_sb: float, p_lb: float) -> float:
+    """Decades from the paper's Table 3: |log10(SB / paper SB)| + |log10(LB / paper LB)|."""
+    if min(sb, lb) <= 0:
+        return math.inf
+    return abs(math.log10(sb / p_sb)) + abs(math.log10(lb / p_lb))
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (choice, setting): SB and LB sharpness, LB/SB, SB - LB test accuracy, and the distance
+    in decades from the paper's Table 3 (``distance``)."""
+    if df.empty:
+        return pd.DataFrame()
+    net, eps = df.attrs.get("net", "F1"), df.attrs.get("eps", 1e-3)
+    p_sb, p_lb = _paper_values(net, eps)
+    rows = []
+    for (c, setting), g in df.groupby(["choice", "setting"], sort=False):
+        sb, lb = g[g.regime == "SB"].iloc[0], g[g.regime == "LB"].iloc[0]
+        rows.append(dict(choice=c, setting=setting, baseline=bool(sb.baseline),
+                         sharpness_sb=sb.sharpness, sharpness_lb=lb.sharpness,
+                         ratio=lb.sharpness / sb.sharpness if sb.sharpness > 0 else np.nan,
+                         gap=sb.test_acc - lb.test_acc,
+                         decades_from_paper=distance(sb.sharpness, lb.sharpness, p_sb, p_lb)))
+    out = pd.DataFrame(rows)
+    out.attrs.update(df.attrs, paper_sb=p_sb, paper_lb=p_lb)
+    return out
+
+
+def closing(summ: pd.DataFrame) -> pd.DataFrame:
+    """Per choice: the baseline's distance from the paper's Table 3, the setting that comes
+    closest, how many decades it moves toward the paper (positive: closer), and the LB/SB ratio
+    there; sorted by that move, largest first."""
+    if summ.empty:
+        return pd.DataFrame()
+    rows = []
+    for c, g in summ.groupby("choice", sort=False):
+        base = g[g.baseline].iloc[0]
+        best = g.loc[g.decades_from_paper.idxmin()]
+        rows.append({"choice": LABELS[c], "baseline": base.setting, "closest setting": best.setting,
+                     "decades from paper (baseline)": base.decades_from_paper,
+                     "decades from paper (closest)": best.decades_from_paper,
+                     "moves toward the paper (decades)": base.decades_from_paper - best.decades_from_paper,
+                     "LB/SB (baseline)": base.ratio, "LB/SB (closest)": best.ratio})
+    out = pd.DataFrame(rows).sort_values("moves toward the paper (decades)", ascending=False)
+    return out.set_index("choice")

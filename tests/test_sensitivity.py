@@ -1,0 +1,49 @@
+"""The sensitivity study: its runs, its summary and the closing table (known answers)."""
+import math
+
+import pandas as pd
+import pytest
+
+from lbsm import compute, results, sensitivity
+
+
+def test_study_retrains_only_the_stop_and_precision_variants():
+    P = results.profile("cpu")
+    cfgs = sensitivity.configs(P)
+    sb, lb = sensitivity.baseline_trial(P)
+    assert cfgs[:2] == [sb, lb]  # the gap chapter's first trial
+    variants = {(c.stop, c.precision, c.batch_size) for c in cfgs[2:]}
+    assert variants == {("plateau", "auto", 256), ("plateau", "auto", 6000),
+                        ("epochs", "fp32", 256), ("epochs", "fp32", 6000)}
+    assert set(compute.graph("sensitivity", P)[0]) == {f"F1-{c.key}" for c in cfgs}
+    assert sensitivity.configs(results.profile("paper")) == []
+
+
+def test_distance_in_decades():
+    assert sensitivity.distance(1.23, 205.14, 1.23, 205.14) == 0
+    assert sensitivity.distance(12.3, 20.514, 1.23, 205.14) == pytest.approx(2.0)
+    assert sensitivity.distance(0.0, 1.0, 1.0, 1.0) == math.inf
+
+
+def frame():
+    rows = []
+    for choice, setting, base, sb, lb in [("start", "sign", True, 12.3, 2051.4), ("start", "zero", False, 1.23, 205.14),
+                                          ("iters", "10", True, 12.3, 2051.4), ("iters", "30", False, 123.0, 2051.4)]:
+        for regime, v in (("SB", sb), ("LB", lb)):
+            rows.append(dict(choice=choice, setting=setting, baseline=base, regime=regime, sharpness=v,
+                             test_acc=98.0 if regime == "SB" else 97.5))
+    df = pd.DataFrame(rows)
+    df.attrs.update(net="F1", eps=1e-3, seed=0)
+    return df
+
+
+def test_closing_ranks_the_choice_that_moves_table3_most():
+    summ = sensitivity.summary(frame())
+    assert summ.attrs["paper_sb"] == pytest.approx(1.23)
+    close = sensitivity.closing(summ)
+    assert list(close.index) == ["L-BFGS-B start", "L-BFGS-B iterations"]
+    assert close.iloc[0]["moves toward the paper (decades)"] == pytest.approx(2.0)
+    assert close.iloc[0]["closest setting"] == "zero"
+    assert close.iloc[1]["moves toward the paper (decades)"] == 0  # the baseline is the closest
+    from lbsm import text
+    assert "is the L-BFGS-B start: from sign" in text.sensitivity_text(summ, close)["sens_sentence"]
