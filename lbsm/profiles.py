@@ -172,9 +172,11 @@ PROFILES = {
                   "C1": dict(batch_sizes=(64, 256, 1000), epochs=5, seeds=(0,), train_subset=5000,
                              test_subset=2000, sharpness_iters=5,
                              sharpness_subset=500)},
-            fig5={"F1": dict(sb_epochs=10, lb_epochs=5, sb_epoch_subset=(0, 1, 3, 10), seed=0,
-                             sharpness_iters=10, sharpness_subset=5000)},
-            fig6={"F1": dict(sb_epochs=10, lb_epochs=20, epochs=3, seed=0,
+            # enough points to show a curve: 8 warm starts (about 40 s each with their solves) and
+            # 8 sampled iterates per run (the paper draws every epoch)
+            fig5={"F1": dict(sb_epochs=10, lb_epochs=5, sb_epoch_subset=(0, 1, 2, 3, 4, 6, 8, 10),
+                             seed=0, sharpness_iters=10, sharpness_subset=5000)},
+            fig6={"F1": dict(sb_epochs=10, lb_epochs=20, epochs=8, seed=0,
                              sharpness_iters=10, sharpness_subset=5000)},
             cone={"F1": dict(directions=50, radius=1e-3, threshold=0.5, subset=10000,
                              sharpness_iters=10)},
