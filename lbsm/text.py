@@ -181,6 +181,19 @@ def interpolation_text(lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) ->
 
 
 # --------------------------------------------------------------------------- small_batches chapter
+def compare(a_name: str, a: float, b_name: str, b: float, more: str, less: str,
+            fmt: str = ".3g") -> str:
+    """A comparison stated only as the numbers say: "LB sharper than SB (465 vs 12.6)", its
+    negation when they say otherwise, "as ... as" when they are equal."""
+    if a > b:
+        word = f"{more} than"
+    elif a < b:
+        word = f"{less} than"
+    else:
+        word = f"as {more} as"
+    return f"{a_name} {word} {b_name} ({a:{fmt}} vs {b:{fmt}})"
+
+
 def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6: Result,
                        cn: Result, appc: pd.DataFrame) -> dict:
     """Glue-ready numbers and sentences of the ``small_batches`` chapter."""
@@ -219,6 +232,17 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
     out["cone_sentence"] = "; ".join(
         f"{n} {lab}: {r['steep fraction']:.0%} of {int(r.directions)} directions steep, median rise "
         f"{r['median rise / reference']:.2g} of the reference" for (n, lab), r in cs.iterrows()) or "not run"
+    col = experiments.sharpness_col(EPS[0])
+    ends = []
+    for net in f6.nets:
+        d = f6.data[f6.data.net == net]
+        last = {reg: d[d.regime == reg].sort_values("epoch").iloc[-1] for reg in ("SB", "LB")}
+        ends.append(f"{net}: LB ends " + compare("", last["LB"][col], "SB", last["SB"][col],
+                                                 "sharper", "flatter").strip()
+                    + " and with test accuracy " + compare("", last["LB"].test_acc, "SB's",
+                                                           last["SB"].test_acc, "higher", "lower",
+                                                           ".2f").strip())
+    out["fig6_ends"] = "; ".join(ends) or "not run"
     out["appc_sentence"] = "; ".join(
         f"{n}: I_l / I_s = {r['I_l / I_s']:.2f} vs bound {r['B_s / (f_s B_l)']:.2f} "
         f"({'LB faster' if r['LB faster?'] is True else 'SB faster' if r['LB faster?'] is False else 'undecided'})"
