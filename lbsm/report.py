@@ -250,14 +250,18 @@ def caption(T: Trained, what: str = "", nets=None, extra: str = "") -> "Markdown
                      f"{_span(r.meta['epochs_run'] for r in lb)} epochs"
                      f"{' (stop: plateau)' if cfg.stop == 'plateau' else ''}, {precisions(sb + lb)}{data}")
     runs = [r for n in nets for r in T.runs(n)]
+    return Markdown(f"*{what + ' — ' if what else ''}profile `{T.profile.name}`; "
+                    f"{'; '.join(parts) or 'no runs'}; {extra + '; ' if extra else ''}"
+                    f"{provenance_text(runs)}.*")
+
+
+def provenance_text(runs) -> str:
+    """"device: ...; trained at commit ..." of ``runs`` (and the commit rendering them, if other)."""
     devices = sorted({r.meta.get("device", "?") for r in runs}) or ["—"]
     commits = sorted({r.meta.get("commit", "?") for r in runs}) or ["—"]
     now = machine.git_commit()
-    text = (f"*{what + ' — ' if what else ''}profile `{T.profile.name}`; "
-            f"{'; '.join(parts) or 'no runs'}; {extra + '; ' if extra else ''}device: {', '.join(devices)}; "
-            f"trained at commit {', '.join(commits)}"
-            f"{'' if commits == [now] else f', rendered at commit {now}'}.*")
-    return Markdown(text)
+    return (f"device: {', '.join(devices)}; trained at commit {', '.join(commits)}"
+            f"{'' if commits == [now] else f', rendered at commit {now}'}")
 
 
 def coverage(T: Trained) -> "Markdown":
@@ -313,15 +317,10 @@ def section_caption(R: Result, what: str = "", extra: str = "") -> "Markdown":
         parts.append(f"{net}{stand}: {_seeds_text(sorted({r.config.seed for r in rs}))}, "
                      f"B = {batches}, {_epochs(rs)} epochs, {rs[0].meta['n_train']} training / "
                      f"{rs[0].meta['n_test']} test examples, {precisions(rs)}{sharp}")
-    devices = sorted({r.meta.get("device", "?") for r in runs}) or ["—"]
-    commits = sorted({r.meta.get("commit", "?") for r in runs}) or ["—"]
-    now = machine.git_commit()
     eps = ", ".join(eps_label(e) for e in EPS)
-    text = (f"*{what + ' — ' if what else ''}profile `{R.plan.profile.name}`; "
-            f"{'; '.join(parts) or 'no runs'}; eps {eps}; {extra + '; ' if extra else ''}"
-            f"device: {', '.join(devices)}; trained at commit {', '.join(commits)}"
-            f"{'' if commits == [now] else f', rendered at commit {now}'}.*")
-    return Markdown(text)
+    return Markdown(f"*{what + ' — ' if what else ''}profile `{R.plan.profile.name}`; "
+                    f"{'; '.join(parts) or 'no runs'}; eps {eps}; {extra + '; ' if extra else ''}"
+                    f"{provenance_text(runs)}.*")
 
 
 def section_coverage(S: Plan) -> "Markdown":

@@ -48,6 +48,11 @@ def row(artifact: str, net: str, verdict: str, evidence: str) -> dict:
     return {"artifact": artifact, "net": net, "verdict": verdict, "evidence": evidence}
 
 
+def _both(a: bool, b: bool) -> str:
+    """A two-part claim: both parts hold: reproduced; one: same direction; none: contradicts."""
+    return "reproduced" if a and b else "same direction" if a or b else "contradicts"
+
+
 def _within(ours: float, p: float, sd: float) -> bool:
     return not (math.isnan(ours) or math.isnan(p) or math.isnan(sd)) and abs(ours - p) <= 2 * sd
 
@@ -164,8 +169,7 @@ def figure4(data: pd.DataFrame, knees: pd.DataFrame) -> list[dict]:
         d = data[data.net == net].groupby("batch_size").mean(numeric_only=True).sort_index()
         drop = knees.loc[net, "slope after (points per decade)"] < 0
         grows = d[col].iloc[-1] > d[col].iloc[0]
-        verdict = "reproduced" if drop and grows else "same direction" if drop or grows else "contradicts"
-        out.append(row("Figure 4", net, verdict,
+        out.append(row("Figure 4", net, _both(drop, grows),
                        f"accuracy {knees.loc[net, 'slope after (points per decade)']:+.2f} points per "
                        f"decade after the knee at B = {knees.loc[net, 'knee (ours)']:.0f}; sharpness "
                        f"{d[col].iloc[0]:.3g} at B = {d.index[0]} vs {d[col].iloc[-1]:.3g} at "
@@ -181,8 +185,7 @@ def figure5(data: pd.DataFrame) -> list[dict]:
         d = d.sort_values("sb_epoch")
         better = d.lb_test_acc.iloc[-1] > d.lb_test_acc.iloc[0]
         flatter = d[col].iloc[-1] < d[col].iloc[0]
-        verdict = "reproduced" if better and flatter else "same direction" if better or flatter else "contradicts"
-        out.append(row("Figure 5", net, verdict,
+        out.append(row("Figure 5", net, _both(better, flatter),
                        f"LB from SB epoch {d.sb_epoch.iloc[0]}: test {d.lb_test_acc.iloc[0]:.2f}%, "
                        f"sharpness {d[col].iloc[0]:.3g}; from epoch {d.sb_epoch.iloc[-1]}: "
                        f"{d.lb_test_acc.iloc[-1]:.2f}%, {d[col].iloc[-1]:.3g}"))

@@ -1,5 +1,6 @@
-import os
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 import torch
@@ -49,3 +50,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def write_timit(root: Path, n_train: int = 50, n_test: int = 20, seed: int = 0) -> Path:
+    """Small TIMIT feature files in the official format under ``root``: x float32 [N, 360], y int
+    in 0..1972. Returns ``root``."""
+    (root / "timit").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name, n in (("train", n_train), ("test", n_test)):
+        np.savez(root / f"timit/{name}.npz", x=rng.standard_normal((n, 360)).astype(np.float32),
+                 y=rng.integers(0, 1973, n))
+    lbsm_data._load_cpu.cache_clear()
+    return root
+
+
+@pytest.fixture
+def timit_writer():
+    """``write_timit`` for tests that make TIMIT files."""
+    return write_timit

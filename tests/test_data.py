@@ -1,4 +1,3 @@
-import gzip
 import pickle
 import shutil
 
@@ -120,14 +119,10 @@ def test_subset_takes_first_examples(mnist):
 
 
 # --------------------------------------------------------------------------- user TIMIT files
-def _timit(root, n_train=50, n_test=20, seed=0):
-    (root / "timit").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for name, n in (("train", n_train), ("test", n_test)):
-        np.savez(root / f"timit/{name}.npz", x=rng.standard_normal((n, 360)).astype(np.float32),
-                 y=rng.integers(0, 1973, n))
-    D._load_cpu.cache_clear()
-    return root / "timit/train.npz"
+@pytest.fixture
+def train_npz(tmp_path, timit_writer):
+    """TIMIT files in ``tmp_path``; the training file's path."""
+    return timit_writer(tmp_path) / "timit/train.npz"
 
 
 def _x(n=3):
@@ -183,8 +178,8 @@ DAMAGED = {
 
 
 @pytest.mark.parametrize("kind", list(DAMAGED))
-def test_timit_damaged_file_is_refused_naming_file_and_format(tmp_path, kind):
-    path = _timit(tmp_path)
+def test_timit_damaged_file_is_refused_naming_file_and_format(tmp_path, kind, train_npz):
+    path = train_npz
     write, message = DAMAGED[kind]
     write(path)
     with pytest.raises(D.DataError) as e:
@@ -195,15 +190,13 @@ def test_timit_damaged_file_is_refused_naming_file_and_format(tmp_path, kind):
     assert "allow_pickle" not in msg
 
 
-def test_timit_test_file_is_checked_too(tmp_path):
-    _timit(tmp_path)
+def test_timit_test_file_is_checked_too(tmp_path, train_npz):
     np.savez(tmp_path / "timit/test.npz", x=_x(), y=np.zeros(4, int))
     with pytest.raises(D.DataError, match=r"timit/test\.npz: x has 3 rows but y has 4 labels"):
         D.load("timit", tmp_path)
 
 
-def test_timit_is_loaded_without_unpickling(tmp_path, monkeypatch):
-    _timit(tmp_path)
+def test_timit_is_loaded_without_unpickling(tmp_path, monkeypatch, train_npz):
     seen = []
     real = np.load
     monkeypatch.setattr(np, "load", lambda *a, **k: seen.append(k.get("allow_pickle")) or real(*a, **k))
@@ -211,17 +204,14 @@ def test_timit_is_loaded_without_unpickling(tmp_path, monkeypatch):
     assert seen == [False, False]
 
 
-def test_timit_float64_features_become_float32(tmp_path):
-    _timit(tmp_path)
+def test_timit_float64_features_become_float32(tmp_path, train_npz):
     np.savez(tmp_path / "timit/train.npz", x=np.ones((4, 360)), y=np.arange(4, dtype=np.uint16))
     ds = D.load("timit", tmp_path)
     assert ds.x_train.dtype == torch.float32 and ds.y_train.tolist() == [0, 1, 2, 3]
 
 
-def test_fingerprint_of_user_data_follows_its_files(tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    _timit(a, seed=0)
-    _timit(b, seed=1)
+def test_fingerprint_of_user_data_follows_its_files(tmp_path, timit_writer):
+    a, b = timit_writer(tmp_path / "a", seed=0), timit_writer(tmp_path / "b", seed=1)
     fa = D.fingerprint("timit", a)
     assert fa is not None and len(fa) == 32 and fa == D.fingerprint("timit", a)
     assert D.fingerprint("timit", b) != fa

@@ -145,20 +145,9 @@ def results(tmp_path, monkeypatch):
     return root
 
 
-def timit_files(root, n_train=50, n_test=20, seed=0):
-    """Small TIMIT feature files in the official format: x float32 [N, 360], y int in 0..1972."""
-    (root / "timit").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for name, n in (("train", n_train), ("test", n_test)):
-        np.savez(root / f"timit/{name}.npz", x=rng.standard_normal((n, 360)).astype(np.float32),
-                 y=rng.integers(0, 1973, n))
-    D._load_cpu.cache_clear()
-    return root
-
-
 @pytest.fixture
-def timit(tmp_path, monkeypatch):
-    root = timit_files(tmp_path / "data")
+def timit(tmp_path, monkeypatch, timit_writer):
+    root = timit_writer(tmp_path / "data")
     monkeypatch.setenv("LBSM_DATA", str(root))
     yield root
     D._load_cpu.cache_clear()
