@@ -170,6 +170,17 @@ class Store:
             return f"{path / 'history.csv'}: {last}, meta.json says {epochs} epochs"
         return None
 
+    def orphans(self) -> list[Path]:
+        """Stored analyses that name a run (``run``, ``sb`` or ``lb`` parameter) the store does not
+        hold, e.g. after a profile stopped training it."""
+        names = {p.name for p in self.root.glob("runs/*") if (p / "meta.json").is_file()}
+        out = []
+        for path in sorted(self.root.glob("analyses/*/*.json")):
+            params = load_json(path)["params"]
+            if any(params.get(k) is not None and params[k] not in names for k in ("run", "sb", "lb")):
+                out.append(path)
+        return out
+
     def seal(self) -> dict:
         """Add the checksums to intact runs and analyses written without them (by code older than
         the checksums); returns how many of each were sealed. Damaged ones are left as they are."""
