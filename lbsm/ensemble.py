@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: the notebooks pass progress=False, ipywidgets is not needed
 
 from . import data as lbsm_data
 from . import machine, models, validate

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: the notebooks pass progress=False, ipywidgets is not needed
 
 from . import data as lbsm_data
 from . import train

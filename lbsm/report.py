@@ -28,14 +28,11 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 
 from . import data as lbsm_data
 from . import experiments, machine, paper, profiles

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: the notebooks pass progress=False, ipywidgets is not needed
 
 from . import data as lbsm_data
 from . import machine, models
