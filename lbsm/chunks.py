@@ -146,22 +146,24 @@ def plan(profile: str, budget: float, cost: Cost, store: Store | None = None) ->
     next window starts where this one stopped."""
     store = store or Store()
     items, used, open_, planned = [], 0.0, True, set()
+    # what the store already holds, read once: runs with a Metric 2.1 solve, SB runs with curves
+    solved, drawn = _stored(store, "sharpness", "run"), _stored(store, "interpolation", "sb")
     for what, chapter, net, p in _items(profile):
         cfgs, _ = compute.graph(chapter, p)
         missing = [c for n, c in cfgs.items() if n not in planned
-                   and not store.is_finished(store.run_dir(*n.split("-", 1)))]
+                   and not store.is_finished(store.run_dir(c.net, c.key))]
         planned |= set(cfgs)
         it = Item(what, chapter, net, missing)
         groups = ensemble.groups(missing)
         it.seconds = sum(cost.run(c, len(g)) for g in groups for c in g)
         if chapter == "interpolation":  # two curves of 25 points, each point one evaluation
             firsts = [c for c in cfgs.values() if c.seed == min(x.seed for x in cfgs.values())]
-            undrawn = [c for c in firsts if f"{c.net}-{c.key}" not in _stored(store, "interpolation", "sb")
+            undrawn = [c for c in firsts if c.name not in drawn
                        and c.batch_size == train.SB_BATCH]
             it.solves = 2 * len(undrawn)
             it.seconds += sum(2 * 25 * cost.epoch(c.net, c.batch_size) / 3 for c in undrawn)
         if chapter in ("sharpness", "small_batches", "remedies"):
-            unsolved = _unsolved(cfgs, store)
+            unsolved = [c for n, c in cfgs.items() if n not in solved]
             it.solves = 2 * len(unsolved)  # two eps per final minimizer: a floor (Table 4 adds more)
             # one f + grad over the training set costs about half a training epoch
             it.seconds += sum(2 * SHARPNESS_EVALS * cost.epoch(c.net, c.batch_size) / 2 for c in unsolved)
@@ -186,12 +188,6 @@ def _stored(store: Store, kind: str, param: str) -> set:
     """The values of ``param`` over the stored analyses of ``kind`` (e.g. the runs solved)."""
     df = store.analyses(kind)
     return set(df[f"param_{param}"]) if f"param_{param}" in df else set()
-
-
-def _unsolved(cfgs: dict, store: Store) -> list[train.TrainConfig]:
-    """The runs of ``cfgs`` without any stored Metric 2.1 solve."""
-    have = _stored(store, "sharpness", "run")
-    return [c for n, c in cfgs.items() if n not in have]
 
 
 def chunk_seconds(items: list[Item], cost: Cost) -> float:
@@ -229,7 +225,7 @@ def selftest(device=None, require_cuda: bool = False) -> dict:
     ds = Dataset("mnist", x, y, x[:128], y[:128], 10)  # synthetic, in MNIST's layout
     with tempfile.TemporaryDirectory() as tmp:
         cfgs = [train.TrainConfig("F1", 512, seed=s, epochs=1, precision="fp32") for s in (0, 1)]
-        single = [train._train(c, Store(Path(tmp) / "a"), f"F1-{c.key}", ds, device, False)[0]
+        single = [train._train(c, Store(Path(tmp) / "a"), c.name, ds, device, False)[0]
                   for c in cfgs]
         together = ensemble.train_together(cfgs, Store(Path(tmp) / "b"), ds, device, False)
     worst = max(abs(a.train_loss.iloc[-1] - b.train_loss.iloc[-1]) / max(1e-12, abs(a.train_loss.iloc[-1]))

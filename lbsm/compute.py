@@ -18,6 +18,7 @@ process and returns every part the chapter renders.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
@@ -83,7 +84,7 @@ def spec(chapter: str) -> Spec:
 
 def graph(chapter: str, plan) -> tuple[dict[str, train.TrainConfig], dict[str, tuple[str, ...]]]:
     """The run tasks of a chapter: {run name: config} and {run name: names it depends on}."""
-    cfgs = {f"{c.net}-{c.key}": c for c in spec(chapter).runs(plan)}
+    cfgs = {c.name: c for c in spec(chapter).runs(plan)}
     deps = {name: tuple(d for d in [c.init.partition("@")[0]] if d in cfgs) if c.init else ()
             for name, c in cfgs.items()}
     return cfgs, deps
@@ -108,12 +109,13 @@ def _order(cfgs: dict, deps: dict) -> list[str]:
 def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: bool) -> dict:
     cfgs, deps = graph(chapter, plan)
     missing = [cfgs[n] for n in _order(cfgs, deps)
-               if not store.is_finished(store.run_dir(*n.split("-", 1)))]
+               if not store.is_finished(store.run_dir(cfgs[n].net, cfgs[n].key))]
     if use_ensemble:  # seeds of one protocol together; the rest (warm starts too) one by one, in order
         ensemble.fit_ensemble(missing, store, progress=progress)
     else:
         train.sweep(missing, store, progress=progress, desc=f"{chapter}: runs")
-    return {name: fn(plan) for name, fn in spec(chapter).parts.items()}
+    with _using(store):  # the parts open Store() themselves, as on a Dask worker
+        return {name: fn(plan) for name, fn in spec(chapter).parts.items()}
 
 
 def _env(store: Store) -> dict:
@@ -121,6 +123,23 @@ def _env(store: Store) -> dict:
     from .data import data_dir
     return {"LBSM_RESULTS": str(store.root.resolve()), "LBSM_WEIGHTS": str(store.weights_root.resolve()),
             "LBSM_DATA": str(data_dir().resolve())}
+
+
+@contextlib.contextmanager
+def _using(store: Store):
+    """Within: every ``Store()`` (the parts, the runs they load) is ``store``, through the same
+    environment a Dask worker gets (``_env``); the environment is restored after."""
+    env = _env(store)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _with_env(env: dict, threads: int | None):

@@ -74,7 +74,7 @@ def _train_locked(cfgs, store, dataset, device, progress):
     import contextlib
     with contextlib.ExitStack() as stack:
         for c in sorted(cfgs, key=lambda c: c.key):  # one order for every worker: no deadlock
-            stack.enter_context(store.lock(f"run-{c.net}-{c.key}"))
+            stack.enter_context(store.lock(f"run-{c.name}"))
         todo = [c for c in cfgs if not store.is_finished(store.run_dir(c.net, c.key))]
         if len(todo) > 1:
             for cfg, (history, meta) in zip(todo, train_together(todo, store, dataset, device, progress)):
@@ -115,7 +115,7 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
         m = models.build(c.net).to(device)
         x0 = initial_state(c, store)
         m.load_state_dict(x0)
-        wdir = store.weights_dir(f"{c.net}-{c.key}")
+        wdir = store.weights_dir(c.name)
         save_torch(x0, wdir / "x0.pt")
         if c.checkpoints:
             save_torch(x0, wdir / "epochs/0000.pt")
@@ -175,7 +175,7 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
             if not (math.isfinite(row["minibatch_loss"]) and math.isfinite(row["train_loss"])):
                 alive[i] = False  # diverged: its history ends here, as a sequential run's would
             elif c.checkpoints:
-                save_torch(nets[i].state_dict(), store.weights_dir(f"{c.net}-{c.key}") / f"epochs/{epoch:04d}.pt")
+                save_torch(nets[i].state_dict(), store.weights_dir(c.name) / f"epochs/{epoch:04d}.pt")
         if not any(alive):
             break
     bar.close()
@@ -183,7 +183,7 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
     out = []
     seeds = [c.seed for c in cfgs]
     for i, c in enumerate(cfgs):
-        save_torch(load_into(i).state_dict(), store.weights_dir(f"{c.net}-{c.key}") / "final.pt")
+        save_torch(load_into(i).state_dict(), store.weights_dir(c.name) / "final.pt")
         hist = pd.DataFrame(histories[i])
         meta = dict(status="done" if alive[i] else "diverged", epochs_run=int(hist.epoch.iloc[-1]),
                     wall_seconds=wall, precision=precision, n_train=n, n_test=len(ds.x_test),

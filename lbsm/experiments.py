@@ -253,7 +253,7 @@ def warm_starts(net: str, sb_epochs: int = 100, lb_epochs: int = 100,
     if configs_only:
         epochs = range(sb_epochs + 1) if sb_epoch_subset is None else sb_epoch_subset
         return [sb_cfg] + [TrainConfig(net, lb, epochs=lb_epochs,
-                                       **{**common, "init": f"{net}-{sb_cfg.key}@{int(e)}"})
+                                       **{**common, "init": f"{sb_cfg.name}@{int(e)}"})
                            for e in epochs]
     sb = train.fit(sb_cfg, store, device=device, progress=progress)
     available = [int(e) for e in sb.history.epoch]

@@ -36,7 +36,7 @@ from tqdm import tqdm  # text bars: the notebooks pass progress=False, ipywidget
 from . import data as lbsm_data
 from . import machine, models
 from .machine import PRECISIONS, resolve_precision
-from .store import (RUN_FILES, Store, config_key, load_json, load_torch, save_json,
+from .store import (RUN_FILES, DamagedError, Store, config_key, load_json, load_torch, save_json,
                     save_torch, sha256, write_atomic)
 
 TRAIN_CODE_VERSION = 2  # bump when a change alters the numbers training produces
@@ -104,6 +104,11 @@ class TrainConfig:
     @property
     def key(self) -> str:
         return config_key(self.key_dict())
+
+    @property
+    def name(self) -> str:
+        """The run's name in the store: ``<net>-<key>``."""
+        return f"{self.net}-{self.key}"
 
 
 def lb_batch(net: str, n_train: int | None = None) -> int:
@@ -222,10 +227,9 @@ class Run:
                 import warnings
                 dest = f.with_name(f.name + ".damaged")
                 os.replace(f, dest)
-                (self.weights / "final.pt").unlink(missing_ok=True)  # so that the run is retrained
                 warnings.warn(f"{f} could not be read ({type(exc).__name__}); set aside as "
                               f"{dest.name}, retraining run {self.name}")
-        restore_weights(self)
+        restore_weights(self, needed=f)
         if not f.is_file():
             raise FileNotFoundError(f"{f} is not stored, and retraining run {self.name} did not "
                                     "produce it")
@@ -263,9 +267,12 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
     """
     store = store or Store()
     path = store.run_dir(cfg.net, cfg.key)
-    if store.is_finished(path) and (problem := store.run_problem(path)):
-        import warnings
-        warnings.warn(f"{problem}; set aside in {store.set_aside(path)}, training it again")
+    if store.is_finished(path):
+        try:
+            return Run.load(path, store)  # verified once here; a damaged run is set aside
+        except DamagedError as exc:
+            import warnings
+            warnings.warn(f"{exc} Training it again now.")
     if not store.is_finished(path):
         with store.lock(f"run-{path.name}"):
             if not store.is_finished(path):
@@ -282,17 +289,19 @@ def publish(cfg: TrainConfig, store: Store, history: pd.DataFrame, meta: dict) -
     save_json({**meta, "sha256": {f: sha256(path / f) for f in RUN_FILES}}, path / "meta.json")
 
 
-def restore_weights(run: Run, device=None, progress: bool = False) -> dict:
-    """Train a published run again to get its weights back (they are not published).
+def restore_weights(run: Run, needed: Path | None = None, device=None, progress: bool = False) -> dict:
+    """Train a published run again to get its weights back (they are not published), unless the
+    ``needed`` weights file (default: ``final.pt``) is there by the time the run's lock is held.
 
     The published history stays as it is; ``retrained.json`` in the run's folder records where
     and how the weights were remade and the largest absolute deviation of each per-epoch metric
     from the published history (training differs in rounding between CPUs and GPUs).
     """
     store = run.store or Store(run.path.parent.parent)
+    needed = needed or store.weights_dir(run.name) / "final.pt"
     with store.lock(f"run-{run.name}"):
-        if (store.weights_dir(run.name) / "final.pt").is_file():
-            return load_json(run.path / "retrained.json") if (run.path / "retrained.json").is_file() else {}
+        if needed.is_file():  # another worker remade it meanwhile
+            return {}
         history, meta = _train(run.config, store, run.name, None, device, progress)
         both = run.history.merge(history, on="epoch", suffixes=("", "_new"))
         dev = {m: float((both[m] - both[f"{m}_new"]).abs().max()) for m in HISTORY_METRICS}

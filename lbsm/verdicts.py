@@ -23,6 +23,7 @@ import pandas as pd
 from . import experiments, paper, profiles, tables
 from .report import EPS, eps_label, mean_sd
 from .results import DATASET_NAMES, data_ready, dataset_of
+from .status import ARTIFACTS
 
 VERDICTS = ("reproduced", "same direction", "contradicts", "not run")
 CLAIMS = {
@@ -60,7 +61,6 @@ def _within(ours: float, p: float, sd: float) -> bool:
 def not_run(artifact: str, done, profile: str) -> list[dict]:
     """``not run`` rows for the networks the paper shows ``artifact`` for that did not run, each
     with its reason (data, compute, profile)."""
-    from .status import ARTIFACTS
     wanted = next(a[3] for a in ARTIFACTS if a[0] == artifact)
     out = []
     for net in wanted:

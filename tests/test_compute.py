@@ -107,3 +107,13 @@ def test_a_killed_worker_loses_no_finished_run(mnist, tmp_path):
     for c in cfgs:
         run = train.Run.load(store.run_dir("F1", c.key), store)
         assert run.status == "done" and run.meta["epochs_run"] == 12
+
+
+def test_compute_into_a_given_store_writes_nothing_elsewhere(mnist, tmp_path, one_thread):
+    """The parts open ``Store()`` themselves: they must see the store ``compute`` was given."""
+    from lbsm.store import results_dir
+    default = results_dir()
+    compute.compute(["gap", "interpolation"], "smoke", store=Store(tmp_path / "given"), **TINY)
+    assert len(list((tmp_path / "given").glob("runs/*/meta.json"))) == 2
+    assert list((tmp_path / "given").glob("analyses/interpolation/*.json"))
+    assert not default.exists() or not list(default.glob("runs/*"))
