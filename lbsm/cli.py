@@ -347,8 +347,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--stop", choices=train.STOPS, default="epochs",
                    help="epochs: train exactly --epochs; plateau: stop when the training loss "
                         "stops improving")
-    t.add_argument("--precision", choices=precisions, default="auto",
-                   help="auto: bf16 autocast where the hardware has native bf16, else fp32")
+    t.add_argument("--precision", choices=precisions, default="fp32",
+                   help="fp32: the paper's; bf16: autocast (fast only where the hardware has "
+                        "native bf16); tf32: CUDA tensor cores")
     t.add_argument("--bn", choices=models.BN_POLICIES, default="batch",
                    help="BatchNorm policy of the per-epoch evaluation")
     t.add_argument("--train-subset", type=checked(validate.optional_subset, "--train-subset"),

@@ -103,7 +103,7 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
         raise ValueError(f"{c0.net}: method {c0.method!r}, augment, init, stop {c0.stop!r} or "
                          f"bn_eval {c0.bn_eval!r} cannot be trained as an ensemble")
     device = torch.device(device) if device else default_device()
-    precision = machine.resolve_precision(c0.precision, device)
+    precision = machine.check_precision(c0.precision, device)
     ds = dataset if dataset is not None else lbsm_data.load(c0.dataset, device=device)
     ds = ds.subset(c0.train_subset, c0.test_subset).to(device)
     xtr, ytr, n = ds.x_train, ds.y_train, len(ds.x_train)
@@ -186,6 +186,7 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
         save_torch(load_into(i).state_dict(), store.weights_dir(c.name) / "final.pt")
         hist = pd.DataFrame(histories[i])
         meta = dict(status="done" if alive[i] else "diverged", epochs_run=int(hist.epoch.iloc[-1]),
+                    stopped_by="epochs" if alive[i] else "diverged",
                     wall_seconds=wall, precision=precision, n_train=n, n_test=len(ds.x_test),
                     ensemble=seeds, **machine.provenance(device))
         out.append((hist, meta))

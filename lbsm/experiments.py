@@ -89,7 +89,7 @@ def run_sharpness(run: Run, eps: Sequence[float] = DEFAULT_EPS, which: str | int
                   seed: int = 0, sharpness_fn: Callable | None = None, device=None,
                   subspace_kind: str = "gaussian", start: str = "sign",
                   store: Store | None = None, bn: str | None = None,
-                  batch_size: int | None = None) -> dict[float, dict]:
+                  batch_size: int | None = None, tol: str = "none") -> dict[float, dict]:
     """Metric 2.1 of a stored run's weights (``which``: "final", "x0" or an epoch) at each eps.
 
     ``subspace``: None (full space) or p, with a random A of ``subspace_kind``
@@ -114,12 +114,15 @@ def run_sharpness(run: Run, eps: Sequence[float] = DEFAULT_EPS, which: str | int
         model = loaded["model"]
         model.load_state_dict(loaded["weights"])  # each solve starts from the stored weights
         return _result_dict(fn(model, *loaded["xy"], eps=float(e), subspace=subspace, iters=iters,
-                               bn=bn, batch_size=batch_size, seed=seed, start=start, **kind))
+                               bn=bn, batch_size=batch_size, seed=seed, start=start, **kind,
+                               **({} if tol == "none" else {"tol": tol})))
+    if subspace is None:
+        seed = 0  # the seed draws only a random A: one full-space solve per run, whoever asks
     out = {}
     for e in eps:
         params = dict(run=run.name, which=which, eps=float(e), iters=iters, subset=subset, bn=bn,
                       batch_size=batch_size, subspace=subspace, seed=seed,
-                      start=start, fn=_fn_name(fn), **kind)
+                      start=start, tol=tol, fn=_fn_name(fn), **kind)
         out[e] = store.analysis("sharpness", params, lambda e=e: solve(e), VERSION, device)
     return out
 
@@ -155,7 +158,7 @@ def batch_size_sweep(net: str, batch_sizes: Sequence[int], epochs: int = 100,
                      seeds: Sequence[int] = (0,), eps: Sequence[float] = DEFAULT_EPS,
                      sharpness_iters: int = 10, sharpness_subset: int | None = None,
                      train_subset: int | None = None, test_subset: int | None = None,
-                     precision: str = "auto", store: Store | None = None,
+                     precision: str = "fp32", store: Store | None = None,
                      sharpness_fn: Callable | None = None, device=None, progress: bool = True,
                      config: dict | None = None, configs_only: bool = False) -> pd.DataFrame:
     """Fig. 4: train ``net`` for a fixed number of ``epochs`` at each batch size (paper: 100
@@ -234,7 +237,7 @@ def warm_starts(net: str, sb_epochs: int = 100, lb_epochs: int = 100,
                 sb_batch: int = SB_BATCH, lb_batch: int | None = None,
                 eps: Sequence[float] = DEFAULT_EPS, sharpness_iters: int = 10,
                 sharpness_subset: int | None = None, train_subset: int | None = None,
-                test_subset: int | None = None, precision: str = "auto",
+                test_subset: int | None = None, precision: str = "fp32",
                 store: Store | None = None, sharpness_fn: Callable | None = None, device=None,
                 progress: bool = True, config: dict | None = None,
                 configs_only: bool = False) -> pd.DataFrame:
@@ -299,7 +302,7 @@ def sharpness_along_training(net: str, sb_epochs: int = 100, lb_epochs: int = 10
                              sb_batch: int = SB_BATCH, lb_batch: int | None = None,
                              eps: Sequence[float] = DEFAULT_EPS, sharpness_iters: int = 10,
                              sharpness_subset: int | None = None, train_subset: int | None = None,
-                             test_subset: int | None = None, precision: str = "auto",
+                             test_subset: int | None = None, precision: str = "fp32",
                              store: Store | None = None, sharpness_fn: Callable | None = None,
                              device=None, progress: bool = True,
                              config: dict | None = None, configs_only: bool = False) -> pd.DataFrame:
@@ -496,7 +499,7 @@ def remedy_trials(net: str, method: str = "adam", method_args: dict | None = Non
                   plain_lb: bool = False, sharpness_sb: bool = False,
                   eps: Sequence[float] = DEFAULT_EPS, sharpness_iters: int = 10,
                   sharpness_subset: int | None = None, train_subset: int | None = None,
-                  test_subset: int | None = None, precision: str = "auto",
+                  test_subset: int | None = None, precision: str = "fp32",
                   store: Store | None = None, sharpness_fn: Callable | None = None, device=None,
                   progress: bool = True, config: dict | None = None,
                   configs_only: bool = False) -> pd.DataFrame:

@@ -1,14 +1,17 @@
-"""What machine a result was computed on, and the precision it trains in there.
+"""What machine a result was computed on, and the arithmetic it trains in there.
 
-``precision="auto"`` (the default of every profile) resolves at run time: bf16 autocast on CUDA
-devices that support it and on CPUs that execute bf16 natively (Intel AMX or AVX512-BF16), fp32
-everywhere else. Measured on an AMD EPYC Zen 3 (AVX2, no native bf16) PyTorch *emulates* bf16
-autocast: F1 at B = 256 took 536 ms per step in bf16 against 22 ms in fp32 (24x), C1 10x. A run's
-store key keeps ``"auto"`` so a published result serves readers on every CPU; the precision it
-actually ran in is recorded in its metadata (and captions).
+Precision is a protocol choice, never a silent default. The paper trained in fp32, and so does
+every profile: ``"fp32"`` is true single precision, also on a GPU (TF32 tensor-core matmuls and
+convolutions, which PyTorch enables for cuDNN by default, are switched off). ``"bf16"`` (autocast,
+any device) and ``"tf32"`` (CUDA only) are options a profile or a user may name for speed; the
+precision is part of a run's store key, and every caption names it. bf16 is fast only where the
+hardware has it: measured on an AMD EPYC Zen 3 (AVX2, no native bf16) PyTorch *emulates* bf16
+autocast: F1 at B = 256 took 536 ms per step in bf16 against 22 ms in fp32 (24x), C1 10x.
+``native_bf16`` says where it is native (CUDA, Intel AMX, AVX512-BF16).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import platform
 import subprocess
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "tf32")  # the first is the paper's and every default
 # CPU flags (``/proc/cpuinfo``) that change speed or numerics of training here
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -47,13 +50,37 @@ def native_bf16(device: torch.device | str) -> bool:
     return any(f in cpu_info()["cpu_flags"] for f in NATIVE_BF16_FLAGS)
 
 
-def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """``"auto"`` -> ``"bf16"`` where bf16 is native on ``device``, else ``"fp32"``; others as given."""
+def check_precision(precision: str, device: torch.device | str) -> str:
+    """``precision`` if it is one of ``PRECISIONS`` and ``device`` can run it (TF32 is a CUDA
+    tensor-core mode); else a ValueError naming the value and the fix."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision != "auto":
-        return precision
-    return "bf16" if native_bf16(device) else "fp32"
+    if precision == "tf32" and torch.device(device).type != "cuda":
+        raise ValueError(f"precision 'tf32' needs a CUDA device, not {device}; use 'fp32' (the "
+                         "paper's) or 'bf16'")
+    return precision
+
+
+@contextlib.contextmanager
+def arithmetic(precision: str, device: torch.device | str):
+    """The arithmetic of training and its per-epoch evaluation: bf16 autocast for ``"bf16"``;
+    for ``"fp32"`` and ``"tf32"`` on CUDA, TF32 matmuls and convolutions off / on (restored
+    afterwards); nothing else on a CPU."""
+    device = torch.device(device)
+    check_precision(precision, device)
+    if precision == "bf16":
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            yield
+        return
+    if device.type != "cuda":
+        yield
+        return
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
 
 
 def device_name(device: torch.device | str) -> str:

@@ -137,11 +137,8 @@ def check_numbers(df: pd.DataFrame, columns, digits: int = 0) -> str:
 
 
 def precisions(runs) -> str:
-    """The precision the runs trained in (their metadata), marked "(auto)" when the config left
-    the choice to the hardware (``lbsm.machine.resolve_precision``)."""
-    runs = list(runs)
-    used = sorted({r.meta.get("precision", r.config.precision) for r in runs})
-    return "/".join(used) + (" (auto)" if runs and all(r.config.precision == "auto" for r in runs) else "")
+    """The precision the runs trained in (their metadata): ``fp32``, ``bf16``, ``fp32/bf16``."""
+    return "/".join(sorted({r.meta.get("precision", r.config.precision) for r in runs}))
 
 
 # --------------------------------------------------------------------------- display and glue

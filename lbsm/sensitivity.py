@@ -7,11 +7,14 @@ varies one of them, everything else at the profile's own settings (the ``baselin
 of the sharpness and gap chapters), on the first trial of one network (``Profile.sensitivity``):
 
 * ``start``, ``iters``: L-BFGS-B from the gradient's box vertex or from y = 0; 10, 30, 100 steps;
+* ``tol``: L-BFGS-B's stopping tolerances off (every iteration runs: the paper's "10 iterations")
+  or SciPy's defaults (a solve may stop at its start);
 * ``subset``: f over the first N training examples (the paper: the training set);
 * ``bn``: f with batch statistics (the official code's mode) or the running ones;
 * ``eval_batch``: the batch f is evaluated in (with batch statistics it changes f itself);
-* ``stop``: fixed epochs (the profile's) or the plateau rule (``lbsm.train``), retrained;
-* ``precision``: the profile's ``auto`` against fp32, retrained.
+* ``stop``: the plateau rule (the profile's, ``lbsm.train``) or fixed SB / LB epochs, retrained;
+* ``precision``: the profile's fp32 (the paper's) against bf16 autocast, retrained for the first
+  ``precision_seeds`` trials (``per_seed`` gives Table 3 and the gap of each).
 
 Every value is an analysis of the results store, so the chapter only renders. ``closing`` says
 which choice moves Table 3 toward the paper's values, and by how many decades.
@@ -28,8 +31,9 @@ from . import experiments, paper, profiles, results
 from . import train as training
 from .store import Store
 
-CHOICES = ("start", "iters", "subset", "bn", "eval_batch", "stop", "precision")
-LABELS = {"start": "L-BFGS-B start", "iters": "L-BFGS-B iterations", "subset": "training examples in f",
+CHOICES = ("start", "iters", "tol", "subset", "bn", "eval_batch", "stop", "precision")
+LABELS = {"start": "L-BFGS-B start", "iters": "L-BFGS-B iterations",
+          "tol": "L-BFGS-B stopping tolerances", "subset": "training examples in f",
           "bn": "BatchNorm statistics in f", "eval_batch": "evaluation batch of f",
           "stop": "stop rule", "precision": "precision"}
 RETRAINED = ("stop", "precision")
@@ -47,22 +51,40 @@ def baseline_trial(P: profiles.Profile) -> tuple[training.TrainConfig, training.
     return P.trial(s.net, P.net(s.net).seeds[0])
 
 
-def variant_trials(P: profiles.Profile) -> dict[tuple[str, str], tuple]:
-    """The retrained (SB, LB) pairs: {(choice, setting): (sb, lb)}."""
+def _other_stop(c: training.TrainConfig, epochs: int, cap: int) -> training.TrainConfig:
+    """``c`` under the other stop rule: fixed ``epochs`` if it plateaus, else the plateau rule
+    capped at ``cap`` epochs."""
+    if c.stop == "plateau":
+        return dataclasses.replace(c, stop="epochs", epochs=epochs)
+    return dataclasses.replace(c, stop="plateau", epochs=cap)
+
+
+def _stop_label(c: training.TrainConfig) -> str:
+    return "plateau" if c.stop == "plateau" else f"fixed {c.epochs} epochs"
+
+
+def variant_trials(P: profiles.Profile) -> dict[tuple[str, str, int], tuple]:
+    """The retrained (SB, LB) pairs: {(choice, setting, seed): (sb, lb)}."""
     s = _spec(P)
     sb, lb = baseline_trial(P)
-    out = {("stop", "plateau"): tuple(dataclasses.replace(c, stop="plateau", epochs=s.plateau_max_epochs)
-                                      for c in (sb, lb))}
+    other = (_other_stop(sb, s.fixed_epochs[0], s.plateau_cap),
+             _other_stop(lb, s.fixed_epochs[1], s.plateau_cap))
+    out = {("stop", _stop_label(other[0]), sb.seed): other}
     for prec in s.precisions:
-        out[("precision", prec)] = tuple(dataclasses.replace(c, precision=prec) for c in (sb, lb))
+        for seed in P.net(s.net).seeds[:s.precision_seeds]:
+            pair = P.trial(s.net, seed)
+            out[("precision", prec, seed)] = tuple(dataclasses.replace(c, precision=prec) for c in pair)
     return out
 
 
 def configs(P: profiles.Profile) -> list[training.TrainConfig]:
-    """Every run the study needs: the baseline trial and the retrained variants."""
+    """Every run the study needs: the baseline trials (the first ``precision_seeds``) and the
+    retrained variants."""
     if P.sensitivity is None or not results.data_ready(results.dataset_of(P.sensitivity.net)):
         return []
-    return list(baseline_trial(P)) + [c for pair in variant_trials(P).values() for c in pair]
+    s = P.sensitivity
+    base = [c for seed in P.net(s.net).seeds[:max(1, s.precision_seeds)] for c in P.trial(s.net, seed)]
+    return base + [c for pair in variant_trials(P).values() for c in pair]
 
 
 def _solve(run, P: profiles.Profile, **kw) -> dict:
@@ -75,6 +97,7 @@ def _solve(run, P: profiles.Profile, **kw) -> dict:
 def _row(choice, setting, regime, run, res, baseline: bool) -> dict:
     f = run.final
     return dict(choice=choice, setting=str(setting), baseline=baseline, regime=regime,
+                seed=run.config.seed,
                 sharpness=res["value"], f0=res["f0"], iterations=res.get("iterations"),
                 evaluations=res.get("evaluations"), test_acc=f["test_acc"],
                 train_loss=f["train_loss"], epochs=int(f["epoch"]),
@@ -91,22 +114,24 @@ def choice(P: profiles.Profile, name: str) -> pd.DataFrame:
     store = Store()
     sb_cfg, lb_cfg = baseline_trial(P)
     pair = [training.fit(c, store, progress=False) for c in (sb_cfg, lb_cfg)]
-    base = dict(start="sign", iters=P.sharpness_iters, subset=P.sharpness_examples(s.net),
-                bn=sb_cfg.bn_eval, eval_batch=sb_cfg.eval_batch_size, stop=sb_cfg.stop,
+    base = dict(start="sign", iters=P.sharpness_iters, tol="none",
+                subset=P.sharpness_examples(s.net), bn=sb_cfg.bn_eval,
+                eval_batch=sb_cfg.eval_batch_size, stop=_stop_label(sb_cfg),
                 precision=sb_cfg.precision)
     rows = []
     if name in RETRAINED:
-        variants = {k[1]: v for k, v in variant_trials(P).items() if k[0] == name}
-        settings = [(base[name], pair)] + [(k, [training.fit(c, store, progress=False) for c in v])
-                                           for k, v in variants.items()]
-        for setting, runs in settings:
+        variants = [(k[1], v) for k, v in variant_trials(P).items() if k[0] == name]
+        seeds = sorted({v[0].seed for _, v in variants})
+        baselines = [(base[name], P.trial(s.net, seed)) for seed in seeds]
+        for setting, cfgs in baselines + variants:
+            runs = [training.fit(c, store, progress=False) for c in cfgs]
             for regime, run in zip(("SB", "LB"), runs):
                 rows.append(_row(name, setting, regime, run, _solve(run, P),
                                  baseline=setting == base[name]))
     else:
-        values = {"start": s.starts, "iters": s.iters, "subset": s.subsets, "bn": s.bn_policies,
-                  "eval_batch": s.eval_batches}[name]
-        kw = {"start": "start", "iters": "iters", "subset": "subset", "bn": "bn",
+        values = {"start": s.starts, "iters": s.iters, "tol": s.tolerances, "subset": s.subsets,
+                  "bn": s.bn_policies, "eval_batch": s.eval_batches}[name]
+        kw = {"start": "start", "iters": "iters", "tol": "tol", "subset": "subset", "bn": "bn",
               "eval_batch": "batch_size"}[name]
         for v in values:
             for regime, run in zip(("SB", "LB"), pair):
@@ -149,7 +174,9 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     net, eps = df.attrs.get("net", "F1"), df.attrs.get("eps", 1e-3)
     p_sb, p_lb = _paper_values(net, eps)
     rows = []
-    for (c, setting), g in df.groupby(["choice", "setting"], sort=False):
+    seed0 = df.attrs.get("seed", df.seed.min())
+    first = df[df.seed == seed0] if "seed" in df else df  # every choice on the same (first) trial
+    for (c, setting), g in first.groupby(["choice", "setting"], sort=False):
         sb, lb = g[g.regime == "SB"].iloc[0], g[g.regime == "LB"].iloc[0]
         rows.append(dict(choice=c, setting=setting, baseline=bool(sb.baseline),
                          sharpness_sb=sb.sharpness, sharpness_lb=lb.sharpness,
@@ -159,6 +186,23 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out.attrs.update(df.attrs, paper_sb=p_sb, paper_lb=p_lb)
     return out
+
+
+def per_seed(df: pd.DataFrame, name: str = "precision") -> pd.DataFrame:
+    """Per (setting, seed) of a retrained choice: SB and LB sharpness, LB/SB, the test gap SB - LB
+    (points) and the epochs each run trained; one row each."""
+    d = df[df.choice == name] if len(df) else df
+    if d.empty:
+        return pd.DataFrame()
+    rows = []
+    for (setting, seed), g in d.groupby(["setting", "seed"], sort=False):
+        sb, lb = g[g.regime == "SB"].iloc[0], g[g.regime == "LB"].iloc[0]
+        rows.append(dict(setting=setting, seed=int(seed), sharpness_sb=sb.sharpness,
+                         sharpness_lb=lb.sharpness,
+                         ratio=lb.sharpness / sb.sharpness if sb.sharpness > 0 else np.nan,
+                         test_sb=sb.test_acc, test_lb=lb.test_acc, gap=sb.test_acc - lb.test_acc,
+                         epochs_sb=sb.epochs, epochs_lb=lb.epochs))
+    return pd.DataFrame(rows)
 
 
 def closing(summ: pd.DataFrame) -> pd.DataFrame:
