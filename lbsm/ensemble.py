@@ -40,12 +40,13 @@ from . import data as lbsm_data
 from . import machine, models, validate
 from .store import Store, save_torch
 from .train import (Run, TrainConfig, autocast, default_device, evaluate, fit, initial_state,
-                    publish)
+                    plateaued, publish)
 
 
 def can_ensemble(cfg: TrainConfig) -> bool:
-    """Whether ``cfg`` can be trained in an ensemble (plain ADAM, fixed epochs, batch BN policy)."""
-    return (cfg.method == "adam" and not cfg.augment and cfg.init is None and cfg.stop == "epochs"
+    """Whether ``cfg`` can be trained in an ensemble (plain ADAM, batch BN policy, no warm start;
+    either stop rule: a member that plateaus is stored at that epoch while the others go on)."""
+    return (cfg.method == "adam" and not cfg.augment and cfg.init is None
             and cfg.bn_eval == "batch")
 
 
@@ -149,6 +150,8 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
 
     histories = [[metrics(i, 0, 0.0, float("nan"))] for i in range(k)]
     alive, wall = [True] * k, 0.0
+    stopped = [None] * k   # why a member stopped early ("diverged" / "plateau"), and its wall time
+    walls = [0.0] * k
     bar = tqdm(range(1, c0.epochs + 1), desc=f"{c0.net} B={c0.batch_size} x{k} seeds",
                disable=not progress, leave=False)
     for epoch in bar:
@@ -172,10 +175,17 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
             load_into(i)
             row = metrics(i, epoch, wall, mean_loss[i])
             histories[i].append(row)
+            walls[i] = wall
             if not (math.isfinite(row["minibatch_loss"]) and math.isfinite(row["train_loss"])):
-                alive[i] = False  # diverged: its history ends here, as a sequential run's would
-            elif c.checkpoints:
+                alive[i], stopped[i] = False, "diverged"  # its history ends here, as a sequential run's
+                continue
+            if c.checkpoints:
                 save_torch(nets[i].state_dict(), store.weights_dir(c.name) / f"epochs/{epoch:04d}.pt")
+            if c.stop == "plateau" and plateaued(histories[i], c.patience, c.min_delta):
+                # stored as of this epoch, as a sequential run would stop here; the ensemble goes
+                # on for the others (this member's later updates are never stored)
+                save_torch(nets[i].state_dict(), store.weights_dir(c.name) / "final.pt")
+                alive[i], stopped[i] = False, "plateau"
         if not any(alive):
             break
     bar.close()
@@ -183,11 +193,13 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
     out = []
     seeds = [c.seed for c in cfgs]
     for i, c in enumerate(cfgs):
-        save_torch(load_into(i).state_dict(), store.weights_dir(c.name) / "final.pt")
+        if stopped[i] != "plateau":
+            save_torch(load_into(i).state_dict(), store.weights_dir(c.name) / "final.pt")
         hist = pd.DataFrame(histories[i])
-        meta = dict(status="done" if alive[i] else "diverged", epochs_run=int(hist.epoch.iloc[-1]),
-                    stopped_by="epochs" if alive[i] else "diverged",
-                    wall_seconds=wall, precision=precision, n_train=n, n_test=len(ds.x_test),
+        why = stopped[i] or ("cap" if c.stop == "plateau" else "epochs")
+        meta = dict(status="diverged" if why == "diverged" else "done",
+                    epochs_run=int(hist.epoch.iloc[-1]), stopped_by=why,
+                    wall_seconds=walls[i], precision=precision, n_train=n, n_test=len(ds.x_test),
                     ensemble=seeds, **machine.provenance(device))
         out.append((hist, meta))
     return out

@@ -88,7 +88,8 @@ def plot_sharpness(t3: pd.DataFrame, t4: pd.DataFrame):
 def plot_parametric(curves: pd.DataFrame, kind: str = "linear"):
     """Figs. 3 / 7: loss (blue, left axis) and accuracy (red, right axis) along alpha, one panel per
     net; solid = training, dashed = testing; the paper's curves (Fig3_/Fig7_<net>) in thin lines
-    (dotted = training, dash-dot = testing). alpha = 0 is the SB minimizer, alpha = 1 the LB minimizer."""
+    (dotted = training, dash-dot = testing). alpha = 0 is the SB minimizer, alpha = 1 the LB minimizer.
+    One pair per net, as the paper: the first trial (lowest seed); its seed is in the panel title."""
     import matplotlib.pyplot as plt
     nets = list(dict.fromkeys(curves.net)) if len(curves) else []
     ncol = min(3, max(1, len(nets)))
@@ -98,6 +99,8 @@ def plot_parametric(curves: pd.DataFrame, kind: str = "linear"):
     for ax, net in zip(axes.flat, nets):
         ax2 = ax.twinx()
         c = curves[curves.net == net]
+        if "seed" in c:
+            c = c[c.seed == c.seed.min()]
         for split, ls in (("train", "-"), ("test", "--")):
             s = c[c.split == split].sort_values("alpha")
             ax.plot(s.alpha, s.loss, ls, color=SB_COLOR, marker=".", label=f"loss {split} (ours)")
@@ -110,7 +113,8 @@ def plot_parametric(curves: pd.DataFrame, kind: str = "linear"):
                                                       lw=1, alpha=0.7,
                                                       color="navy" if what == "loss" else "darkred",
                                                       label=f"{what} {split} (paper)")
-        ax.set(xlabel="alpha", ylabel="cross-entropy", title=f"{net}: {kind} (paper: Fig. {key[3:]})")
+        seed = f", seed {int(c.seed.iloc[0])}" if "seed" in c and len(c) else ""
+        ax.set(xlabel="alpha", ylabel="cross-entropy", title=f"{net}{seed}: {kind} (paper: Fig. {key[3:]})")
         ax2.set_ylabel("accuracy (%)")
         ax2.set_ylim(0, 100)
         for a in (0, 1):
@@ -280,6 +284,8 @@ def plot_sensitivity(df: pd.DataFrame, choice: str):
     import matplotlib.pyplot as plt
     from .sensitivity import LABELS, _paper_values
     d = df[df.choice == choice]
+    if "seed" in d:  # a choice retrained for several trials: the figure is the first trial's
+        d = d[d.seed == d.seed.min()]
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
     settings = list(dict.fromkeys(d.setting))
     x = np.arange(len(settings))

@@ -141,11 +141,12 @@ PROFILES = {
             appendix_c=dict(f_s=0.2)),
         remedies=dict(  # table -> network -> kwargs of lbsm.experiments.remedy_trials
             augmentation={"C1": dict(augment=True, seeds=(0,), sb_epochs=1, lb_epochs=1, plain_lb=True,
+                                     sharpness_sb=True,
                                      train_subset=500, test_subset=500, sharpness_iters=2,
                                      sharpness_subset=500)},
             conservative={"F1": dict(method="conservative", seeds=(0,), sb_epochs=1, lb_epochs=1,
-                                     plain_lb=True, train_subset=2000, test_subset=1000,
-                                     sharpness_iters=2, sharpness_subset=500)},
+                                     plain_lb=True, sharpness_sb=True, train_subset=2000,
+                                     test_subset=1000, sharpness_iters=2, sharpness_subset=500)},
             adversarial={"F1": dict(method="adversarial", seeds=(0,), sb_epochs=1, lb_epochs=1,
                                     train_subset=2000, test_subset=1000, sharpness_iters=2,
                                     sharpness_subset=500)},
@@ -191,8 +192,9 @@ PROFILES = {
         remedies=dict(
             augmentation={},  # C1 at the paper's LB/SB ratio needs all of CIFAR-10: paper profile
             conservative={"F1": dict(method="conservative", seeds=(0, 1, 2, 3, 4), sb_epochs=100,
-                                     lb_epochs=100, plain_lb=True, config={"stop": "plateau"},
-                                     sharpness_iters=10, sharpness_subset=10000)},
+                                     lb_epochs=100, plain_lb=True, sharpness_sb=True,
+                                     config={"stop": "plateau"}, sharpness_iters=10,
+                                     sharpness_subset=10000)},
             adversarial={"F1": dict(method="adversarial", seeds=(0,), sb_epochs=100, lb_epochs=100,
                                     config={"stop": "plateau"}, sharpness_iters=10,
                                     sharpness_subset=10000)},
@@ -224,10 +226,11 @@ PROFILES = {
             appendix_c=dict(f_s=0.2)),
         remedies=dict(
             augmentation={n: dict(augment=True, seeds=(0, 1, 2, 3, 4), sb_epochs=200, lb_epochs=200,
-                                  plain_lb=True, config={"stop": "plateau"})
+                                  plain_lb=True, sharpness_sb=True, config={"stop": "plateau"})
                           for n in ("C1", "C2", "C3", "C4")},
             conservative={n: dict(method="conservative", seeds=(0, 1, 2, 3, 4), sb_epochs=200,
-                                  lb_epochs=200, plain_lb=True, config={"stop": "plateau"})
+                                  lb_epochs=200, plain_lb=True, sharpness_sb=True,
+                                  config={"stop": "plateau"})
                           for n in ("F1", "F2", "C1", "C2", "C3", "C4")},
             adversarial={n: dict(method="adversarial", seeds=(0, 1, 2, 3, 4), sb_epochs=200,
                                  lb_epochs=200, plain_lb=True, config={"stop": "plateau"})

@@ -158,7 +158,12 @@ def show(shown, frame: pd.DataFrame | None = None, name: str = ""):
     path = csv_dir() / f"{name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
-    display(shown)
+    if isinstance(shown, pd.DataFrame):  # every row and every character: a verdict cut at 50
+        with pd.option_context("display.max_rows", None, "display.max_columns", None,  # chars is
+                               "display.max_colwidth", None):                         # no verdict
+            display(shown)
+    else:
+        display(shown)
     return HTML(f'<p class="lbsm-csv"><a href="../{name}.csv" download>data: {name}.csv</a> '
                 f'({len(frame)} rows)</p>')
 
@@ -225,11 +230,11 @@ def _span(values) -> str:
     return str(v[0]) if len(v) == 1 else f"{v[0]}-{v[-1]}"
 
 
-def caption(T: Trained, what: str = "", nets=None, extra: str = "") -> "Markdown":
+def caption(T: Trained, what: str = "", nets=None, extra: str = "", analyses=()) -> "Markdown":
     """A caption stating profile, device, seeds, epochs and commit of the runs shown.
 
     ``extra``: the analysis settings (``lbsm.status.analysis_note``) when the artifact is
-    computed from the runs.
+    computed from the runs; ``analyses``: the store kinds whose commits and devices to state.
     """
     from IPython.display import Markdown
     nets = [n for n in (nets or T.nets) if n in T.pairs]
@@ -242,11 +247,54 @@ def caption(T: Trained, what: str = "", nets=None, extra: str = "") -> "Markdown
         parts.append(f"{n}: {_seeds_text(r.config.seed for r in sb)}, SB (B={cfg.batch_size}) "
                      f"{_span(r.meta['epochs_run'] for r in sb)} / LB (B={lb[0].config.batch_size}) "
                      f"{_span(r.meta['epochs_run'] for r in lb)} epochs"
-                     f"{' (stop: plateau)' if cfg.stop == 'plateau' else ''}, {precisions(sb + lb)}{data}")
+                     f"{stop_text(sb + lb)}, {precisions(sb + lb)}{data}")
     runs = [r for n in nets for r in T.runs(n)]
+    made = analysis_provenance(analyses, runs) if analyses else ""
     return Markdown(f"*{what + ' — ' if what else ''}profile `{T.profile.name}`; "
                     f"{'; '.join(parts) or 'no runs'}; {extra + '; ' if extra else ''}"
-                    f"{provenance_text(runs)}.*")
+                    f"{provenance_text(runs)}{'; ' + made if made else ''}.*")
+
+
+def stop_text(runs) -> str:
+    """" (plateau rule, cap 100 epochs: 2 of 10 runs ended by the cap)" for plateau runs, "" for
+    fixed epochs; the cap count is stated even when it is 0."""
+    runs = [r for r in runs if r.config.stop == "plateau"]
+    if not runs:
+        return " (fixed epochs)"
+    caps = sorted({r.config.epochs for r in runs})
+    capped = sum(r.meta.get("stopped_by") == "cap" for r in runs)
+    return (f" (plateau rule, cap {'/'.join(map(str, caps))} epochs: {capped} of {len(runs)} runs "
+            "ended by the cap)")
+
+
+def plotted_note(curves: pd.DataFrame) -> str:
+    """"plotted: the pair of seed 0; the rise table and verdicts: seeds 0-4" for parametric curves."""
+    if curves.empty or "seed" not in curves:
+        return "nothing plotted"
+    seeds = sorted(set(curves.seed))
+    return (f"plotted: the pair of seed {seeds[0]}; the rise table and verdicts: "
+            f"{_seeds_text(seeds)}")
+
+
+def analysis_provenance(kinds, runs) -> str:
+    """"analyses (sharpness) computed at commit ab12cd3 on cpu (2 threads)": the commits and
+    devices of the stored analyses of ``kinds`` whose parameters name one of ``runs``."""
+    from .store import Store
+    names = {r.name for r in runs}
+    store = next((r.store for r in runs if getattr(r, "store", None) is not None), None) or Store()
+    commits, devices = set(), set()
+    for kind in kinds:
+        a = store.analyses(kind)
+        if a.empty:
+            continue
+        cols = [c for c in ("param_run", "param_sb", "param_lb") if c in a]
+        hit = a[a[cols].isin(names).any(axis=1)] if cols else a.iloc[0:0]
+        commits |= set(hit.get("commit", []))
+        devices |= set(hit.get("device", []))
+    if not commits:
+        return ""
+    return (f"analyses ({', '.join(kinds)}) computed at commit {', '.join(sorted(map(str, commits)))} "
+            f"on {', '.join(sorted(map(str, devices)))}")
 
 
 def provenance_text(runs) -> str:
@@ -291,7 +339,7 @@ def _epochs(runs) -> str:
     return _span(r.meta["epochs_run"] for r in runs)
 
 
-def section_caption(R: Result, what: str = "", extra: str = "") -> "Markdown":
+def section_caption(R: Result, what: str = "", extra: str = "", analyses=("sharpness",)) -> "Markdown":
     """A caption stating profile, networks, seeds, batch sizes, epochs, data, sharpness settings,
     device and commit of the runs behind ``R``."""
     from IPython.display import Markdown
@@ -304,7 +352,8 @@ def section_caption(R: Result, what: str = "", extra: str = "") -> "Markdown":
         kw = bind(SECTIONS[R.plan.chapter][R.section], R.knobs.get(net, {}), net).arguments \
             if net in R.knobs else {}
         subset = kw.get("sharpness_subset", kw.get("subset"))
-        sharp = (f"; sharpness: {kw['sharpness_iters']} L-BFGS-B iterations on "
+        sharp = (f"; sharpness: L-BFGS-B from the box vertex along the gradient, "
+                 f"{kw['sharpness_iters']} iterations (tolerances off), on "
                  f"{subset or 'all'} training examples") if "sharpness_iters" in kw else ""
         stand = f" (standing in for {R.plan.stand_ins[R.section][net]})" \
             if net in R.plan.stand_ins.get(R.section, {}) else ""
@@ -312,9 +361,10 @@ def section_caption(R: Result, what: str = "", extra: str = "") -> "Markdown":
                      f"B = {batches}, {_epochs(rs)} epochs, {rs[0].meta['n_train']} training / "
                      f"{rs[0].meta['n_test']} test examples, {precisions(rs)}{sharp}")
     eps = ", ".join(eps_label(e) for e in EPS)
+    made = analysis_provenance(analyses, runs) if analyses and runs else ""
     return Markdown(f"*{what + ' — ' if what else ''}profile `{R.plan.profile.name}`; "
                     f"{'; '.join(parts) or 'no runs'}; eps {eps}; {extra + '; ' if extra else ''}"
-                    f"{provenance_text(runs)}.*")
+                    f"{provenance_text(runs)}{'; ' + made if made else ''}.*")
 
 
 def section_coverage(S: Plan) -> "Markdown":

@@ -203,6 +203,7 @@ def sharpness_values(T: Trained, subspace: int | None = None) -> pd.DataFrame:
     ``lbsm.experiments.run_sharpness``.
     """
     from . import experiments
+    from .sharpness import stop_reason
     P = T.profile
     seeds = P.subspace_seeds if subspace else P.sharpness_seeds
     rows = []
@@ -217,10 +218,14 @@ def sharpness_values(T: Trained, subspace: int | None = None) -> pd.DataFrame:
                 for e, r in res.items():
                     rows.append(dict(net=net, seed=run.config.seed, regime=regime, eps=_eps_label(e),
                                      value=r["value"], f0=r["f0"], fmax=r["fmax"],
-                                     iterations=r["iterations"], evaluations=r["evaluations"],
+                                     iterations=r["iterations"], iters=P.sharpness_iters,
+                                     stop=stop_reason(r.get("message", ""), r["iterations"],
+                                                      P.sharpness_iters),
+                                     message=r.get("message", ""), evaluations=r["evaluations"],
                                      seconds=r["seconds"]))
     return pd.DataFrame(rows, columns=["net", "seed", "regime", "eps", "value", "f0", "fmax",
-                                       "iterations", "evaluations", "seconds"])
+                                       "iterations", "iters", "stop", "message", "evaluations",
+                                       "seconds"])
 
 
 def subspace_kinds(T: Trained) -> pd.DataFrame:

@@ -182,6 +182,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
                          sharpness_sb=sb.sharpness, sharpness_lb=lb.sharpness,
                          ratio=lb.sharpness / sb.sharpness if sb.sharpness > 0 else np.nan,
                          gap=sb.test_acc - lb.test_acc,
+                         iterations=f"{sb.iterations} / {lb.iterations}",
                          decades_from_paper=distance(sb.sharpness, lb.sharpness, p_sb, p_lb)))
     out = pd.DataFrame(rows)
     out.attrs.update(df.attrs, paper_sb=p_sb, paper_lb=p_lb)

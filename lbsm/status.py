@@ -147,7 +147,8 @@ def verdict_table(book_dir: str | Path | None = None) -> pd.DataFrame:
         if path.is_file():
             rows += [v for rec in _notebook_records(path) for v in rec.get("verdicts", [])]
     order = {a[0]: i for i, a in enumerate(ARTIFACTS)}
-    rows.sort(key=lambda r: order.get(r["artifact"], len(order)))
+    kinds = {k: i for i, k in enumerate(verdicts.KINDS)}  # the paper's own panels first
+    rows.sort(key=lambda r: (kinds.get(r.get("kind"), len(kinds)), order.get(r["artifact"], len(order))))
     return verdicts.frame(rows)
 
 
@@ -233,7 +234,9 @@ def analysis_note(P: profiles.Profile, kind: str) -> str:
     if kind in ("sharpness", "subspace"):
         seeds = P.subspace_seeds if kind == "subspace" else P.sharpness_seeds
         space = f"random subspace p = {P.subspace_dim}" if kind == "subspace" else "full space"
-        return (f"Metric 2.1 ({space}), eps {eps}, {P.sharpness_iters} L-BFGS-B iterations, "
+        return (f"Metric 2.1 ({space}), eps {eps}, L-BFGS-B from the box vertex along the gradient, "
+                f"{P.sharpness_iters} iterations with its stopping tolerances off (a solve ends early "
+                "only at a stationary vertex; the table gives the iterations each ran), "
                 f"{per_net(P, P.sharpness_examples)} training examples, "
                 f"{'all trials' if seeds is None else f'first {seeds} trial(s)'}")
     if kind == "hessian":

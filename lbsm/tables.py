@@ -118,14 +118,16 @@ def table2(T: Trained) -> pd.DataFrame:
             m, s = mean_sd(f[i][col] for f in finals)
             rows.append(dict(net=net, quantity=label, ours=m, ours_sd=s, paper=ptab.loc[net, pcol],
                              paper_sd=ptab.loc[net, f"{pcol}_sd"], seeds=len(finals)))
-        m, s = mean_sd(f[0]["test_acc"] - f[1]["test_acc"] for f in finals)
-        rows.append(dict(net=net, quantity="gap (test SB - LB)", ours=m, ours_sd=s,
+        from .verdicts import Paired
+        gap = Paired.of([f[0]["test_acc"] - f[1]["test_acc"] for f in finals])
+        rows.append(dict(net=net, quantity="gap (test SB - LB)", ours=gap.mean, ours_sd=gap.sd,
                          paper=ptab.loc[net, "test_sb"] - ptab.loc[net, "test_lb"], paper_sd=float("nan"),
-                         seeds=len(finals)))
+                         seeds=len(finals), p=gap.p))
     df = pd.DataFrame(rows)
     if df.empty:
         return df
     df["ours - paper"] = df.ours - df.paper
+    df["paired t-test"] = ["—" if pd.isna(p) else f"p = {p:.2g}" for p in df.pop("p")]
     return df.set_index(["net", "quantity"])
 
 
@@ -143,18 +145,35 @@ def sharpness_table(values: pd.DataFrame, table: int) -> pd.DataFrame:
     for (net, eps), g in values.groupby(["net", "eps"], sort=False):
         means = {}
         for regime in ("sb", "lb"):
-            m, s = mean_sd(g[g.regime == regime].value)
+            r = g[g.regime == regime]
+            m, s = mean_sd(r.value)
             means[regime] = m
             pm_, ps = ptab.loc[net, f"{regime}_{eps}"], ptab.loc[net, f"{regime}_{eps}_sd"]
             rows.append(dict(net=net, eps=eps, regime=regime.upper(), ours=m, ours_sd=s, paper=pm_,
-                             paper_sd=ps, seeds=int((g.regime == regime).sum())))
+                             paper_sd=ps, seeds=len(r), **{"L-BFGS-B iterations run": iterations_text(r)}))
         p_ratio = ptab.loc[net, f"lb_{eps}"] / ptab.loc[net, f"sb_{eps}"] if ptab.loc[net, f"sb_{eps}"] else float("nan")
         rows.append(dict(net=net, eps=eps, regime="LB/SB", ours=means["lb"] / means["sb"]
                          if means["sb"] else float("nan"), ours_sd=float("nan"), paper=p_ratio,
-                         paper_sd=float("nan"), seeds=int((g.regime == "sb").sum())))
+                         paper_sd=float("nan"), seeds=int((g.regime == "sb").sum()),
+                         **{"L-BFGS-B iterations run": ""}))
     df = pd.DataFrame(rows).set_index(["net", "eps", "regime"])
     df["ours / paper"] = df.ours / df.paper
     return df
+
+
+def iterations_text(solves: pd.DataFrame) -> str:
+    """The L-BFGS-B iterations a set of solves ran, against the iterations asked for: "10 of 10",
+    "0-10 of 10 (2 at a stationary vertex)", "1-2 of 10 (3 stopped early)"."""
+    if solves.empty or "iterations" not in solves:
+        return ""
+    lo, hi = int(solves.iterations.min()), int(solves.iterations.max())
+    asked = int(solves["iters"].max()) if "iters" in solves else hi
+    text = f"{lo if lo == hi else f'{lo}-{hi}'} of {asked}"
+    if "stop" in solves:
+        notes = [f"{n} {'at a stationary vertex' if s == 'stationary' else s}"
+                 for s, n in solves.stop.value_counts().items() if s != "iteration limit"]
+        text += f" ({', '.join(notes)})" if notes else ""
+    return text
 
 
 def hessian_table(h: pd.DataFrame) -> pd.DataFrame:
@@ -178,21 +197,20 @@ def _at(series: pd.DataFrame, alpha: float) -> float:
 
 
 def rise_table(curves: pd.DataFrame, kind: str = "linear") -> pd.DataFrame:
-    """How steeply the training loss rises beyond each minimizer, ours vs the paper.
-
-    ``beyond LB`` = f(alpha = 1.5) - f(alpha = 1), ``beyond SB`` = f(alpha = -0.5) - f(alpha = 0)
-    (nearest alpha points); the paper reads its curves the same way (Fig3_/Fig7_<net>).
-    """
+    """How steeply the training loss rises beyond each minimizer, per trial, where the two
+    minimizers differ: one grid step h beyond each (``beyond SB`` = f(-h) - f(0), ``beyond LB`` =
+    f(1 + h) - f(1); ``lbsm.verdicts.first_rises``), not far out where both losses saturate at
+    ln 10; the paper's plotted curve read at the same alphas, where the paper draws the network."""
+    from .verdicts import _paper_rise, first_rises
     key = "Fig3" if kind == "linear" else "Fig7"
     rows = []
-    for net in dict.fromkeys(curves.net):
-        c = curves[(curves.net == net) & (curves.split == "train")].sort_values("alpha")[["alpha", "loss"]]
-        row = {"net": net, "beyond SB (ours)": _at(c, -0.5) - _at(c, 0), "beyond LB (ours)": _at(c, 1.5) - _at(c, 1)}
-        if paper.has_figure(f"{key}_{net}"):
-            f = paper.figure(f"{key}_{net}").query("series == 'loss_train'")[["x", "y"]]
-            row.update({"beyond SB (paper)": _at(f, -0.5) - _at(f, 0), "beyond LB (paper)": _at(f, 1.5) - _at(f, 1)})
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("net") if rows else pd.DataFrame()
+    train = curves[curves.split == "train"] if len(curves) else curves
+    for (net, seed), c in (train.groupby(["net", "seed"], sort=False) if len(train) else []):
+        h, sb, lb = first_rises(c[["alpha", "loss"]])
+        ref = _paper_rise(f"{key}_{net}", h) or (float("nan"), float("nan"))
+        rows.append({"net": net, "seed": int(seed), "step h": h, "beyond SB": sb, "beyond LB": lb,
+                     "LB - SB": lb - sb, "beyond SB (paper)": ref[0], "beyond LB (paper)": ref[1]})
+    return pd.DataFrame(rows).set_index(["net", "seed"]) if rows else pd.DataFrame()
 
 
 def distance_table(d: pd.DataFrame) -> pd.DataFrame:
@@ -377,6 +395,7 @@ def sensitivity_table(summ: pd.DataFrame, choice: str) -> pd.DataFrame:
         "SB": g.sharpness_sb.map(lambda v: f"{v:.3g}"), "LB": g.sharpness_lb.map(lambda v: f"{v:.3g}"),
         "LB/SB": g.ratio.map(lambda v: f"{v:.3g}"),
         "test SB - LB (points)": g.gap.map(lambda v: f"{v:+.2f}"),
+        "L-BFGS-B iterations run (SB / LB)": g.iterations,
         "decades from the paper": g.decades_from_paper.map(lambda v: f"{v:.2f}"),
     }).set_index("setting")
 
@@ -397,6 +416,8 @@ def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
          "sign", "sensitivity: start"),
         ("L-BFGS-B iterations", "Profile.sharpness_iters", 10, P.sharpness_iters,
          "sensitivity: iters"),
+        ("L-BFGS-B stopping tolerances", "lbsm.sharpness.maximize_in_box(tol=)", box["tol"].default,
+         box["tol"].default, "sensitivity: tol"),
         ("random subspace A (Table 4)", "lbsm.sharpness.Subspace.random(kind=)",
          ks["subspace_kind"].default, ks["subspace_kind"].default, "sharpness: readings of A"),
         ("training examples f averages over", "Profile.sharpness_subset / NetPlan.sharpness_subset",
@@ -408,6 +429,10 @@ def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
         ("precision", "TrainConfig.precision (lbsm.machine)", cfg["precision"],
          P.nets[net].precision if net in P.nets else cfg["precision"], "sensitivity: precision"),
         ("stop rule", "TrainConfig.stop", cfg["stop"], P.nets[net].stop if net in P.nets else cfg["stop"],
+         "sensitivity: stop"),
+        ("plateau rule: patience, threshold (absolute), cap", "TrainConfig.patience / min_delta / epochs",
+         f"{cfg['patience']} epochs, {cfg['min_delta']:g}", f"{cfg['patience']} epochs, "
+         f"{cfg['min_delta']:g}, cap {P.nets[net].sb_epochs if net in P.nets else cfg['epochs']}",
          "sensitivity: stop"),
     ]
     return pd.DataFrame(rows, columns=["choice", "where in the code", "default", f"profile {P.name}",

@@ -8,6 +8,7 @@ from :mod:`lbsm.tables`, the paper's numbers from :mod:`lbsm.paper`.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -80,28 +81,35 @@ def gap_text(T: Trained, t2: pd.DataFrame) -> dict:
                           index=pd.MultiIndex.from_tuples([], names=["net", "quantity"]))
         return {"gap_sentence": "no network could be trained", "gap_nets": "none",
                 "gap_profile": T.profile.name, "gap_max_paper": "—", "gap_min_paper": "—",
-                "gap_positive": "0 of 0", "overfit_sentence": "no runs"}
+                "gap_resolved": "0 of 0", "overfit_sentence": "no runs"}
+    from .verdicts import ALPHA, MIN_SEEDS
     g = t2.xs("gap (test SB - LB)", level="quantity")
-    parts = [f"{net}: {pm(r.ours, r.ours_sd)} points (paper {r.paper:.2f})" for net, r in g.iterrows()]
+    parts = [f"{net}: {pm(r.ours, r.ours_sd)} points over {int(r.seeds)} trials "
+             f"(paired t-test {r['paired t-test']}; paper {r.paper:.2f})" for net, r in g.iterrows()]
+    resolved = [net for net, r in g.iterrows() if r.seeds >= MIN_SEEDS
+                and r["paired t-test"] != "—" and float(r["paired t-test"][4:]) < ALPHA]
     pt = paper.table(2)
     return {"gap_sentence": "; ".join(parts), "gap_nets": ", ".join(T.nets),
             "gap_profile": T.profile.name,
             "gap_max_paper": f"{(pt.test_sb - pt.test_lb).max():.2f}",
             "gap_min_paper": f"{(pt.test_sb - pt.test_lb).min():.2f}",
-            "gap_positive": f"{int((g.ours > 0).sum())} of {len(g)}",
+            "gap_resolved": f"{len(resolved)} of {len(g)}",
             "overfit_sentence": overfit_text(T)}
 
 
 def overfit_text(T: Trained) -> str:
-    """Where each run's test accuracy peaks vs where it ends (the paper: no peak-then-decay)."""
+    """Per regime, how far each run's best epoch's test accuracy is above its last (mean ± sd over
+    trials), and where the runs end (the paper: no peak-then-decay)."""
     parts = []
     for net in T.nets:
         for i, regime in enumerate(("SB", "LB")):
-            h = pd.concat([p[i].history for p in T.pairs[net]]).groupby("epoch").test_acc.mean()
-            h = h[h.index > 0]
-            if len(h):
-                parts.append(f"{net} {regime} peaks at epoch {int(h.idxmax())} ({h.max():.2f}%) "
-                             f"and ends at {h.iloc[-1]:.2f}% (epoch {int(h.index[-1])})")
+            hs = [p[i].history[p[i].history.epoch > 0] for p in T.pairs[net]]
+            hs = [h for h in hs if len(h)]
+            if hs:
+                decay = [h.test_acc.max() - h.test_acc.iloc[-1] for h in hs]
+                ends = [int(h.epoch.iloc[-1]) for h in hs]
+                parts.append(f"{net} {regime}: the best epoch is {pm(*mean_sd(decay))} points above "
+                             f"the last (runs end at epochs {min(ends)}-{max(ends)})")
     return "; ".join(parts) or "no runs"
 
 
@@ -168,10 +176,16 @@ def interpolation_text(lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) ->
     def rises(t):
         if t.empty:
             return "not computed"
-        return "; ".join(f"{net}: {row['beyond LB (ours)']:.2f} beyond LB vs {row['beyond SB (ours)']:.2f} "
-                         f"beyond SB" + (f" (paper {row['beyond LB (paper)']:.2f} vs {row['beyond SB (paper)']:.2f})"
-                                         if "beyond LB (paper)" in row and not pd.isna(row['beyond LB (paper)']) else "")
-                         for net, row in t.iterrows())
+        out = []
+        for net, g in t.groupby(level="net", sort=False):
+            s = (f"{net}: {pm(*mean_sd(g['beyond LB']), sig=3)} beyond LB vs "
+                 f"{pm(*mean_sd(g['beyond SB']), sig=3)} beyond SB, one step h = "
+                 f"{g['step h'].iloc[0]:g} beyond each minimizer, over {len(g)} trials")
+            if not pd.isna(g["beyond LB (paper)"].iloc[0]):
+                s += (f" (the paper's curve: {g['beyond LB (paper)'].iloc[0]:.3g} vs "
+                      f"{g['beyond SB (paper)'].iloc[0]:.3g})")
+            out.append(s)
+        return "; ".join(out)
     ratio = ("; ".join(f"{net}: {pm(*mean_sd(g.ratio))}" for net, g in d.groupby("net", sort=False))
              if len(d) else "not computed")
     return {"rise_linear": rises(tables.rise_table(lin, "linear")) if len(lin) else "not computed",
@@ -184,13 +198,11 @@ def interpolation_text(lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) ->
 def compare(a_name: str, a: float, b_name: str, b: float, more: str, less: str,
             fmt: str = ".3g") -> str:
     """A comparison stated only as the numbers say: "LB sharper than SB (465 vs 12.6)", its
-    negation when they say otherwise, "as ... as" when they are equal."""
-    if a > b:
-        word = f"{more} than"
-    elif a < b:
-        word = f"{less} than"
-    else:
-        word = f"as {more} as"
+    negation when they say otherwise, "LB and SB tie" when they are equal. It states the numbers,
+    not a finding: whether a difference is beyond seed noise is the verdicts' job."""
+    if a == b:
+        return f"{a_name} and {b_name} tie ({a:{fmt}} vs {b:{fmt}})"
+    word = f"{more} than" if a > b else f"{less} than"
     return f"{a_name} {word} {b_name} ({a:{fmt}} vs {b:{fmt}})"
 
 
@@ -205,9 +217,20 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
            "appc_fs": f"{appc.attrs.get('f_s', float('nan')):g}",
            "appc_paper_bound": f"{1 / (0.2 * 10):g}"}
     stand = {k: v for s in S.stand_ins.values() for k, v in s.items()}
-    out["standin_sentence"] = ("; ".join(f"{k} (MNIST) stands in for {v}, whose TIMIT features are not "
-                                         "in the data directory" for k, v in stand.items())
-                               or "no network stands in for another: every network's data is there")
+    from .status import ARTIFACTS
+    shown = {a[0]: a[3] for a in ARTIFACTS}
+    names = {"fig4": "Figure 4", "fig5": "Figure 5", "fig6": "Figure 6"}
+    extra = {}
+    for section, per_net in S.knobs.items():
+        for net in per_net:
+            if section in names and net not in shown[names[section]] and net not in stand:
+                extra.setdefault(net, []).append(names[section])
+    out["standin_sentence"] = "; ".join(
+        [f"{k} (MNIST) stands in for {v}, whose TIMIT features are not in the data directory"
+         for k, v in stand.items()]
+        + [f"{net} is not a network of the paper's {', '.join(figs)} (which show F2 and C1): its rows "
+           "are extensions, not reproductions" for net, figs in extra.items()]) \
+        or "every network shown is one the paper shows"
     out["knee_sentence"] = "; ".join(
         f"{n}: {r['knee (ours)']:,.0f} ({r['knee / training set (ours)']:.1%} of its training set; "
         f"paper {r['paper net']}: {r['knee (paper, stated)']:,.0f}, "
@@ -286,7 +309,25 @@ def remedy_text(R: Result, t: pd.DataFrame, prefix: str) -> dict:
         sh = x.loc[f"LB ({name}) sharpness eps 1e-3"]
         s += f"; {name} LB sharpness at eps 1e-3 {sh.ours:.3g} (paper {sh.paper:.4g})"
         parts.append(s)
-    return {f"{prefix}_sentence": "; ".join(parts), f"{prefix}_nets": ", ".join(R.nets)}
+    return {f"{prefix}_sentence": "; ".join(parts), f"{prefix}_nets": ", ".join(R.nets),
+            f"{prefix}_baseline": baseline_text(R)}
+
+
+def baseline_text(R: Result) -> str:
+    """Whether a remedies section's SB and plain LB runs are the trials of Table 2 (the same store
+    keys) or runs of their own, per network, with their seeds."""
+    P = R.plan.profile
+    parts = []
+    for net, runs in R.runs.items():
+        keys = {r.key for r in runs if r.config.method == "adam" and not r.config.augment}
+        seeds = sorted({r.config.seed for r in runs})
+        trials = ({c.key for s in seeds for c in P.trial(net, s)} if net in P.nets
+                  and set(seeds) <= set(P.net(net).seeds) else set())
+        same = bool(keys) and keys <= trials
+        parts.append(f"{net}: seeds {', '.join(map(str, seeds))}; " +
+                     ("the SB and plain LB runs are Table 2's (the same runs)" if same else
+                      "the SB and plain LB runs are this section's own, not Table 2's"))
+    return "; ".join(parts) or "nothing ran"
 
 
 def robust_text(R: Result) -> dict:
@@ -306,12 +347,35 @@ def robust_text(R: Result) -> dict:
 
 
 # --------------------------------------------------------------------------- sensitivity chapter
-def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame) -> dict:
-    """Glue-ready: the paper's Table 3 values the study measures against, and which unstated
-    choice moves our Table 3 most toward them (or that none does), from the closing table."""
+def precision_sentence(df: pd.DataFrame) -> str:
+    """Per trial, fp32 against the other precision: LB/SB at the study's eps and the test gap, and
+    the paired differences over trials (other - fp32) with their uncertainty."""
+    from . import sensitivity
+    from .verdicts import Paired
+    ps = sensitivity.per_seed(df, "precision") if len(df) else pd.DataFrame()
+    if ps.empty:
+        return "not run"
+    base = ps[ps.setting == "fp32"].set_index("seed")
+    parts = []
+    for setting, g in ps[ps.setting != "fp32"].groupby("setting", sort=False):
+        g = g.set_index("seed")
+        s = g.index.intersection(base.index)
+        per = "; ".join(f"trial {i}: LB/SB {base.ratio[i]:.3g} (fp32) vs {g.ratio[i]:.3g} ({setting}), "
+                        f"gap {base.gap[i]:+.2f} vs {g.gap[i]:+.2f}" for i in s)
+        dg = Paired.of((g.gap[s] - base.gap[s]).to_numpy())
+        dr = Paired.of([math.log10(a / b) for a, b in zip(g.ratio[s], base.ratio[s]) if a > 0 and b > 0])
+        parts.append(f"{per}. {setting} - fp32 over trials: gap {dg.text(2, ' points')}, "
+                     f"log10 of LB/SB {dr.text(2)}")
+    return " ".join(parts)
+
+
+def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame, df: pd.DataFrame | None = None) -> dict:
+    """Glue-ready: the paper's Table 3 values the study measures against, which unstated choice
+    moves our Table 3 most toward them (or that none does), from the closing table, and what the
+    precision changes per trial."""
     if close.empty:
         return {"sens_paper": "—", "sens_sentence": "The study did not run under this profile.",
-                "sens_where": "not run"}
+                "sens_where": "not run", "sens_precision_sentence": "not run"}
     a = summ.attrs
     top = close.iloc[0]
     moves = top["moves toward the paper (decades)"]
@@ -326,7 +390,8 @@ def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame) -> dict:
         sentence = ("No single choice moves Table 3 toward the paper: the book's settings are the "
                     f"closest of those measured ({top['decades from paper (baseline)']:.2f} decades).")
     return {"sens_paper": f"SB {a['paper_sb']:g}, LB {a['paper_lb']:g}", "sens_sentence": sentence,
-            "sens_where": f"{a.get('net')}, seed {a.get('seed')}, eps {a.get('eps'):g}"}
+            "sens_where": f"{a.get('net')}, seed {a.get('seed')}, eps {a.get('eps'):g}",
+            "sens_precision_sentence": precision_sentence(df if df is not None else pd.DataFrame())}
 
 
 def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "") -> "Markdown":

@@ -1,61 +1,164 @@
-"""Verdicts, computed: does each of the paper's findings hold in our numbers?
+"""Verdicts, computed: does each of the paper's findings hold in our numbers, beyond seed noise?
 
-One verdict per (artifact, network), from the same frames the chapter shows, by a rule stated
-here once:
+One verdict per (artifact, network), from the per-seed numbers the chapter shows, by rules stated
+here once. Each rule can fail, and each carries its uncertainty in its evidence sentence.
 
-* ``reproduced``: our mean is within the paper's mean +- 2 sd for every number of the artifact
-  (where the paper gives numbers with sds), or, where it gives none, its claim holds;
-* ``same direction``: the numbers are off but the paper's claim (the inequality the artifact is
-  about) holds;
-* ``contradicts``: the claim does not hold in our numbers;
+Outcomes (``VERDICTS``):
+
+* ``reproduced``: the claim (the inequality the artifact is about) is resolved in the paper's
+  direction, and every number of the artifact is within the paper's mean +- 2 sd (train and
+  test) or, where the paper gives no sd, within a stated magnitude tolerance of its plotted
+  values (``PARAMETRIC_TOL_DECADES``); where the paper has no number for the network (an
+  extension row) the claim alone decides.
+* ``same direction``: the claim is resolved in the paper's direction, but some number is outside
+  the paper's band.
+* ``inconclusive``: the claim is not resolved beyond seed noise (``ALPHA``), fewer than
+  ``MIN_SEEDS`` seeds, a tie inside a stated tolerance, a sharpness solve that stopped before its
+  iterations without reaching a stationary point, or runs that are not at the paper's scale and
+  protocol (fixed epochs, a subset of the data, a precision other than fp32, a run ended by the
+  epoch cap rather than the plateau rule).
+* ``contradicts``: the claim is resolved against the paper.
 * ``not run``: and why: ``needs data`` (TIMIT, CIFAR-100 are not here), ``needs a GPU`` (the
-  network is in the ``paper`` profile only), ``not in the paper's figure``.
+  network is in the ``paper`` profile only), ``not in profile``.
 
-Each verdict carries its evidence: the numbers it was decided on, as a sentence generated from
-them. The claim of each artifact is in ``CLAIMS``.
+"Resolved" is a two-sided one-sample t-test over seeds of the per-seed paired difference (SB and
+LB of a trial share x0): of test SB - test LB, of log10(LB / SB) for sharpness and eigenvalues, of
+the two rises for the parametric plots; p < ``ALPHA`` and the sign of the mean decide. Each
+evidence sentence gives mean +- sd, n and p.
+
+``kind`` separates the paper's own panels (``paper``: the networks the paper shows the artifact
+for) from our additions (``extension``: another network in a panel, F1 standing in for F2, the
+Hessian spectrum): both are judged by the same rules, the intro counts them apart.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import scipy.stats
 
-from . import experiments, paper, profiles, tables
-from .report import EPS, eps_label, mean_sd
+from . import experiments, paper, profiles
+from .report import EPS, eps_label
 from .results import DATASET_NAMES, data_ready, dataset_of
+from .sharpness import stop_reason
 from .status import ARTIFACTS
 
-VERDICTS = ("reproduced", "same direction", "contradicts", "not run")
+VERDICTS = ("reproduced", "same direction", "inconclusive", "contradicts", "not run")
+KINDS = ("paper", "extension")
+ALPHA = 0.05                 # significance of the paired test over seeds
+MIN_SEEDS = 3                # fewer seeds: inconclusive
+DECAY_TOL = 0.5              # Fig. 2: "no peak and decay" = LB's best epoch <= 0.5 points above its last
+PARAMETRIC_TOL_DECADES = 0.5  # Figs. 3/7: our rise within a factor 10^0.5 of the paper's plotted one
+EQUIV_ACC = 0.5              # E.3 "no notable change": test accuracy within +- 0.5 points ...
+EQUIV_SHARP = 2.0            # ... and sharpness within a factor 2 of plain LB's
+NOT_IN_PAPER = {"Hessian spectrum"}  # artifacts that are ours entirely
+
 CLAIMS = {
     "Table 2": "LB's test accuracy is below SB's (a generalization gap)",
     "Figure 2": "LB ends below SB in test accuracy, not through a peak and decay",
-    "Table 3": "LB minimizers are sharper than SB ones (full space)",
-    "Table 4": "LB minimizers are sharper than SB ones (random subspace)",
+    "Table 3": "LB minimizers are sharper than SB ones (full space), at both eps",
+    "Table 4": "LB minimizers are sharper than SB ones (random subspace), at both eps",
     "Hessian spectrum": "LB minimizers have a larger top Hessian eigenvalue (not in the paper)",
     "Figure 3": "the training loss rises more steeply beyond the LB minimizer than beyond SB's",
     "Figure 7": "the training loss rises more steeply beyond the LB minimizer than beyond SB's",
     "Distance ratio": "||x_s - x0|| / ||x_l - x0|| lies in 3-10 (SB travels farther)",
-    "Figure 4": "test accuracy falls and sharpness grows beyond a threshold batch size",
+    "Figure 4": "test accuracy falls and sharpness grows from the smallest to the largest batch",
     "Figure 5": "LB warm-started later in SB training ends flatter and generalizes better",
-    "Figure 6": "along training LB's sharpness grows above SB's",
-    "Table 6": "augmentation raises LB's test accuracy; LB still ends sharp",
-    "Table 7": "conservative training raises LB's test accuracy; LB still ends sharp",
+    "Figure 6": "at the end of training LB's sharpness is above SB's and above its own start",
+    "Table 6": "augmentation raises LB's test accuracy; LB still ends sharper than SB",
+    "Table 7": "conservative training raises LB's test accuracy; LB still ends sharper than SB",
     "Section E.3": "adversarial / stability training does not help LB (no notable change)",
 }
 
 
-def row(artifact: str, net: str, verdict: str, evidence: str) -> dict:
-    assert verdict in VERDICTS, verdict
-    return {"artifact": artifact, "net": net, "verdict": verdict, "evidence": evidence}
+# --------------------------------------------------------------------------- statistics
+@dataclass(frozen=True)
+class Paired:
+    """A one-sample t-test over seeds of per-seed differences (or log ratios)."""
+    n: int
+    mean: float
+    sd: float
+    p: float
+
+    @classmethod
+    def of(cls, values) -> "Paired":
+        v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+        n = len(v)
+        if n == 0:
+            return cls(0, math.nan, math.nan, math.nan)
+        mean = float(v.mean())
+        sd = float(v.std(ddof=1)) if n > 1 else math.nan
+        if n < 2:
+            p = math.nan
+        elif sd <= 1e-12 * abs(mean) or sd == 0:  # identical differences: resolved unless all zero
+            p = 1.0 if mean == 0 else 0.0
+        else:
+            p = float(scipy.stats.ttest_1samp(v, 0.0).pvalue)
+        return cls(n, mean, sd, p)
+
+    @property
+    def direction(self) -> int:
+        """+1 / -1: resolved positive / negative (p < ALPHA, n >= MIN_SEEDS); 0: not resolved."""
+        if self.n < MIN_SEEDS or not (self.p < ALPHA) or self.mean == 0:
+            return 0
+        return 1 if self.mean > 0 else -1
+
+    def ci(self, level: float = 0.95) -> tuple[float, float]:
+        if self.n < 2 or not np.isfinite(self.sd):
+            return (math.nan, math.nan)
+        h = scipy.stats.t.ppf(0.5 + level / 2, self.n - 1) * self.sd / math.sqrt(self.n)
+        return (self.mean - h, self.mean + h)
+
+    def text(self, digits: int = 2, unit: str = "") -> str:
+        if self.n == 0:
+            return "no values"
+        sd = f" ± {self.sd:.{digits}f}" if np.isfinite(self.sd) else ""
+        p = f", p = {self.p:.2g}" if np.isfinite(self.p) else ""
+        return f"{self.mean:+.{digits}f}{sd}{unit} (n = {self.n}{p})"
 
 
-def _both(a: bool, b: bool) -> str:
-    """A two-part claim: both parts hold: reproduced; one: same direction; none: contradicts."""
-    return "reproduced" if a and b else "same direction" if a or b else "contradicts"
+def _log_ratios(pairs) -> list[float]:
+    return [math.log10(b / a) if a > 0 and b > 0 else math.nan for a, b in pairs]
 
 
 def _within(ours: float, p: float, sd: float) -> bool:
     return not (math.isnan(ours) or math.isnan(p) or math.isnan(sd)) and abs(ours - p) <= 2 * sd
+
+
+def decide(directions: list[int], within: bool | None, problems: list[str]) -> str:
+    """The outcome from the claim's parts (each +1 resolved as the paper, -1 against, 0 not
+    resolved), whether the numbers are within the paper's band (None: no paper numbers), and
+    the reasons the comparison is not at the paper's protocol."""
+    if problems:
+        return "inconclusive"
+    if any(d < 0 for d in directions):
+        return "contradicts"
+    if not directions or any(d == 0 for d in directions):
+        return "inconclusive"
+    return "same direction" if within is False else "reproduced"
+
+
+def kind_of(artifact: str, net: str) -> str:
+    """``paper`` for the networks the paper shows ``artifact`` for, else ``extension``."""
+    if artifact in NOT_IN_PAPER:
+        return "extension"
+    wanted = next((a[3] for a in ARTIFACTS if a[0] == artifact), ())
+    return "paper" if net in wanted else "extension"
+
+
+def row(artifact: str, net: str, verdict: str, evidence: str, problems=(), kind: str | None = None) -> dict:
+    if verdict not in VERDICTS:
+        raise ValueError(f"unknown verdict {verdict!r}; one of {', '.join(VERDICTS)}")
+    if problems:
+        evidence += "; inconclusive because: " + "; ".join(problems)
+    return {"artifact": artifact, "net": net, "kind": kind or kind_of(artifact, net),
+            "verdict": verdict, "evidence": evidence}
+
+
+def _few_seeds(n: int) -> list[str]:
+    return [f"{n} seed{'s' if n != 1 else ''} (at least {MIN_SEEDS} needed)"] if n < MIN_SEEDS else []
 
 
 def not_run(artifact: str, done, profile: str) -> list[dict]:
@@ -76,239 +179,473 @@ def not_run(artifact: str, done, profile: str) -> list[dict]:
     return out
 
 
-# --------------------------------------------------------------------------- per artifact
-def table2(t2: pd.DataFrame) -> list[dict]:
-    """Test SB and LB within the paper's +- 2 sd: reproduced; else the sign of the gap decides."""
+# --------------------------------------------------------------------------- protocol checks
+def run_problems(runs, plan: profiles.NetPlan | None = None) -> list[str]:
+    """Why runs are not at the paper's protocol for the trial-based artifacts: fixed epochs, a
+    data subset, a precision other than fp32, a run the epoch cap ended, a diverged run."""
+    runs = list(runs)
     out = []
-    for net in dict.fromkeys(t2.index.get_level_values("net")) if len(t2) else []:
-        x = t2.loc[net]
-        sb, lb, gap = x.loc["test SB"], x.loc["test LB"], x.loc["gap (test SB - LB)"]
-        ok = _within(sb.ours, sb.paper, sb.paper_sd) and _within(lb.ours, lb.paper, lb.paper_sd)
-        verdict = "reproduced" if ok else "same direction" if gap.ours > 0 else "contradicts"
-        out.append(row("Table 2", net, verdict,
-                       f"test SB {sb.ours:.2f} vs LB {lb.ours:.2f} (gap {gap.ours:+.2f}; paper "
-                       f"{sb.paper:.2f} ± {sb.paper_sd:.2f} vs {lb.paper:.2f} ± {lb.paper_sd:.2f}, "
-                       f"gap {gap.paper:+.2f})"))
+    stops = {r.config.stop for r in runs}
+    if "epochs" in stops:
+        out.append("fixed epochs, not 'until the loss ceased to improve'")
+    subsets = {(r.config.train_subset, r.config.test_subset) for r in runs} - {(None, None)}
+    if subsets:
+        tr, te = sorted(subsets, key=str)[0]
+        out.append(f"{tr or 'all'} training / {te or 'all'} test examples, not the whole data set")
+    prec = sorted({r.meta.get("precision", r.config.precision) for r in runs} - {"fp32"})
+    if prec:
+        out.append(f"precision {'/'.join(prec)}, not fp32")
+    capped = [r for r in runs if r.meta.get("stopped_by") == "cap"]
+    if capped:
+        out.append(f"{len(capped)} of {len(runs)} runs ended by the cap of "
+                   f"{capped[0].config.epochs} epochs before the plateau rule stopped them")
+    diverged = [r for r in runs if r.status != "done"]
+    if diverged:
+        out.append(f"{len(diverged)} run(s) diverged")
     return out
 
 
-def figure2(T) -> list[dict]:
-    """The paper gives curves, not sds: its claim decides (final test accuracy SB > LB, and the
-    best LB epoch is not far above its last)."""
-    out = []
+def trial_frame(T) -> pd.DataFrame:
+    """Per trial: final train and test accuracy of SB and LB (the rows of Table 2)."""
+    rows = []
     for net in T.nets:
-        sb = pd.concat([p[0].history for p in T.pairs[net]]).groupby("epoch").test_acc.mean()
-        lb = pd.concat([p[1].history for p in T.pairs[net]]).groupby("epoch").test_acc.mean()
-        decay = lb.max() - lb.iloc[-1]
-        holds = sb.iloc[-1] > lb.iloc[-1] and decay < 0.5
-        out.append(row("Figure 2", net, "reproduced" if holds else "contradicts",
-                       f"final test SB {sb.iloc[-1]:.2f} vs LB {lb.iloc[-1]:.2f}; LB's best epoch "
-                       f"{decay:.2f} points above its last"))
-    return out
+        for sb, lb in T.pairs[net]:
+            rows.append(dict(net=net, seed=sb.config.seed, train_sb=sb.final["train_acc"],
+                             train_lb=lb.final["train_acc"], test_sb=sb.final["test_acc"],
+                             test_lb=lb.final["test_acc"]))
+    return pd.DataFrame(rows, columns=["net", "seed", "train_sb", "train_lb", "test_sb", "test_lb"])
 
 
-def sharpness(t: pd.DataFrame, artifact: str) -> list[dict]:
-    """Every SB and LB value within the paper's +- 2 sd: reproduced; LB > SB at every eps: same
-    direction; else contradicts."""
+# --------------------------------------------------------------------------- per artifact
+def table2(trials: pd.DataFrame, problems: dict | None = None) -> list[dict]:
+    """Claim: test SB > test LB, resolved by the paired test over seeds. Numbers: train and test
+    of SB and LB within the paper's +- 2 sd."""
+    ptab = paper.table(2)
     out = []
-    for net in dict.fromkeys(t.index.get_level_values("net")) if len(t) else []:
-        x = t.loc[net]
-        eps = list(dict.fromkeys(x.index.get_level_values("eps")))
-        within = all(_within(x.loc[(e, r)].ours, x.loc[(e, r)].paper, x.loc[(e, r)].paper_sd)
-                     for e in eps for r in ("SB", "LB"))
-        sharper = all(x.loc[(e, "LB")].ours > x.loc[(e, "SB")].ours for e in eps)
-        verdict = "reproduced" if within else "same direction" if sharper else "contradicts"
-        parts = [f"eps {e}: SB {x.loc[(e, 'SB')].ours:.3g} vs LB {x.loc[(e, 'LB')].ours:.3g} "
-                 f"(paper {x.loc[(e, 'SB')].paper:.3g} vs {x.loc[(e, 'LB')].paper:.3g})" for e in eps]
-        out.append(row(artifact, net, verdict, "; ".join(parts)))
+    for net, g in trials.groupby("net", sort=False):
+        gap = Paired.of(g.test_sb - g.test_lb)
+        within, parts = None, []
+        if net in ptab.index:
+            flags = []
+            for col in ("train_sb", "train_lb", "test_sb", "test_lb"):
+                m = float(g[col].mean())
+                ok = _within(m, ptab.loc[net, col], ptab.loc[net, f"{col}_sd"])
+                flags.append(ok)
+                if not ok:
+                    parts.append(f"{col.replace('_', ' ').replace('sb', 'SB').replace('lb', 'LB')} "
+                                 f"{m:.2f} outside the paper's {ptab.loc[net, col]:.2f} ± "
+                                 f"2 × {ptab.loc[net, f'{col}_sd']:.2f}")
+            within = all(flags)
+        probs = _few_seeds(gap.n) + list((problems or {}).get(net, []))
+        verdict = decide([gap.direction], within, probs)
+        ev = (f"test SB {g.test_sb.mean():.2f} vs LB {g.test_lb.mean():.2f}, gap SB - LB "
+              f"{gap.text(2, ' points')}")
+        if net in ptab.index:
+            ev += (f"; paper {ptab.loc[net, 'test_sb']:.2f} ± {ptab.loc[net, 'test_sb_sd']:.2f} vs "
+                   f"{ptab.loc[net, 'test_lb']:.2f} ± {ptab.loc[net, 'test_lb_sd']:.2f}")
+        if parts:
+            ev += "; " + "; ".join(parts)
+        out.append(row("Table 2", net, verdict, ev, probs))
     return out
 
 
-def hessian(h: pd.DataFrame) -> list[dict]:
+def figure2(histories: pd.DataFrame, problems: dict | None = None) -> list[dict]:
+    """Claim: at the last epoch LB's test accuracy is below SB's (paired test over seeds) and LB's
+    test curve did not peak and decay (its best epoch at most ``DECAY_TOL`` points above its last,
+    mean over seeds). ``histories``: net, seed, regime (SB / LB), epoch, test_acc."""
+    out = []
+    for net, g in histories.groupby("net", sort=False):
+        last = g.sort_values("epoch").groupby(["seed", "regime"]).test_acc.last().unstack()
+        best = g.groupby(["seed", "regime"]).test_acc.max().unstack()
+        gap = Paired.of((last["SB"] - last["LB"]).to_numpy())
+        decay = Paired.of((best["LB"] - last["LB"]).to_numpy())
+        no_decay = 1 if decay.mean <= DECAY_TOL else -1
+        probs = _few_seeds(gap.n) + list((problems or {}).get(net, []))
+        verdict = decide([gap.direction, no_decay], None, probs)
+        out.append(row("Figure 2", net, verdict,
+                       f"final test SB - LB {gap.text(2, ' points')}; LB's best epoch "
+                       f"{decay.mean:.2f} points above its last (tolerance {DECAY_TOL})", probs))
+    return out
+
+
+def _solve_problems(g: pd.DataFrame, iters: int) -> list[str]:
+    """Solves that stopped before ``iters`` iterations without reaching a stationary point, and an
+    iteration count below the paper's 10."""
+    out = []
+    paper_iters = paper.protocol()["sharpness_lbfgsb_iterations"]
+    if iters < paper_iters:
+        out.append(f"{iters} L-BFGS-B iterations, not the paper's {paper_iters}")
+    if "iterations" in g:
+        reasons = [stop_reason(str(m), int(i), iters) for m, i in
+                   zip(g.get("message", pd.Series([""] * len(g))).fillna(""), g.iterations)]
+        early = sum(r == "stopped early" for r in reasons)
+        if early:
+            out.append(f"{early} of {len(g)} solves stopped before {iters} iterations")
+    return out
+
+
+def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | None = None) -> list[dict]:
+    """Claim: LB sharper than SB at every eps, resolved by the paired test of log10(LB / SB) over
+    seeds. Numbers: SB and LB within the paper's +- 2 sd at every eps. ``values``: per (net, seed,
+    regime sb/lb, eps label) the Metric 2.1 ``value`` and the solve's ``iterations`` (and
+    ``message``)."""
+    ptab = paper.table(3 if artifact == "Table 3" else 4)
+    out = []
+    for net, g in values.groupby("net", sort=False):
+        dirs, flags, parts = [], [], []
+        for eps, e in g.groupby("eps", sort=False):
+            w = e.pivot_table(index="seed", columns="regime", values="value")
+            lr = Paired.of(_log_ratios(zip(w.get("sb", []), w.get("lb", []))))
+            dirs.append(lr.direction)
+            text = f"eps {eps}: SB {w['sb'].mean():.3g} vs LB {w['lb'].mean():.3g}, log10(LB/SB) {lr.text(2)}"
+            if net in ptab.index:
+                ok = all(_within(float(w[r].mean()), ptab.loc[net, f"{r}_{eps}"],
+                                 ptab.loc[net, f"{r}_{eps}_sd"]) for r in ("sb", "lb"))
+                flags.append(ok)
+                text += (f"; paper {ptab.loc[net, f'sb_{eps}']:.3g} ± {ptab.loc[net, f'sb_{eps}_sd']:.2g}"
+                         f" vs {ptab.loc[net, f'lb_{eps}']:.3g} ± {ptab.loc[net, f'lb_{eps}_sd']:.2g}"
+                         f"{'' if ok else ' (outside the paper +- 2 sd)'}")
+            parts.append(text)
+        n = int(g.seed.nunique())
+        probs = _few_seeds(n) + _solve_problems(g, iters) + list((problems or {}).get(net, []))
+        verdict = decide(dirs, all(flags) if flags else None, probs)
+        out.append(row(artifact, net, verdict, "; ".join(parts), probs))
+    return out
+
+
+def hessian(h: pd.DataFrame, problems: dict | None = None) -> list[dict]:
+    """Claim (ours, not the paper's): LB's top eigenvalue above SB's, paired log10 ratio over seeds."""
     out = []
     if h.empty:
         return out
-    m = h.groupby(["net", "regime"])[["lambda_1"]].mean()
-    for net in dict.fromkeys(h.net):
-        sb, lb = m.loc[(net, "SB"), "lambda_1"], m.loc[(net, "LB"), "lambda_1"]
-        out.append(row("Hessian spectrum", net, "reproduced" if lb > sb else "contradicts",
-                       f"top eigenvalue LB {lb:.3g} vs SB {sb:.3g} (mean over trials)"))
+    for net, g in h.groupby("net", sort=False):
+        w = g.pivot_table(index="seed", columns="regime", values="lambda_1")
+        lr = Paired.of(_log_ratios(zip(w["SB"], w["LB"])))
+        probs = _few_seeds(lr.n) + list((problems or {}).get(net, []))
+        out.append(row("Hessian spectrum", net, decide([lr.direction], None, probs),
+                       f"top eigenvalue LB {w['LB'].mean():.3g} vs SB {w['SB'].mean():.3g}, "
+                       f"log10(LB/SB) {lr.text(2)}", probs))
     return out
 
 
-def parametric(curves: pd.DataFrame, kind: str) -> list[dict]:
+def first_rises(c: pd.DataFrame) -> tuple[float, float, float]:
+    """(step h, rise beyond SB = f(-h) - f(0), rise beyond LB = f(1 + h) - f(1)) of one training-loss
+    curve (columns alpha, loss) on its own grid: judged where the minimizers differ, one grid step
+    beyond each, not where both losses saturate at ln 10."""
+    c = c.sort_values("alpha")
+    a, f = c.alpha.to_numpy(), c.loss.to_numpy()
+    i0, i1 = int(np.abs(a - 0).argmin()), int(np.abs(a - 1).argmin())
+    if i0 == 0 or i1 == len(a) - 1:
+        return (math.nan, math.nan, math.nan)
+    return (float(a[i0] - a[i0 - 1]), float(f[i0 - 1] - f[i0]), float(f[i1 + 1] - f[i1]))
+
+
+def _paper_rise(key: str, h: float) -> tuple[float, float] | None:
+    if not paper.has_figure(key):
+        return None
+    f = paper.figure(key).query("series == 'loss_train'")[["x", "y"]].rename(columns={"x": "alpha", "y": "loss"})
+
+    def at(x):
+        return float(np.interp(x, f.sort_values("alpha").alpha, f.sort_values("alpha").loss))
+    return at(-h) - at(0), at(1 + h) - at(1)
+
+
+def parametric(curves: pd.DataFrame, kind: str, problems: dict | None = None) -> list[dict]:
+    """Claim: the training loss rises more beyond LB than beyond SB, one grid step beyond each
+    minimizer, paired over seeds (difference of the rises). Numbers: both mean rises within a
+    factor 10^``PARAMETRIC_TOL_DECADES`` of the paper's curve at the same alpha (where the paper
+    plots the network)."""
     artifact = "Figure 3" if kind == "linear" else "Figure 7"
-    rises = tables.rise_table(curves, kind) if len(curves) else pd.DataFrame()
+    key = "Fig3" if kind == "linear" else "Fig7"
     out = []
-    for net, r in rises.iterrows():
-        lb, sb = r["beyond LB (ours)"], r["beyond SB (ours)"]
-        out.append(row(artifact, net, "reproduced" if lb > sb else "contradicts",
-                       f"training loss rises {lb:.3g} beyond LB (alpha 1 to 1.5) vs {sb:.3g} "
-                       f"beyond SB (alpha 0 to -0.5)"))
+    if curves.empty:
+        return out
+    train = curves[curves.split == "train"]
+    for net, g in train.groupby("net", sort=False):
+        rises = pd.DataFrame([dict(seed=s, **dict(zip(("h", "sb", "lb"), first_rises(c))))
+                              for s, c in g.groupby("seed")])
+        d = Paired.of((rises.lb - rises.sb).to_numpy())
+        h = float(rises.h.iloc[0])
+        ev = (f"rise of the training loss {h:g} beyond LB {rises.lb.mean():.3g} vs beyond SB "
+              f"{rises.sb.mean():.3g}, LB - SB {d.text(3)}")
+        within = None
+        ref = _paper_rise(f"{key}_{net}", h)
+        if ref is not None:
+            tol = PARAMETRIC_TOL_DECADES
+            ok = [r > 0 and o > 0 and abs(math.log10(o / r)) <= tol
+                  for r, o in zip(ref, (rises.sb.mean(), rises.lb.mean()))]
+            within = all(ok)
+            ev += (f"; paper (its plotted curve at the same alpha) {ref[1]:.3g} vs {ref[0]:.3g}"
+                   f"{'' if within else f' (not within a factor {10 ** tol:.1f})'}")
+        probs = _few_seeds(d.n) + list((problems or {}).get(net, []))
+        out.append(row(artifact, net, decide([d.direction], within, probs), ev, probs))
     return out
 
 
-def distance(d: pd.DataFrame) -> list[dict]:
+def distance(d: pd.DataFrame, problems: dict | None = None) -> list[dict]:
+    """Claim: SB travels farther from x0 (log10 ratio > 0, over seeds). Numbers: the mean ratio in
+    the paper's 3-10."""
     r = paper.statement("distance_ratio")
     out = []
     for net, g in d.groupby("net", sort=False):
-        m = g.ratio.mean()
-        verdict = ("reproduced" if r["low"] <= m <= r["high"] else "same direction" if m > 1
-                   else "contradicts")
-        out.append(row("Distance ratio", net, verdict,
-                       f"mean ratio {m:.2f} over {len(g)} trials (paper {r['low']}-{r['high']})"))
+        lr = Paired.of(np.log10(g.ratio.to_numpy()))
+        m = float(g.ratio.mean())
+        within = r["low"] <= m <= r["high"]
+        probs = _few_seeds(lr.n) + list((problems or {}).get(net, []))
+        out.append(row("Distance ratio", net, decide([lr.direction], within, probs),
+                       f"mean ratio {m:.2f} (min {g.ratio.min():.2f}, max {g.ratio.max():.2f}), "
+                       f"log10 {lr.text(2)}; paper {r['low']}-{r['high']}", probs))
     return out
 
 
-def figure4(data: pd.DataFrame, knees: pd.DataFrame) -> list[dict]:
-    """Accuracy drops after the knee (fitted slope < 0) and sharpness grows with the batch size
-    (largest batch sharper than the smallest): both reproduced, one same direction."""
+def figure4(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
+    """Claim: from the smallest to the largest batch size test accuracy falls and sharpness grows
+    (at both eps), each paired over seeds (a seed's runs share x0)."""
     out = []
+    cols = [experiments.sharpness_col(e) for e in EPS]
+    for net, g in data.groupby("net", sort=False):
+        lo, hi = g.batch_size.min(), g.batch_size.max()
+        a = g[g.batch_size == lo].set_index("seed")
+        b = g[g.batch_size == hi].set_index("seed")
+        seeds = a.index.intersection(b.index)
+        drop = Paired.of((a.test_acc[seeds] - b.test_acc[seeds]).to_numpy())
+        grows = [Paired.of(_log_ratios(zip(a[c][seeds], b[c][seeds]))) for c in cols if c in g]
+        parts = [f"test accuracy B = {lo} minus B = {hi}: {drop.text(2, ' points')}"]
+        parts += [f"sharpness eps {eps_label(e)}: {a[c][seeds].mean():.3g} -> {b[c][seeds].mean():.3g}"
+                  for e, c in zip(EPS, cols) if c in g]
+        probs = _few_seeds(drop.n) + list((problems or {}).get(net, []))
+        out.append(row("Figure 4", net, decide([drop.direction] + [x.direction for x in grows], None, probs),
+                       "; ".join(parts), probs))
+    return out
+
+
+def figure5(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
+    """Claim: the LB run warm-started from the last SB epoch beats the one from the first in test
+    accuracy and is flatter (both eps), paired over seeds."""
+    out = []
+    cols = [experiments.sharpness_col(e) for e in EPS]
+    for net, g in data.groupby("net", sort=False):
+        first = g.loc[g.groupby("seed").sb_epoch.idxmin()].set_index("seed")
+        last = g.loc[g.groupby("seed").sb_epoch.idxmax()].set_index("seed")
+        better = Paired.of((last.lb_test_acc - first.lb_test_acc).to_numpy())
+        flatter = [Paired.of(_log_ratios(zip(last[c], first[c]))) for c in cols if c in g]
+        parts = [f"LB test accuracy from SB epoch {int(first.sb_epoch.iloc[0])} to "
+                 f"{int(last.sb_epoch.iloc[0])}: {better.text(2, ' points')}"]
+        parts += [f"sharpness eps {eps_label(e)} {first[c].mean():.3g} -> {last[c].mean():.3g}"
+                  for e, c in zip(EPS, cols) if c in g]
+        probs = _few_seeds(better.n) + list((problems or {}).get(net, []))
+        out.append(row("Figure 5", net, decide([better.direction] + [x.direction for x in flatter], None, probs),
+                       "; ".join(parts), probs))
+    return out
+
+
+def figure6(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
+    """Claim: at the last sampled iterate LB's sharpness is above SB's and above LB's own at the
+    first, at both eps, paired over seeds."""
+    out = []
+    cols = [experiments.sharpness_col(e) for e in EPS]
+    for net, g in data.groupby("net", sort=False):
+        dirs, parts, n = [], [], 0
+        for e, c in zip(EPS, cols):
+            if c not in g:
+                continue
+            ends = {}
+            for regime in ("SB", "LB"):
+                r = g[g.regime == regime].sort_values("epoch").groupby("seed")[c]
+                ends[regime] = (r.first(), r.last())
+            above = Paired.of(_log_ratios(zip(ends["SB"][1], ends["LB"][1])))
+            rises = Paired.of(_log_ratios(zip(ends["LB"][0], ends["LB"][1])))
+            dirs += [above.direction, rises.direction]
+            n = above.n
+            parts.append(f"eps {eps_label(e)}: LB {ends['LB'][0].mean():.3g} -> {ends['LB'][1].mean():.3g}, "
+                         f"SB {ends['SB'][0].mean():.3g} -> {ends['SB'][1].mean():.3g}")
+        probs = _few_seeds(n) + list((problems or {}).get(net, []))
+        out.append(row("Figure 6", net, decide(dirs, None, probs), "; ".join(parts), probs))
+    return out
+
+
+def remedy(data: pd.DataFrame, table: int, problems: dict | None = None) -> list[dict]:
+    """Claim: the remedied LB beats plain LB in test accuracy and is still sharper than SB (eps
+    1e-3), each paired over seeds. Numbers: remedied LB test accuracy and sharpness at both eps
+    within the paper's +- 2 sd. ``data``: ``experiments.remedy_trials`` rows (regimes SB,
+    LB+remedy, LB), SB with its sharpness measured."""
+    artifact = f"Table {table}"
+    ptab = paper.table(table)
+    name = "augmented" if table == 6 else "conservative"
     col = experiments.sharpness_col(EPS[0])
-    for net in knees.index if len(knees) else []:
-        d = data[data.net == net].groupby("batch_size").mean(numeric_only=True).sort_index()
-        drop = knees.loc[net, "slope after (points per decade)"] < 0
-        grows = d[col].iloc[-1] > d[col].iloc[0]
-        out.append(row("Figure 4", net, _both(drop, grows),
-                       f"accuracy {knees.loc[net, 'slope after (points per decade)']:+.2f} points per "
-                       f"decade after the knee at B = {knees.loc[net, 'knee (ours)']:.0f}; sharpness "
-                       f"{d[col].iloc[0]:.3g} at B = {d.index[0]} vs {d[col].iloc[-1]:.3g} at "
-                       f"B = {d.index[-1]}"))
-    return out
-
-
-def figure5(data: pd.DataFrame) -> list[dict]:
-    """From the first to the last warm start: LB test accuracy rises and sharpness falls."""
     out = []
-    col = experiments.sharpness_col(EPS[0])
-    for net, d in data.groupby("net", sort=False):
-        d = d.sort_values("sb_epoch")
-        better = d.lb_test_acc.iloc[-1] > d.lb_test_acc.iloc[0]
-        flatter = d[col].iloc[-1] < d[col].iloc[0]
-        out.append(row("Figure 5", net, _both(better, flatter),
-                       f"LB from SB epoch {d.sb_epoch.iloc[0]}: test {d.lb_test_acc.iloc[0]:.2f}%, "
-                       f"sharpness {d[col].iloc[0]:.3g}; from epoch {d.sb_epoch.iloc[-1]}: "
-                       f"{d.lb_test_acc.iloc[-1]:.2f}%, {d[col].iloc[-1]:.3g}"))
+    if data.empty:
+        return out
+    for net, g in data.groupby("net", sort=False):
+        w = {r: g[g.regime == r].set_index("seed") for r in ("SB", "LB+remedy", "LB")}
+        parts, dirs = [], []
+        rem = w["LB+remedy"]
+        if len(w["LB"]):
+            s = rem.index.intersection(w["LB"].index)
+            helps = Paired.of((rem.test_acc[s] - w["LB"].test_acc[s]).to_numpy())
+            dirs.append(helps.direction)
+            parts.append(f"{name} LB test {rem.test_acc.mean():.2f}% vs plain LB "
+                         f"{w['LB'].test_acc.mean():.2f}%: {helps.text(2, ' points')}")
+        else:
+            dirs.append(0)
+            parts.append("no plain LB runs to compare with")
+        if col in w["SB"] and w["SB"][col].notna().any():
+            s = rem.index.intersection(w["SB"].index)
+            sharp = Paired.of(_log_ratios(zip(w["SB"][col][s], rem[col][s])))
+            dirs.append(sharp.direction)
+            parts.append(f"sharpness eps {eps_label(EPS[0])} {name} LB {rem[col].mean():.3g} vs SB "
+                         f"{w['SB'][col].mean():.3g}, log10 ratio {sharp.text(2)}")
+        else:
+            dirs.append(0)
+            parts.append("SB sharpness not measured")
+        within = None
+        if net in ptab.index:
+            pcol = "test_lb_augmented" if table == 6 else "test_lb_conservative"
+            checks = [(rem.test_acc.mean(), pcol)] + [
+                (rem[experiments.sharpness_col(e)].mean(), f"lb_sharpness_eps_{eps_label(e)}")
+                for e in EPS if experiments.sharpness_col(e) in rem]
+            flags = [_within(float(m), ptab.loc[net, c], ptab.loc[net, f"{c}_sd"]) for m, c in checks]
+            within = all(flags)
+            parts.append(f"paper {ptab.loc[net, pcol]:.2f} ± {ptab.loc[net, f'{pcol}_sd']:.2f}%, "
+                         f"sharpness {ptab.loc[net, 'lb_sharpness_eps_1e-3']:.3g}"
+                         f"{'' if within else ' (ours outside the paper +- 2 sd)'}")
+        probs = _few_seeds(len(rem)) + list((problems or {}).get(net, []))
+        out.append(row(artifact, net, decide(dirs, within, probs), "; ".join(parts), probs))
     return out
 
 
-def figure6(data: pd.DataFrame) -> list[dict]:
-    """LB's sharpness at the end of training above SB's and above its own at the start."""
-    out = []
-    col = experiments.sharpness_col(EPS[0])
-    for net, d in data.groupby("net", sort=False):
-        sb = d[d.regime == "SB"].sort_values("epoch")[col]
-        lb = d[d.regime == "LB"].sort_values("epoch")[col]
-        above, grows = lb.iloc[-1] > sb.iloc[-1], lb.iloc[-1] > lb.iloc[0]
-        verdict = "reproduced" if above and grows else "same direction" if above else "contradicts"
-        out.append(row("Figure 6", net, verdict,
-                       f"sharpness along LB {lb.iloc[0]:.3g} -> {lb.iloc[-1]:.3g}, along SB "
-                       f"{sb.iloc[0]:.3g} -> {sb.iloc[-1]:.3g}"))
-    return out
-
-
-def remedy(t: pd.DataFrame, table: int) -> list[dict]:
-    """Remedied LB within the paper's +- 2 sd for test accuracy and for sharpness at eps 1e-3:
-    reproduced; else, if its test accuracy is at least plain LB's (the remedy helps, as the paper
-    says): same direction; else contradicts."""
-    artifact, name = ("Table 6", "augmented") if table == 6 else ("Table 7", "conservative")
-    out = []
-    for net in dict.fromkeys(t.index.get_level_values("net")) if len(t) else []:
-        x = t.loc[net]
-        acc, sh = x.loc[f"test LB ({name})"], x.loc[f"LB ({name}) sharpness eps {eps_label(EPS[0])}"]
-        plain = x.loc["test LB (plain; paper: Table 2)"] if "test LB (plain; paper: Table 2)" in x.index else None
-        ok = _within(acc.ours, acc.paper, acc.paper_sd) and _within(sh.ours, sh.paper, sh.paper_sd)
-        helps = plain is not None and acc.ours >= plain.ours
-        verdict = "reproduced" if ok else "same direction" if helps else "contradicts"
-        out.append(row(artifact, net, verdict,
-                       f"{name} LB test {acc.ours:.2f}% (paper {acc.paper:.2f} ± {acc.paper_sd:.2f}), "
-                       f"sharpness {sh.ours:.3g} (paper {sh.paper:.3g})"
-                       + (f"; plain LB {plain.ours:.2f}%" if plain is not None else "")))
-    return out
-
-
-def robust(data: pd.DataFrame) -> list[dict]:
-    """The paper: no notable change. Each remedy's LB within 0.5 points of plain LB's test
-    accuracy and within a factor 2 of its sharpness: reproduced; else contradicts."""
+def robust(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
+    """The paper: no notable change. Per remedy, the 95 % interval over seeds of the test accuracy
+    difference to plain LB inside +- ``EQUIV_ACC`` and of the log sharpness ratio inside a factor
+    ``EQUIV_SHARP``: the claim holds (an equivalence test); an interval entirely outside:
+    contradicts; else not resolved."""
     out = []
     col = experiments.sharpness_col(EPS[0])
     if data.empty:
         return out
     for net, d in data.groupby("net", sort=False):
-        plain = d[d.regime == "LB"]
-        parts, holds = [], True
+        plain = d[d.regime == "LB"].drop_duplicates("seed").set_index("seed")
+        parts, dirs, n = [], [], 0
         for rem, g in d[d.regime == "LB+remedy"].groupby("remedy", sort=False):
-            da = mean_sd(g.test_acc)[0] - plain.test_acc.mean()
-            ratio = g[col].mean() / plain[col].mean()
-            holds &= abs(da) <= 0.5 and 0.5 <= ratio <= 2
-            parts.append(f"{rem}: test {da:+.2f} points, sharpness x{ratio:.2f} vs plain LB")
-        out.append(row("Section E.3", net, "reproduced" if holds else "contradicts", "; ".join(parts)))
+            g = g.set_index("seed")
+            s = g.index.intersection(plain.index)
+            da = Paired.of((g.test_acc[s] - plain.test_acc[s]).to_numpy())
+            lr = Paired.of(_log_ratios(zip(plain[col][s], g[col][s])))
+            n = max(n, da.n)
+            for t, tol in ((da, EQUIV_ACC), (lr, math.log10(EQUIV_SHARP))):
+                lo, hi = t.ci()
+                if t.n >= MIN_SEEDS and -tol <= lo and hi <= tol:
+                    dirs.append(1)
+                elif t.n >= MIN_SEEDS and (lo > tol or hi < -tol):
+                    dirs.append(-1)
+                else:
+                    dirs.append(0)
+            parts.append(f"{rem}: test {da.text(2, ' points')} vs plain LB, sharpness "
+                         f"x{10 ** lr.mean:.2f} (log10 {lr.text(2)})")
+        probs = _few_seeds(n) + list((problems or {}).get(net, []))
+        out.append(row("Section E.3", net, decide(dirs, None, probs),
+                       "; ".join(parts) + f" (no notable change: within ±{EQUIV_ACC} points and a "
+                       f"factor {EQUIV_SHARP:g})", probs))
     return out
 
 
+# --------------------------------------------------------------------------- tables and counts
+COLUMNS = ["artifact", "net", "kind", "verdict", "claim", "evidence"]
+
+
 def frame(rows: list[dict]) -> pd.DataFrame:
-    """Verdict rows as a table (artifact, net) -> verdict, claim, evidence."""
-    df = pd.DataFrame(rows, columns=["artifact", "net", "verdict", "evidence"])
-    df.insert(3, "claim", df.artifact.map(CLAIMS))
+    """Verdict rows as a table (artifact, net) -> kind, verdict, claim, evidence."""
+    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    df.insert(4, "claim", df.artifact.map(CLAIMS))
     return df.set_index(["artifact", "net"])
 
 
 def counts(rows: list[dict]) -> dict:
-    """Glue-ready counts: ``v_reproduced``, ``v_same_direction``, ``v_contradicts``, ``v_not_run``."""
-    c = pd.Series([r["verdict"] for r in rows]).value_counts() if rows else pd.Series(dtype=int)
-    return {f"v_{v.replace(' ', '_')}": str(int(c.get(v, 0))) for v in VERDICTS} | {"v_total": str(len(rows))}
+    """Glue-ready counts per kind and outcome: ``v_paper_reproduced``, ``v_extension_inconclusive``,
+    ..., ``v_paper_total``, ``v_total``."""
+    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    out = {"v_total": str(len(df))}
+    for k in KINDS:
+        sub = df[df.kind == k]
+        out[f"v_{k}_total"] = str(len(sub))
+        for v in VERDICTS:
+            out[f"v_{k}_{v.replace(' ', '_')}"] = str(int((sub.verdict == v).sum()))
+    return out
 
 
 # --------------------------------------------------------------------------- per chapter
-def gap_chapter(T, t2: pd.DataFrame) -> list[dict]:
-    P = T.profile.name
-    return (table2(t2) + not_run("Table 2", T.nets, P) + figure2(T)
-            + not_run("Figure 2", T.nets, P))
+def _trial_problems(T) -> dict:
+    return {net: run_problems(T.runs(net)) for net in T.nets}
+
+
+def gap_chapter(T, t2: pd.DataFrame | None = None) -> list[dict]:
+    P, probs = T.profile.name, _trial_problems(T)
+    hist = pd.concat([r.history.assign(net=net, seed=r.config.seed, regime=reg)
+                      for net in T.nets for pair in T.pairs[net]
+                      for reg, r in zip(("SB", "LB"), pair)], ignore_index=True) if T.nets else \
+        pd.DataFrame(columns=["net", "seed", "regime", "epoch", "test_acc"])
+    return (table2(trial_frame(T), probs) + not_run("Table 2", T.nets, P)
+            + figure2(hist, probs) + not_run("Figure 2", T.nets, P))
 
 
 def interpolation_chapter(T, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) -> list[dict]:
-    P = T.profile.name
-    return (parametric(lin, "linear") + not_run("Figure 3", set(lin.get("net", [])), P)
-            + parametric(cur, "curvilinear") + not_run("Figure 7", set(cur.get("net", [])), P)
-            + distance(d) + not_run("Distance ratio", set(d.get("net", [])), P))
+    P, probs = T.profile.name, _trial_problems(T)
+    return (parametric(lin, "linear", probs) + not_run("Figure 3", set(lin.get("net", [])), P)
+            + parametric(cur, "curvilinear", probs) + not_run("Figure 7", set(cur.get("net", [])), P)
+            + distance(d, probs) + not_run("Distance ratio", set(d.get("net", [])), P))
 
 
-def sharpness_chapter(T, t3: pd.DataFrame, t4: pd.DataFrame, h: pd.DataFrame) -> list[dict]:
-    P = T.profile.name
+def sharpness_chapter(T, s3: pd.DataFrame, s4: pd.DataFrame, h: pd.DataFrame) -> list[dict]:
+    """``s3``, ``s4``: the per-seed solves (``results.sharpness_values``), ``h`` the Hessian rows."""
+    P, probs = T.profile, _trial_problems(T)
 
     def nets(t):
-        return set(t.index.get_level_values("net")) if len(t) else set()
-    return (sharpness(t3, "Table 3") + not_run("Table 3", nets(t3), P)
-            + sharpness(t4, "Table 4") + not_run("Table 4", nets(t4), P)
-            + hessian(h) + not_run("Hessian spectrum", set(h.get("net", [])), P))
+        return set(t.net) if len(t) else set()
+    return (sharpness(s3, "Table 3", P.sharpness_iters, probs) + not_run("Table 3", nets(s3), P.name)
+            + sharpness(s4, "Table 4", P.sharpness_iters, probs) + not_run("Table 4", nets(s4), P.name)
+            + hessian(h, probs) + not_run("Hessian spectrum", set(h.get("net", [])), P.name))
 
 
-def _stand_ins(S, section: str) -> set:
-    """Networks another one stands in for in ``section`` (F2 when F1 runs in its place)."""
-    return set(S.stand_ins.get(section, {}).values())
+def _section_problems(R) -> dict:
+    """Per network: the run problems of a section's runs, and the stand-in it is."""
+    out = {}
+    for net, runs in R.runs.items():
+        out[net] = run_problems(runs)
+    return out
 
 
 def small_batches_chapter(S, f4, knees: pd.DataFrame, f5, f6) -> list[dict]:
     P = S.profile.name
     out = []
-    for rows, section, name in ((figure4(f4.data, knees) if len(f4.data) else [], "fig4", "Figure 4"),
-                                (figure5(f5.data) if len(f5.data) else [], "fig5", "Figure 5"),
-                                (figure6(f6.data) if len(f6.data) else [], "fig6", "Figure 6")):
-        stand = S.stand_ins.get(section, {})
+    for R, fn, name in ((f4, figure4, "Figure 4"), (f5, figure5, "Figure 5"), (f6, figure6, "Figure 6")):
+        probs = _section_problems(R)
+        if name == "Figure 4":  # the paper trains every batch size for 100 fixed epochs
+            for net, kw in R.knobs.items():
+                if (kw.get("config") or {}).get("stop") == "plateau" or kw.get("epochs", 100) != 100:
+                    probs[net] = [p for p in probs.get(net, []) if not p.startswith("fixed epochs")] + [
+                        "not the paper's 100 fixed epochs per batch size"]
+        else:  # Figs. 5 and 6 are fixed-epoch experiments in the paper too (100 + 100 epochs)
+            for net, kw in R.knobs.items():
+                probs[net] = [p for p in probs.get(net, []) if not p.startswith("fixed epochs")]
+                if kw.get("sb_epochs", 100) != 100 or kw.get("lb_epochs", 100) != 100:
+                    probs[net].append(f"{kw.get('sb_epochs')} SB / {kw.get('lb_epochs')} LB epochs, "
+                                      "not the paper's 100 / 100")
+        rows = fn(R.data, probs) if len(R.data) else []
+        stand = S.stand_ins.get(R.section, {})
         for r in rows:
             if r["net"] in stand:
-                r["evidence"] += f" ({r['net']} stands in for {stand[r['net']]})"
-        done = {r["net"] for r in rows} | _stand_ins(S, section)
+                r["evidence"] += f" ({r['net']} stands in for {stand[r['net']]}: an extension row)"
+        done = {r["net"] for r in rows} | set(stand.values())
         out += rows + not_run(name, done, P)
     return out
 
 
-def remedies_chapter(S, t6: pd.DataFrame, t7: pd.DataFrame, rb) -> list[dict]:
+def remedies_chapter(S, r6, r7, rb) -> list[dict]:
+    """``r6``, ``r7``, ``rb``: the Results of Tables 6, 7 and E.3."""
     P = S.profile.name
-
-    def nets(t):
-        return set(t.index.get_level_values("net")) if len(t) else set()
-    rows_e3 = robust(rb.data)
-    return (remedy(t6, 6) + not_run("Table 6", nets(t6), P) + remedy(t7, 7)
-            + not_run("Table 7", nets(t7), P) + rows_e3
+    rows6 = remedy(r6.data, 6, _section_problems(r6))
+    rows7 = remedy(r7.data, 7, _section_problems(r7))
+    rows_e3 = robust(rb.data, _section_problems(rb))
+    return (rows6 + not_run("Table 6", {r["net"] for r in rows6}, P) + rows7
+            + not_run("Table 7", {r["net"] for r in rows7}, P) + rows_e3
             + not_run("Section E.3", {r["net"] for r in rows_e3}, P))

@@ -10,11 +10,11 @@ TINY = dict(nets="F1", seeds=2, sb_epochs=1, lb_epochs=1, train_subset=1000, tes
             sharpness_iters=2, sharpness_subset=300, precision="fp32")
 
 
-@pytest.mark.parametrize("a,b,word", [(465.0, 12.6, "sharper than"), (2.0, 12.6, "flatter than"),
-                                      (3.0, 3.0, "as sharper as")])
-def test_comparisons_follow_the_numbers(a, b, word):
+@pytest.mark.parametrize("a,b,start", [(465.0, 12.6, "LB sharper than SB"), (2.0, 12.6, "LB flatter than SB"),
+                                       (3.0, 3.0, "LB and SB tie")])
+def test_comparisons_follow_the_numbers(a, b, start):
     s = text.compare("LB", a, "SB", b, "sharper", "flatter")
-    assert s.startswith(f"LB {word} SB") and f"{a:.3g} vs {b:.3g}" in s
+    assert s.startswith(start) and f"{a:.3g} vs {b:.3g}" in s
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +34,14 @@ def test_gap_chapter_claims_agree_with_table2(chapters):
     t2 = tables.table2(T)
     glued = text.gap_text(T, t2)
     gaps = t2.xs("gap (test SB - LB)", level="quantity")
-    assert glued["gap_positive"] == f"{int((gaps.ours > 0).sum())} of {len(gaps)}"
+    resolved = [n for n, r in gaps.iterrows() if r.seeds >= 3 and float(r["paired t-test"][4:]) < 0.05]
+    assert glued["gap_resolved"] == f"{len(resolved)} of {len(gaps)}"
     for net, r in gaps.iterrows():
-        assert f"{net}: {r.ours:.2f}" in glued["gap_sentence"]
+        assert f"{net}: {r.ours:.2f}" in glued["gap_sentence"] and r["paired t-test"] in glued["gap_sentence"]
     for v in verdicts.gap_chapter(T, t2):
         if v["artifact"] == "Table 2" and v["verdict"] != "not run":
-            assert (v["verdict"] == "contradicts") == (gaps.loc[v["net"], "ours"] <= 0)
+            # two trials of one-epoch runs on a subset: never a verdict beyond "inconclusive"
+            assert v["verdict"] == "inconclusive" and "2 seeds" in v["evidence"]
 
 
 def test_sharpness_chapter_claims_agree_with_tables_3_and_4(chapters):
@@ -49,23 +51,19 @@ def test_sharpness_chapter_claims_agree_with_tables_3_and_4(chapters):
     for key, t in (("sharp_full_ratios", t3), ("sharp_sub_ratios", t4)):
         for (net, eps), r in t.xs("LB/SB", level="regime").iterrows():
             assert f"{net} at eps = {eps}: {r.ours:.1f} (paper {r.paper:.1f})" in glued[key]
-    for v in verdicts.sharpness_chapter(C.trained, t3, t4, C.hessian):
+    for v in verdicts.sharpness_chapter(C.trained, C.table3, C.table4, C.hessian):
         if v["artifact"] in ("Table 3", "Table 4") and v["verdict"] != "not run":
             t = t3 if v["artifact"] == "Table 3" else t4
-            sharper = all(t.loc[(v["net"], e, "LB")].ours > t.loc[(v["net"], e, "SB")].ours
-                          for e in dict.fromkeys(t.loc[v["net"]].index.get_level_values("eps")))
-            assert (v["verdict"] == "contradicts") == (not sharper)
-    h = C.hessian
-    if len(h):
-        m = h.groupby("regime").lambda_1.mean()
-        hv = next(v for v in verdicts.hessian(h))
-        assert (hv["verdict"] == "reproduced") == (m["LB"] > m["SB"])
+            for e in dict.fromkeys(t.loc[v["net"]].index.get_level_values("eps")):
+                sb, lb = t.loc[(v["net"], e, "SB")].ours, t.loc[(v["net"], e, "LB")].ours
+                assert f"eps {e}: SB {sb:.3g} vs LB {lb:.3g}" in v["evidence"]
+            assert v["verdict"] == "inconclusive"  # 2 trials, 2 iterations: never resolved
 
 
 def test_verdict_evidence_quotes_the_numbers_it_decided_on(chapters):
     T = chapters["gap"].trained
     t2 = tables.table2(T)
-    v = verdicts.table2(t2)[0]
+    v = verdicts.table2(verdicts.trial_frame(T))[0]
     sb = t2.loc[(v["net"], "test SB"), "ours"]
     assert f"test SB {sb:.2f}" in v["evidence"]
     assert isinstance(verdicts.frame([v]), pd.DataFrame)

@@ -58,6 +58,25 @@ def test_stored_ensemble_runs_look_like_sequential_ones(mnist, tmp_path, one_thr
     assert [r.meta["wall_seconds"] for r in again] == [r.meta["wall_seconds"] for r in ens]  # loaded
 
 
+def test_ensemble_members_stop_at_their_own_plateau(mnist, tmp_path, one_thread):
+    """The plateau rule per member: one that has plateaued is stored as of that epoch (weights and
+    history), exactly as a sequential run stops there, while the others train on."""
+    common = dict(train_subset=500, test_subset=100, precision="fp32", stop="plateau", epochs=4,
+                  patience=1)
+    # a threshold no loss can beat stops every member after 2 epochs; 0 never stops (the cap)
+    stop = [train.TrainConfig("F1", 250, seed=s, min_delta=10.0, **common) for s in (0, 1)]
+    cap = [train.TrainConfig("F1", 250, seed=s, min_delta=0.0, **common) for s in (0, 1)]
+    for cfgs, epochs, why in ((stop, 2, "plateau"), (cap, 4, None)):
+        for r in ensemble.fit_ensemble(cfgs, Store(tmp_path / "ens"), dataset=mnist, progress=False):
+            assert r.meta["epochs_run"] == len(r.history) - 1
+            if why:
+                assert (r.meta["epochs_run"], r.meta["stopped_by"]) == (epochs, why)
+            else:
+                assert r.meta["stopped_by"] in ("cap", "plateau")  # losses may tie exactly
+            loss, _ = train.evaluate(r.model("final", "cpu"), mnist.x_train[:500], mnist.y_train[:500])
+            assert loss == pytest.approx(r.history.train_loss.iloc[-1], rel=1e-5)  # final = last epoch
+
+
 def test_c1_ensemble_with_dropout_stays_close(mnist, tmp_path, one_thread):
     """C1 has dropout: the masks differ from the sequential runs', so only closeness holds.
     Tolerance: training loss within 25 % after one epoch on 200 images."""
@@ -76,7 +95,7 @@ def test_configs_that_cannot_share_a_step_are_grouped_apart_or_trained_alone():
     groups = ensemble.groups([a, train.TrainConfig("F1", 256, seed=1), train.TrainConfig("F1", 512),
                               train.TrainConfig("F1", 256, seed=2, epochs=5)])
     assert [len(g) for g in groups] == [2, 1, 1]
-    assert not ensemble.can_ensemble(train.TrainConfig("F1", 256, stop="plateau"))
+    assert ensemble.can_ensemble(train.TrainConfig("F1", 256, stop="plateau"))
     assert not ensemble.can_ensemble(train.TrainConfig("F1", 256, method="conservative"))
     assert not ensemble.can_ensemble(train.TrainConfig("F1", 256, bn_eval="running"))
     with pytest.raises(ValueError, match="differ only in their seed"):

@@ -44,8 +44,8 @@ def test_plan_resolves(name, chapter, monkeypatch):
 
 def test_plan_nets_filter(monkeypatch):
     monkeypatch.setattr(report, "data_ready", lambda ds: True)
-    S = results.plan("cpu", "small_batches", nets="C1")
-    assert list(S.knobs["fig4"]) == ["C1"] and "not selected" in S.skipped["fig4"]["F1"]
+    S = results.plan("smoke", "remedies", nets="C1")
+    assert list(S.knobs["augmentation"]) == ["C1"] and "not selected" in S.skipped["conservative"]["F1"]
     with pytest.raises(ValueError):
         results.plan("cpu", "nope")
 

@@ -11,10 +11,14 @@ def test_study_retrains_only_the_stop_and_precision_variants():
     P = results.profile("cpu")
     cfgs = sensitivity.configs(P)
     sb, lb = sensitivity.baseline_trial(P)
-    assert cfgs[:2] == [sb, lb]  # the gap chapter's first trial
-    variants = {(c.stop, c.precision, c.batch_size) for c in cfgs[2:]}
-    assert variants == {("plateau", "auto", 256), ("plateau", "auto", 6000),
-                        ("epochs", "fp32", 256), ("epochs", "fp32", 6000)}
+    k = P.sensitivity.precision_seeds
+    assert cfgs[:2] == [sb, lb]  # the gap chapter's first trial ...
+    assert cfgs[:2 * k] == [c for s in P.net("F1").seeds[:k] for c in P.trial("F1", s)]  # ... and next
+    variants = {(c.stop, c.epochs, c.precision, c.batch_size, c.seed) for c in cfgs[2 * k:]}
+    assert {v[:4] for v in variants if v[0] == "epochs"} == {("epochs", 15, "fp32", 256),
+                                                               ("epochs", 30, "fp32", 6000)}
+    assert {(v[2], v[3], v[4]) for v in variants if v[0] == "plateau"} == {
+        ("bf16", b, s) for b in (256, 6000) for s in range(k)}
     assert set(compute.graph("sensitivity", P)[0]) == {f"F1-{c.key}" for c in cfgs}
     assert sensitivity.configs(results.profile("paper")) == []
 
@@ -31,7 +35,7 @@ def frame():
                                           ("iters", "10", True, 12.3, 2051.4), ("iters", "30", False, 123.0, 2051.4)]:
         for regime, v in (("SB", sb), ("LB", lb)):
             rows.append(dict(choice=choice, setting=setting, baseline=base, regime=regime, sharpness=v,
-                             test_acc=98.0 if regime == "SB" else 97.5))
+                             test_acc=98.0 if regime == "SB" else 97.5, seed=0, iterations=10))
     df = pd.DataFrame(rows)
     df.attrs.update(net="F1", eps=1e-3, seed=0)
     return df

@@ -129,13 +129,42 @@ def test_missing_weights_are_retrained_and_the_deviation_recorded(mnist, store):
     pd.testing.assert_frame_equal(again.history, run.history)  # the published history is kept
 
 
-def test_precision_auto_is_kept_in_the_key_and_resolved_in_the_metadata(mnist, store):
+def test_precision_is_fp32_by_default_and_part_of_the_key(mnist, store):
     from lbsm import machine
     run = fit(TrainConfig("F1", 500, epochs=1, **SMALL), store, dataset=mnist, progress=False)
-    assert run.config.precision == "auto"
-    assert json.loads((run.path / "config.json").read_text())["precision"] == "auto"
-    assert run.meta["precision"] == machine.resolve_precision("auto", "cpu")
-    assert {"device", "cpu", "cpu_flags", "torch", "commit", "wall_seconds"} <= set(run.meta)
+    assert run.config.precision == "fp32" and run.meta["precision"] == "fp32"
+    assert json.loads((run.path / "config.json").read_text())["precision"] == "fp32"
+    assert TrainConfig("F1", 500, precision="bf16").key != TrainConfig("F1", 500).key
+    assert {"device", "cpu", "cpu_flags", "torch", "commit", "wall_seconds", "stopped_by"} <= set(run.meta)
+    assert run.meta["stopped_by"] == "epochs"
+    with pytest.raises(ValueError, match="unknown precision 'auto'"):
+        TrainConfig("F1", 500, precision="auto")
+    with pytest.raises(ValueError, match="tf32.*needs a CUDA device"):
+        machine.check_precision("tf32", "cpu")
+
+
+def test_plateau_rule_is_absolute_with_patience():
+    from lbsm.train import plateaued
+    h = lambda losses: [{"train_loss": float("nan")}] + [{"train_loss": v} for v in losses]  # noqa: E731
+    # LB-like: shrinking by 3 % per epoch from 2.5e-4: under 1e-4 in 5 epochs, so it has ceased
+    lb = [2.5e-4 * 0.97 ** i for i in range(12)]
+    assert plateaued(h(lb), patience=5, min_delta=1e-4)
+    assert not plateaued(h(lb), patience=5, min_delta=1e-6)   # a stricter threshold goes on
+    # still falling by more than min_delta within the window: not yet
+    assert not plateaued(h([1.0, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]), patience=5, min_delta=1e-4)
+    # a noisy SB-like curve whose best is 5 epochs old
+    sb = [0.03, 0.02, 0.0057, 0.0099, 0.0104, 0.007, 0.0061, 0.0058]
+    assert plateaued(h(sb), patience=5, min_delta=1e-4)
+    assert not plateaued(h(sb[:4]), patience=5, min_delta=1e-4)  # too few epochs to tell
+
+
+def test_plateau_run_records_why_it_stopped(mnist, store):
+    cfg = TrainConfig("F1", 500, epochs=2, stop="plateau", patience=1, min_delta=10.0, **SMALL)
+    run = fit(cfg, store, dataset=mnist, progress=False)
+    assert run.meta["stopped_by"] == "plateau" and run.meta["epochs_run"] == 2
+    capped = fit(TrainConfig("F1", 500, epochs=1, stop="plateau", **SMALL), store, dataset=mnist,
+                 progress=False)
+    assert capped.meta["stopped_by"] == "cap"
 
 
 def test_diverged_run_is_recorded_not_raised(mnist, store):
