@@ -304,3 +304,90 @@ def plot_sensitivity(df: pd.DataFrame, choice: str):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+# --------------------------------------------------------------------------- intro
+VERDICT_COLORS = {"reproduced": "#1a9850", "same direction": "#91cf60", "inconclusive": "#fee08b",
+                  "contradicts": "#d73027", "not run": "#e0e0e0"}
+
+
+def plot_verdict_grid(rows: list[dict]):
+    """Every verdict as a cell of an artifact x network grid, coloured by outcome: the paper's own
+    panels on the left, our extensions on the right (an empty cell: no such panel)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    df = pd.DataFrame(rows)
+    kinds = [k for k in ("paper", "extension") if len(df) and (df.kind == k).any()]
+    widths = [max(1, df[df.kind == k].net.nunique()) for k in kinds] or [1]
+    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(1.0 + 0.9 * sum(widths) + 2.2 * len(kinds), 5.2),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    for ax, kind in zip(axes.flat, kinds):
+        d = df[df.kind == kind]
+        arts = list(dict.fromkeys(d.artifact))
+        nets = [n for n in paper.NETS if n in set(d.net)]
+        for i, a in enumerate(arts):
+            for j, n in enumerate(nets):
+                hit = d[(d.artifact == a) & (d.net == n)]
+                if len(hit):
+                    v = hit.verdict.iloc[0]
+                    ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=VERDICT_COLORS[v], edgecolor="white", lw=2))
+                    ax.text(j + 0.5, i + 0.5, {"reproduced": "R", "same direction": "S", "inconclusive": "?",
+                                               "contradicts": "X", "not run": "–"}[v],
+                            ha="center", va="center", fontsize=10)
+        ax.set(xlim=(0, len(nets)), ylim=(len(arts), 0), xticks=np.arange(len(nets)) + 0.5,
+               yticks=np.arange(len(arts)) + 0.5)
+        ax.set_xticklabels(nets, fontsize=10)
+        ax.set_yticklabels(arts, fontsize=10)
+        ax.tick_params(length=0)
+        ax.set_title("the paper's panels" if kind == "paper" else "extensions (ours)", fontsize=11)
+        for s in ax.spines.values():
+            s.set_visible(False)
+    fig.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()], loc="lower center",
+               ncol=5, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    plt.close(fig)
+    return fig
+
+
+def summary_frame(rows: list[dict]) -> pd.DataFrame:
+    """Every number a verdict compared with the paper: log10(ours / paper) and the band the rule
+    accepts on the same scale, one row per (artifact, network, quantity)."""
+    out = []
+    for r in rows:
+        for n in r.get("numbers", []):
+            if n["paper"] > 0 and n["ours"] > 0:
+                lo = math.log10(n["lo"] / n["paper"]) if n["lo"] > 0 else -math.inf
+                out.append({"artifact": r["artifact"], "net": r["net"], "quantity": n["quantity"],
+                            "ours": n["ours"], "paper": n["paper"], "band_lo": n["lo"], "band_hi": n["hi"],
+                            "log10 ours/paper": math.log10(n["ours"] / n["paper"]),
+                            "band log lo": lo, "band log hi": math.log10(n["hi"] / n["paper"]),
+                            "inside": n["lo"] <= n["ours"] <= n["hi"], "verdict": r["verdict"]})
+    return pd.DataFrame(out)
+
+
+def plot_summary(rows: list[dict]):
+    """Ours against the paper across every compared number: log10(ours / paper) per number (dot,
+    coloured by its verdict), the paper's accepted band (grey bar: +- 2 sd, or the stated
+    tolerance / range) around 0."""
+    import matplotlib.pyplot as plt
+    s = summary_frame(rows)
+    fig, ax = plt.subplots(figsize=(7.5, max(2.5, 0.28 * len(s) + 1.2)))
+    if s.empty:
+        ax.text(0.5, 0.5, "no number compared yet", ha="center", transform=ax.transAxes)
+        plt.close(fig)
+        return fig
+    y = np.arange(len(s))[::-1]
+    lo = s["band log lo"].clip(lower=-3)
+    ax.barh(y, s["band log hi"] - lo, left=lo, height=0.6, color="0.85", label="paper's band")
+    for v, g in s.groupby("verdict", sort=False):
+        ax.scatter(g["log10 ours/paper"], y[g.index], color=VERDICT_COLORS[v], edgecolor="k", zorder=3,
+                   s=36, label=f"ours ({v})")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{a} {n}: {q}" for a, n, q in zip(s.artifact, s.net, s.quantity)], fontsize=8)
+    ax.set_xlabel("log10(ours / paper)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

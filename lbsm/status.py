@@ -138,7 +138,14 @@ def _book_dir(book_dir=None) -> Path:
 
 
 def verdict_table(book_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every verdict the executed chapters recorded (``lbsm.verdicts``), in artifact order."""
+    """Every verdict the executed chapters recorded (``lbsm.verdicts``): the paper's panels first,
+    each in artifact order."""
+    from . import verdicts
+    return verdicts.frame(verdict_rows(book_dir))
+
+
+def verdict_rows(book_dir: str | Path | None = None) -> list[dict]:
+    """The verdict rows the executed chapters recorded, with the numbers each compared."""
     from . import verdicts
     book_dir = _book_dir(book_dir)
     rows = []
@@ -149,7 +156,7 @@ def verdict_table(book_dir: str | Path | None = None) -> pd.DataFrame:
     order = {a[0]: i for i, a in enumerate(ARTIFACTS)}
     kinds = {k: i for i, k in enumerate(verdicts.KINDS)}  # the paper's own panels first
     rows.sort(key=lambda r: (kinds.get(r.get("kind"), len(kinds)), order.get(r["artifact"], len(order))))
-    return verdicts.frame(rows)
+    return rows
 
 
 def status_table(book_dir: str | Path | None = None) -> pd.DataFrame:

@@ -34,6 +34,42 @@ def intro_text() -> dict:
             "intro_orders": f"{o['low']}-{o['high']}", "intro_ratio": f"{r['low']}-{r['high']}"}
 
 
+def findings(rows: list[dict], profile: str) -> "HTML":
+    """The intro's answer first: what held, what did not, what did not run and why, as generated
+    sentences over the verdict rows (paper panels apart from extensions), in a box."""
+    from IPython.display import HTML
+    import html
+    if not rows:
+        return HTML("<div class='admonition note'><p class='admonition-title'>Findings</p>"
+                    "<p>No chapter has recorded a verdict yet.</p></div>")
+    df = pd.DataFrame(rows)
+
+    def names(d):
+        return ", ".join(f"{a} ({', '.join(g.net)})" for a, g in d.groupby("artifact", sort=False))
+    paper_rows = df[df.kind == "paper"]
+    ran = paper_rows[paper_rows.verdict != "not run"]
+    items = [f"Under profile <code>{html.escape(profile)}</code>, {len(ran)} of the paper's "
+             f"{len(paper_rows)} (artifact, network) panels ran here."]
+    for v, what in (("reproduced", "Reproduced (resolved beyond seed noise and within the paper's "
+                     "±2 sd)"), ("same direction", "Same direction (resolved, numbers outside the "
+                     "paper's band)"), ("inconclusive", "Inconclusive (not resolved, or not at the "
+                     "paper's protocol: each row says why)"), ("contradicts", "Contradicting the paper")):
+        d = ran[ran.verdict == v]
+        items.append(f"{what}: {len(d)}" + (f": {html.escape(names(d))}." if len(d) else "."))
+    missing = paper_rows[paper_rows.verdict == "not run"]
+    if len(missing):
+        why = missing.evidence.str.split(":").str[0].value_counts()
+        items.append(f"Not run: {len(missing)} ("
+                     + ", ".join(f"{n} {html.escape(w)}" for w, n in why.items()) + ").")
+    ext = df[(df.kind == "extension") & (df.verdict != "not run")]
+    if len(ext):
+        c = ext.verdict.value_counts()
+        items.append(f"Extensions (not the paper's panels, counted apart): {len(ext)} ran: "
+                     + ", ".join(f"{n} {v}" for v, n in c.items()) + ".")
+    body = "".join(f"<li>{i}</li>" for i in items)
+    return HTML(f"<div class='admonition tip'><p class='admonition-title'>Findings</p><ul>{body}</ul></div>")
+
+
 def table1_text(t1: pd.DataFrame) -> dict:
     """Glue-ready parameter counts (``params_F1`` ...) and their range."""
     n = {net: int(v.replace(",", "")) for net, v in t1["parameters (ours)"].items()}

@@ -148,13 +148,27 @@ def kind_of(artifact: str, net: str) -> str:
     return "paper" if net in wanted else "extension"
 
 
-def row(artifact: str, net: str, verdict: str, evidence: str, problems=(), kind: str | None = None) -> dict:
+def row(artifact: str, net: str, verdict: str, evidence: str, problems=(), kind: str | None = None,
+        numbers=()) -> dict:
+    """A verdict row. ``numbers``: the compared numbers behind it (``number``), for the intro's
+    summary of ours against the paper."""
     if verdict not in VERDICTS:
         raise ValueError(f"unknown verdict {verdict!r}; one of {', '.join(VERDICTS)}")
     if problems:
         evidence += "; inconclusive because: " + "; ".join(problems)
     return {"artifact": artifact, "net": net, "kind": kind or kind_of(artifact, net),
-            "verdict": verdict, "evidence": evidence}
+            "verdict": verdict, "evidence": evidence, "numbers": list(numbers)}
+
+
+def number(quantity: str, ours: float, paper_value: float, lo: float, hi: float) -> dict:
+    """One compared number: ours, the paper's, and the band the rule accepts (the paper's +- 2 sd,
+    a stated tolerance of its plotted value, or its stated range)."""
+    return {"quantity": quantity, "ours": float(ours), "paper": float(paper_value),
+            "lo": float(lo), "hi": float(hi)}
+
+
+def _band(m: float, sd: float) -> tuple[float, float]:
+    return (m - 2 * sd, m + 2 * sd)
 
 
 def _few_seeds(n: int) -> list[str]:
@@ -224,13 +238,15 @@ def table2(trials: pd.DataFrame, problems: dict | None = None) -> list[dict]:
     out = []
     for net, g in trials.groupby("net", sort=False):
         gap = Paired.of(g.test_sb - g.test_lb)
-        within, parts = None, []
+        within, parts, nums = None, [], []
         if net in ptab.index:
             flags = []
             for col in ("train_sb", "train_lb", "test_sb", "test_lb"):
                 m = float(g[col].mean())
                 ok = _within(m, ptab.loc[net, col], ptab.loc[net, f"{col}_sd"])
                 flags.append(ok)
+                nums.append(number(col.replace("_sb", " SB").replace("_lb", " LB"), m, ptab.loc[net, col],
+                                   *_band(ptab.loc[net, col], ptab.loc[net, f"{col}_sd"])))
                 if not ok:
                     parts.append(f"{col.replace('_', ' ').replace('sb', 'SB').replace('lb', 'LB')} "
                                  f"{m:.2f} outside the paper's {ptab.loc[net, col]:.2f} ± "
@@ -245,7 +261,7 @@ def table2(trials: pd.DataFrame, problems: dict | None = None) -> list[dict]:
                    f"{ptab.loc[net, 'test_lb']:.2f} ± {ptab.loc[net, 'test_lb_sd']:.2f}")
         if parts:
             ev += "; " + "; ".join(parts)
-        out.append(row("Table 2", net, verdict, ev, probs))
+        out.append(row("Table 2", net, verdict, ev, probs, numbers=nums))
     return out
 
 
@@ -292,7 +308,7 @@ def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | 
     ptab = paper.table(3 if artifact == "Table 3" else 4)
     out = []
     for net, g in values.groupby("net", sort=False):
-        dirs, flags, parts = [], [], []
+        dirs, flags, parts, nums = [], [], [], []
         for eps, e in g.groupby("eps", sort=False):
             w = e.pivot_table(index="seed", columns="regime", values="value")
             lr = Paired.of(_log_ratios(zip(w.get("sb", []), w.get("lb", []))))
@@ -302,6 +318,9 @@ def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | 
                 ok = all(_within(float(w[r].mean()), ptab.loc[net, f"{r}_{eps}"],
                                  ptab.loc[net, f"{r}_{eps}_sd"]) for r in ("sb", "lb"))
                 flags.append(ok)
+                nums += [number(f"{r.upper()} eps {eps}", w[r].mean(), ptab.loc[net, f"{r}_{eps}"],
+                                *_band(ptab.loc[net, f"{r}_{eps}"], ptab.loc[net, f"{r}_{eps}_sd"]))
+                         for r in ("sb", "lb")]
                 text += (f"; paper {ptab.loc[net, f'sb_{eps}']:.3g} ± {ptab.loc[net, f'sb_{eps}_sd']:.2g}"
                          f" vs {ptab.loc[net, f'lb_{eps}']:.3g} ± {ptab.loc[net, f'lb_{eps}_sd']:.2g}"
                          f"{'' if ok else ' (outside the paper +- 2 sd)'}")
@@ -309,7 +328,7 @@ def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | 
         n = int(g.seed.nunique())
         probs = _few_seeds(n) + _solve_problems(g, iters) + list((problems or {}).get(net, []))
         verdict = decide(dirs, all(flags) if flags else None, probs)
-        out.append(row(artifact, net, verdict, "; ".join(parts), probs))
+        out.append(row(artifact, net, verdict, "; ".join(parts), probs, numbers=nums))
     return out
 
 
@@ -368,17 +387,20 @@ def parametric(curves: pd.DataFrame, kind: str, problems: dict | None = None) ->
         h = float(rises.h.iloc[0])
         ev = (f"rise of the training loss {h:g} beyond LB {rises.lb.mean():.3g} vs beyond SB "
               f"{rises.sb.mean():.3g}, LB - SB {d.text(3)}")
-        within = None
+        within, nums = None, []
         ref = _paper_rise(f"{key}_{net}", h)
         if ref is not None:
             tol = PARAMETRIC_TOL_DECADES
+            nums = [number(f"rise beyond {w}", o, r, r / 10 ** tol, r * 10 ** tol)
+                    for w, r, o in (("SB", ref[0], rises.sb.mean()), ("LB", ref[1], rises.lb.mean()))
+                    if r > 0]
             ok = [r > 0 and o > 0 and abs(math.log10(o / r)) <= tol
                   for r, o in zip(ref, (rises.sb.mean(), rises.lb.mean()))]
             within = all(ok)
             ev += (f"; paper (its plotted curve at the same alpha) {ref[1]:.3g} vs {ref[0]:.3g}"
                    f"{'' if within else f' (not within a factor {10 ** tol:.1f})'}")
         probs = _few_seeds(d.n) + list((problems or {}).get(net, []))
-        out.append(row(artifact, net, decide([d.direction], within, probs), ev, probs))
+        out.append(row(artifact, net, decide([d.direction], within, probs), ev, probs, numbers=nums))
     return out
 
 
@@ -394,7 +416,9 @@ def distance(d: pd.DataFrame, problems: dict | None = None) -> list[dict]:
         probs = _few_seeds(lr.n) + list((problems or {}).get(net, []))
         out.append(row("Distance ratio", net, decide([lr.direction], within, probs),
                        f"mean ratio {m:.2f} (min {g.ratio.min():.2f}, max {g.ratio.max():.2f}), "
-                       f"log10 {lr.text(2)}; paper {r['low']}-{r['high']}", probs))
+                       f"log10 {lr.text(2)}; paper {r['low']}-{r['high']}", probs,
+                       numbers=[number("distance ratio", m, math.sqrt(r["low"] * r["high"]),
+                                       r["low"], r["high"])]))
     return out
 
 
@@ -498,19 +522,21 @@ def remedy(data: pd.DataFrame, table: int, problems: dict | None = None) -> list
         else:
             dirs.append(0)
             parts.append("SB sharpness not measured")
-        within = None
+        within, nums = None, []
         if net in ptab.index:
             pcol = "test_lb_augmented" if table == 6 else "test_lb_conservative"
             checks = [(rem.test_acc.mean(), pcol)] + [
                 (rem[experiments.sharpness_col(e)].mean(), f"lb_sharpness_eps_{eps_label(e)}")
                 for e in EPS if experiments.sharpness_col(e) in rem]
             flags = [_within(float(m), ptab.loc[net, c], ptab.loc[net, f"{c}_sd"]) for m, c in checks]
+            nums = [number(c.replace("_", " "), m, ptab.loc[net, c], *_band(ptab.loc[net, c], ptab.loc[net, f"{c}_sd"]))
+                    for m, c in checks]
             within = all(flags)
             parts.append(f"paper {ptab.loc[net, pcol]:.2f} ± {ptab.loc[net, f'{pcol}_sd']:.2f}%, "
                          f"sharpness {ptab.loc[net, 'lb_sharpness_eps_1e-3']:.3g}"
                          f"{'' if within else ' (ours outside the paper +- 2 sd)'}")
         probs = _few_seeds(len(rem)) + list((problems or {}).get(net, []))
-        out.append(row(artifact, net, decide(dirs, within, probs), "; ".join(parts), probs))
+        out.append(row(artifact, net, decide(dirs, within, probs), "; ".join(parts), probs, numbers=nums))
     return out
 
 
