@@ -39,9 +39,12 @@ def non_negative_int(name: str, value) -> int:
 def at_least(name: str, value, minimum: int, maximum: int | None = None) -> int:
     """An integer >= ``minimum`` (and <= ``maximum`` when given)."""
     n = _int(name, value)
-    if n < minimum or (maximum is not None and n > maximum):
-        allowed = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ValueError(f"{name} must be an integer {allowed}, got {n}; pass a value in that range")
+    if n < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {n}; "
+                         f"pass a value of {minimum} or more")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}, got {n}; "
+                         f"pass a value between {minimum} and {maximum}")
     return n
 
 
