@@ -422,6 +422,13 @@ class Store:
         """Raise DamagedError (after setting the run and its analyses aside) unless the run at
         ``path`` is intact."""
         problem = self.run_problem(path)
+        if problem and self.run_problem(path, require_meta_sha=False) is None:
+            # intact but unsealed (written by code older than meta_sha256, or the field deleted):
+            # not served, and not moved either: retraining a whole freshly copied dataset
+            # because one command was not run yet would be the wrong answer
+            raise DamagedError(f"{problem}. Nothing was moved; if the store is trusted, seal it "
+                               f"with `python -m lbsm runs --write-manifest --results {self.root}`,"
+                               f" else remove {path} to train it anew.")
         if problem:
             dest = self.set_aside(path, problem)
             stale = self.set_aside_analyses_of(path.name, f"computed from run {path.name}, set aside "

@@ -274,6 +274,8 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
         try:
             return Run.load(path, store)  # verified once here; a damaged run is set aside
         except DamagedError as exc:
+            if store.is_finished(path):  # not set aside (unsealed): reported, not retrained
+                raise
             import warnings
             warnings.warn(f"{exc} Training it again now.")
     if not store.is_finished(path):

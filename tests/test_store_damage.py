@@ -53,7 +53,6 @@ DAMAGES = {
         edit_csv(p.parent / "history.csv"))),
     "meta.json forged (device)": ("meta.json", lambda p: edit_json(
         p, lambda m: m.update(device="NVIDIA H100", precision="fp32"))),
-    "meta_sha256 deleted": ("meta.json", lambda p: edit_json(p, lambda m: m.pop("meta_sha256"))),
     "meta.json a list": ("meta.json", lambda p: p.write_text("[1, 2]")),
     "meta.json epochs_run 'two'": ("meta.json", lambda p: edit_json(
         p, lambda m: m.update(epochs_run="two"))),
