@@ -190,6 +190,8 @@ def main(argv=None) -> int:
     t = sub.add_parser("toc", help="write _toc.yml from CHAPTERS")
     t.add_argument("--check", action="store_true", help="exit 1 if _toc.yml is out of date")
     a = ap.parse_args(argv)
+    from .cli import check_environment  # an empty $LBSM_RESULTS / $LBSM_DATA is an error here too
+    check_environment()
     if a.cmd == "toc":
         if a.check:
             ok = TOC.is_file() and TOC.read_text() == toc_text()

@@ -31,6 +31,9 @@ def cmd_train(a) -> int:
     seeds = a.seeds or [a.seed]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds {' '.join(map(str, seeds))}: give each seed once")
+    if a.ensemble and len(seeds) < 2:
+        raise ValueError("--ensemble trains several seeds together: give them with --seeds, "
+                         "e.g. --seeds 0 1 2, or leave --ensemble out")
     cfgs = [TrainConfig(a.net, a.batch_size, seed=s, epochs=a.epochs, stop=a.stop,
                         precision=a.precision, bn_eval=a.bn, train_subset=a.train_subset,
                         test_subset=a.test_subset, checkpoints=a.checkpoints) for s in seeds]
@@ -262,6 +265,9 @@ def stage(root: Path, shared: Path | None) -> int:
 
 def cmd_sharpness(a) -> int:
     from .sharpness import sharpness_of_run
+    if a.subspace is None and a.subspace_kind != "gaussian":
+        raise ValueError(f"--subspace-kind {a.subspace_kind} only works with --subspace P (the "
+                         "full space has no random subspace); add --subspace or leave it out")
     if a.subset is not None:
         from .store import Store
         from .train import Run

@@ -250,8 +250,13 @@ class Run:
         cfg = load_json(path / "config.json")
         cfg.pop("train_code_version", None)
         cfg.pop("data_md5", None)
-        return cls(TrainConfig(**cfg), path, pd.read_csv(path / "history.csv"),
-                   load_json(path / "meta.json"), store)
+        try:
+            config = TrainConfig(**cfg)
+        except (TypeError, ValueError) as exc:  # intact, but not a config of this code
+            raise DamagedError(f"{path / 'config.json'}: not a TrainConfig of this code ({exc}); "
+                               "nothing was moved") from None
+        return cls(config, path, pd.read_csv(path / "history.csv"), load_json(path / "meta.json"),
+                   store)
 
 
 def initial_state(cfg: TrainConfig, store: Store) -> dict:
