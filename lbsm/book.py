@@ -92,6 +92,33 @@ def parse_value(text: str):
         return text
 
 
+def check_parameters(profile: str, parameters: dict) -> None:
+    """``-p profile=X`` would run profile X while every log line and timing says ``--profile``:
+    refused unless it is the same profile."""
+    if "profile" in parameters and parameters["profile"] != profile:
+        raise ValueError(f"-p profile={parameters['profile']} contradicts --profile {profile}; "
+                         f"choose the profile with --profile alone")
+
+
+def verify_store(log=print, store=None) -> None:
+    """Refuse to render from a results store that fails verification (``lbsm runs --verify``):
+    a chapter must never show a number that is forged, mismatched or stale. Files added since the
+    manifest (each verified by its own checksums) are only noted."""
+    from .store import MANIFEST, Store
+    store = store or Store()
+    found = store.verify()
+    if found["problems"]:
+        shown = found["problems"][:20]
+        more = len(found["problems"]) - len(shown)
+        raise ValueError(f"the results store {store.root} fails verification, nothing rendered:\n  "
+                         + "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
+                         + f"\n`python -m lbsm runs --verify --results {store.root}` lists them; "
+                         "restore those files (git checkout results/) or remove them to recompute")
+    if found["unlisted"]:
+        log(f"note: {len(found['unlisted'])} file(s) in {store.root} are not in {MANIFEST} "
+            "(added since it was written; each verified by its own checksums)")
+
+
 def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Path | None = None,
         parameters: dict | None = None, log=print) -> dict[str, float]:
     """Execute chapters with papermill under ``profile``; in place unless ``output_dir`` is given.
@@ -102,6 +129,8 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
     import papermill as pm
     from . import profiles
     profiles.get(profile)  # fail early on a typo
+    check_parameters(profile, parameters or {})
+    verify_store(log)
     wanted = chapters or CHAPTERS
     unknown = [c for c in wanted if c not in CHAPTERS]
     if unknown:
@@ -161,6 +190,8 @@ def main(argv=None) -> int:
     t = sub.add_parser("toc", help="write _toc.yml from CHAPTERS")
     t.add_argument("--check", action="store_true", help="exit 1 if _toc.yml is out of date")
     a = ap.parse_args(argv)
+    from .cli import check_environment  # an empty $LBSM_RESULTS / $LBSM_DATA is an error here too
+    check_environment()
     if a.cmd == "toc":
         if a.check:
             ok = TOC.is_file() and TOC.read_text() == toc_text()

@@ -19,10 +19,12 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,43 +71,58 @@ class Cost:
         return epochs * self.epoch(cfg.net, cfg.batch_size) / speed
 
     @classmethod
-    def measure(cls, pairs, device=None, steps: int = 5, ensemble_speedup: float = 1.0) -> "Cost":
+    def measure(cls, pairs, device=None, steps: int = 5, ensemble_speedup: float = 1.0,
+                probe: int | None = None) -> "Cost":
         """Time ``steps`` training steps of each (net, batch size) on ``device`` (data resident,
-        after one warm-up step) and extrapolate to an epoch, evaluation included."""
+        after one warm-up step) and extrapolate to an epoch, evaluation included.
+
+        On a CPU a step's time grows linearly with the batch, so the steps run on a slice of
+        ``probe`` examples (default 256 on a CPU, the whole batch on a GPU) and are scaled to
+        the batch: a dry run takes seconds, not minutes of C2 steps at B = 5000."""
         from . import data as lbsm_data
         device = torch.device(device) if device else train.default_device()
+        probe = probe or (None if device.type == "cuda" else 256)
         out = {}
         for net, batch in sorted(set(pairs)):
             ds = lbsm_data.load(models.NETWORKS[net][0], device=device)
             cfg = train.TrainConfig(net, batch)
             m = models.build(net, 0).to(device)
             opt = torch.optim.Adam(m.parameters())
-            x, y = ds.x_train[:batch], ds.y_train[:batch]
+            n = min(batch, probe or batch)
+            x, y = ds.x_train[:n], ds.y_train[:n]
             train.adam_step(m, opt, x, y, cfg)
             _sync(device)
             t0 = time.perf_counter()
             for _ in range(steps):
                 train.adam_step(m, opt, x, y, cfg)
             _sync(device)
-            step = (time.perf_counter() - t0) / steps
+            step = (time.perf_counter() - t0) / steps * batch / n
+            n_eval = min(len(ds.x_test), 5000 if device.type == "cuda" else 500)
             t0 = time.perf_counter()
             with train.autocast(cfg.precision, device):
-                train.evaluate(m, ds.x_test[:5000], ds.y_test[:5000])
+                train.evaluate(m, ds.x_test[:n_eval], ds.y_test[:n_eval])
             _sync(device)
-            evaluation = (time.perf_counter() - t0) * (len(ds.x_train) + len(ds.x_test)) / 5000
+            evaluation = (time.perf_counter() - t0) * (len(ds.x_train) + len(ds.x_test)) / n_eval
             out[f"{net}@{batch}"] = step * math.ceil(len(ds.x_train) / batch) + evaluation
         return cls(out, ensemble_speedup)
 
     @classmethod
     def parse(cls, items: list[str], ensemble_speedup: float = 1.0) -> "Cost":
-        """``["C1@256=1.5", ...]`` (seconds per epoch) as a Cost."""
+        """``["C1@256=1.5", ...]`` (seconds per epoch, finite and > 0) as a Cost."""
+        from . import validate
         out = {}
         for item in items:
             key, sep, value = item.partition("=")
             net, at, batch = key.partition("@")
-            if not (sep and at and net in models.NETWORKS and batch.isdigit()):
-                raise ValueError(f"--cost {item!r}: write NET@BATCH=SECONDS, e.g. C1@256=1.5")
-            out[key] = float(value)
+            if not (sep and at and net in models.NETWORKS and batch.isdigit() and int(batch) > 0):
+                raise ValueError(f"--cost {item!r}: write NET@BATCH=SECONDS, e.g. C1@256=1.5 "
+                                 f"(NET one of {', '.join(models.NETWORKS)})")
+            if key in out:
+                raise ValueError(f"--cost {item!r}: {key} is given twice; give it once")
+            try:
+                out[key] = validate.finite_positive_float(f"--cost {key}", value)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (seconds per epoch)") from None
         return cls(out, ensemble_speedup)
 
 
@@ -237,10 +254,16 @@ def selftest(device=None, require_cuda: bool = False) -> dict:
 
 
 # --------------------------------------------------------------------------- archives
+# what an archive may hold: a window's runs and analyses are a few MiB; anything far bigger, or
+# with more members, is refused before one byte is unpacked (a small archive can expand a lot)
+MAX_MEMBERS = 20_000
+MAX_MEMBER_BYTES = 32 * 2**20
+MAX_TOTAL_BYTES = 128 * 2**20
+
+
 def snapshot(store: Store) -> set[str]:
     """The published files of a store (runs and analyses), relative to its root."""
-    return {str(p.relative_to(store.root)) for p in store.root.glob("runs/*/*") if p.is_file()} | \
-           {str(p.relative_to(store.root)) for p in store.root.glob("analyses/*/*.json")}
+    return set(store.published_files())
 
 
 def export(store: Store, archive: str | Path, since: set[str] | None = None,
@@ -255,44 +278,112 @@ def export(store: Store, archive: str | Path, since: set[str] | None = None,
     if buf.tell() > limit_bytes:
         raise ValueError(f"the archive would be {buf.tell() / 2**20:.1f} MiB, over the "
                          f"{limit_bytes / 2**20:.0f} MiB a window brings back; export fewer results")
-    Path(archive).parent.mkdir(parents=True, exist_ok=True)
-    Path(archive).write_bytes(buf.getvalue())
+    from .store import write_atomic
+    write_atomic(Path(archive), buf.getvalue())
     return {"files": len(files), "bytes": buf.tell(), "archive": str(archive)}
 
 
+def _read_members(archive: Path) -> dict[str, bytes]:
+    """{member name: bytes} of an exported archive, checked before anything is unpacked: only
+    regular files named ``runs/<NET>-<key>/<file>`` or ``analyses/<kind>/<key>.json`` (and their
+    folders), at most ``MAX_MEMBERS`` members and ``MAX_TOTAL_BYTES`` in all. Sizes are read from
+    the headers, so an oversized member is refused before it is decompressed."""
+    from .store import PUBLISHED_PATH
+    if not archive.is_file():
+        raise ValueError(f"{archive}: no such file; give the .tar.gz that `compute --archive` wrote")
+    out, total, count = {}, 0, 0
+    try:
+        with tarfile.open(archive, mode="r:gz") as tar:
+            for m in tar:
+                count += 1
+                where = f"{archive}: member {m.name!r}"
+                if count > MAX_MEMBERS:
+                    raise ValueError(f"{archive}: more than {MAX_MEMBERS} members; not an archive "
+                                     "of `compute --archive`, nothing imported")
+                name = m.name.removeprefix("./").rstrip("/")
+                if m.isdir():
+                    if not re.fullmatch(r"(runs|analyses)(/[A-Za-z0-9_]+(-[0-9a-f]{16})?)?", name):
+                        raise ValueError(f"{where}: not a folder an export holds; nothing imported")
+                    continue
+                if not m.isreg() or not PUBLISHED_PATH.fullmatch(name):
+                    kind = "a regular file" if m.isreg() else "a link or special file"
+                    raise ValueError(f"{where}: {kind} that is not runs/<NET>-<key>/<file> or "
+                                     "analyses/<kind>/<key>.json; nothing imported")
+                if name in out:
+                    raise ValueError(f"{where}: appears twice; nothing imported")
+                total += m.size
+                if m.size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
+                    raise ValueError(f"{where}: the archive unpacks to more than "
+                                     f"{MAX_TOTAL_BYTES // 2**20} MiB (or a member over "
+                                     f"{MAX_MEMBER_BYTES // 2**20} MiB); refused before unpacking, "
+                                     "nothing imported")
+                f = tar.extractfile(m)
+                out[name] = f.read() if f is not None else b""
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise ValueError(f"{archive}: not a complete .tar.gz ({type(exc).__name__}: {exc}); copy "
+                         "it again (it may be truncated); nothing imported") from None
+    return out
+
+
 def import_archive(archive: str | Path, store: Store | None = None) -> dict:
-    """Merge an exported archive into ``store`` (default: the published dataset). Every run and
-    analysis is verified first (a damaged one is refused with its name); what the store already
-    holds is kept as it is."""
+    """Merge an exported archive into ``store`` (default: the published dataset), as untrusted
+    input: the members are checked before unpacking (:func:`_read_members`), every run and
+    analysis is verified (schema, key recomputed, checksums) in a private folder, and only then is
+    anything moved into the store, all or nothing, under the store's import lock (one import at a
+    time). What the store already holds is kept as it is. Errors name the archive and member."""
+    from .store import analysis_problem
     store = store or Store()
-    added, kept = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+    archive = Path(archive)
+    members = _read_members(archive)
+    with tempfile.TemporaryDirectory(prefix="lbsm-import-") as tmp:
+        for name, blob in members.items():
+            (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / name).write_bytes(blob)
         src = Store(tmp)
-        for d in sorted(Path(tmp).glob("runs/*")):
+        runs = sorted(p for p in Path(tmp).glob("runs/*") if p.is_dir())
+        for d in runs:
+            if not (d / "meta.json").is_file():
+                raise ValueError(f"{archive}: member runs/{d.name}/ has no meta.json (an "
+                                 "unfinished run); nothing imported")
             if problem := src.run_problem(d):
-                raise ValueError(f"{archive}: {problem.replace(tmp, '')}; nothing imported")
-        for f in sorted(Path(tmp).glob("analyses/*/*.json")):
+                raise ValueError(f"{archive}: member {problem.replace(tmp + '/', '')}; nothing imported")
+        analyses = sorted(Path(tmp).glob("analyses/*/*.json"))
+        for f in analyses:
             try:
-                rec = json.loads(f.read_text())
-                from .store import _content_sha
-                assert "sha256" not in rec or rec["sha256"] == _content_sha(rec)
-            except Exception:
-                raise ValueError(f"{archive}: {f.relative_to(tmp)} is damaged; nothing imported") from None
-        for path in sorted(Path(tmp).glob("runs/*")) + sorted(Path(tmp).glob("analyses/*/*.json")):
-            rel = path.relative_to(tmp)
-            dest = store.root / rel
-            if dest.exists():
-                kept.append(str(rel))
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            staging = dest.with_name(f".{dest.name}.importing")
-            if path.is_dir():
+                problem = analysis_problem(json.loads(f.read_text()), f)
+            except ValueError as exc:
+                problem = f"not JSON ({exc})"
+            if problem:
+                raise ValueError(f"{archive}: member {f.relative_to(tmp)}: {problem}; nothing imported")
+        added, kept = [], []
+        with store.lock("import"):
+            todo = []
+            for path in runs + analyses:
+                rel = path.relative_to(tmp)
+                (kept if (store.root / rel).exists() else todo).append(rel)
+            # stage everything inside the store's file system (a hidden folder nothing lists),
+            # then rename into place; a failure puts back what was already moved
+            staging = Path(tempfile.mkdtemp(prefix=".importing-", dir=_mkdir(store.root)))
+            moved = []
+            try:
+                for rel in todo:
+                    (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copytree(Path(tmp) / rel, staging / rel) if (Path(tmp) / rel).is_dir() \
+                        else shutil.copyfile(Path(tmp) / rel, staging / rel)
+                for rel in todo:
+                    (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staging / rel, store.root / rel)
+                    moved.append(rel)
+            except BaseException:
+                for rel in reversed(moved):
+                    os.replace(store.root / rel, staging / rel)
+                raise
+            finally:
                 shutil.rmtree(staging, ignore_errors=True)
-                shutil.copytree(path, staging)
-            else:
-                staging.write_bytes(path.read_bytes())
-            os.replace(staging, dest)  # a run or analysis appears whole, or not at all
-            added.append(str(rel))
-    return {"added": added, "kept": kept}
+            added = [str(r) for r in moved]
+    return {"added": added, "kept": [str(r) for r in kept]}
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

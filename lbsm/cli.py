@@ -6,6 +6,7 @@ on stderr and exit status 2, never a traceback (``--debug`` shows it). Ctrl-C ex
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -30,6 +31,9 @@ def cmd_train(a) -> int:
     seeds = a.seeds or [a.seed]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds {' '.join(map(str, seeds))}: give each seed once")
+    if a.ensemble and len(seeds) < 2:
+        raise ValueError("--ensemble trains several seeds together: give them with --seeds, "
+                         "e.g. --seeds 0 1 2, or leave --ensemble out")
     cfgs = [TrainConfig(a.net, a.batch_size, seed=s, epochs=a.epochs, stop=a.stop,
                         precision=a.precision, bn_eval=a.bn, train_subset=a.train_subset,
                         test_subset=a.test_subset, checkpoints=a.checkpoints) for s in seeds]
@@ -52,9 +56,34 @@ def cmd_train(a) -> int:
     return 0 if all(r.status == "done" for r in runs) else 3
 
 
+def check_compute_options(a) -> None:
+    """Options that only make sense with others are refused alone (they were silently ignored),
+    and the archive's path is checked before the window's work, not after it."""
+    chunk = a.budget is not None or a.dry_run
+    needs = [("--archive", a.archive is not None, a.budget is not None and not a.dry_run,
+              "--budget SECONDS (without --dry-run, which computes nothing to archive)"),
+             ("--scheduler", a.scheduler is not None, a.executor == "dask", "--executor dask"),
+             ("--workers", a.workers is not None, a.executor == "dask" and a.scheduler is None,
+              "--executor dask without --scheduler (an existing cluster has its own workers)"),
+             ("--cost", a.cost is not None, chunk, "--budget or --dry-run"),
+             ("--ensemble-speedup", a.ensemble_speedup != 1.0, chunk, "--budget or --dry-run"),
+             ("--selftest", a.selftest, chunk, "--budget or --dry-run"),
+             ("--require-cuda", a.require_cuda, a.selftest, "--selftest"),
+             ("--executor dask", a.executor == "dask", not chunk,
+              "a whole compute (--budget / --dry-run plan a window in this process)"),
+             ("--nets", a.nets is not None, not chunk,
+              "a whole compute (a --budget window follows the profile's priority list)")]
+    for option, given, ok, what in needs:
+        if given and not ok:
+            raise ValueError(f"{option} only works with {what}; add it or leave {option} out")
+    if a.archive is not None:
+        validate.writable_file("--archive", a.archive, suffix=".tar.gz")
+
+
 def cmd_compute(a) -> int:
     from . import compute
     from .store import Store
+    check_compute_options(a)
     chapters = "all" if "all" in a.chapters else a.chapters
     t0 = time.perf_counter()
     store = Store(a.results)
@@ -62,19 +91,20 @@ def cmd_compute(a) -> int:
         return compute_chunk(a, store, t0)
     out = compute.compute(chapters, a.profile, executor=a.executor, scheduler=a.scheduler,
                           workers=a.workers, threads_per_worker=a.threads_per_worker,
-                          nets=a.nets, store=Store(a.results), progress=True)
+                          nets=a.nets, store=store, progress=True)
     for name, ch in out.items():
         print(f"{name}: {len(ch.parts)} parts ready ({ch.seconds:.1f} s)")
     print(f"profile {a.profile}, executor {a.executor}: {time.perf_counter() - t0:.1f} s; "
-          f"results in {Store(a.results).root}")
+          f"results in {store.root}")
     return 0
 
 
 def cmd_import(a) -> int:
     from .chunks import import_archive
     from .store import Store
-    out = import_archive(a.archive, Store(a.results))
-    print(f"{len(out['added'])} added, {len(out['kept'])} already in {Store(a.results).root}")
+    store = Store(a.results)
+    out = import_archive(a.archive, store)
+    print(f"{len(out['added'])} added, {len(out['kept'])} already in {store.root}")
     return 0
 
 
@@ -124,12 +154,31 @@ def check_sizes(cfg) -> None:
 
 
 def cmd_runs(a) -> int:
-    from .store import Store
+    from .store import MANIFEST, Store
     store = Store(a.results)
+    if a.write_manifest:
+        out = store.write_manifest()
+        print(f"{out['manifest']}: {out['files']} files verified and listed"
+              + (f" ({out['sealed']} run(s) sealed with meta_sha256)" if out["sealed"] else ""))
+        return 0
+    if a.verify:
+        found = store.verify()
+        for p in found["problems"]:
+            print(f"FAILS: {p}", file=sys.stderr)
+        for rel in found["unlisted"]:
+            print(f"not in {MANIFEST} (added since; verified by its own checksums): {rel}",
+                  file=sys.stderr)
+        bad = found["problems"] or found["unlisted"]
+        print(f"{store.root}: {found['checked']} files, {len(found['problems'])} failing, "
+              f"{len(found['unlisted'])} not in the manifest"
+              + ("" if bad else "; the store verifies"))
+        return 1 if bad else 0
     df = store.runs()
     for problem in df.attrs.get("damaged", []):
         print(f"damaged (left out; the next train/compute of it sets it aside and retrains): "
               f"{problem}", file=sys.stderr)
+    for problem in df.attrs.get("unreadable", []):
+        print(f"unreadable (left out): {problem}", file=sys.stderr)
     if df.empty:
         print(f"no runs in {store.root}", file=sys.stderr if a.csv else sys.stdout)
         return 0
@@ -216,6 +265,9 @@ def stage(root: Path, shared: Path | None) -> int:
 
 def cmd_sharpness(a) -> int:
     from .sharpness import sharpness_of_run
+    if a.subspace is None and a.subspace_kind != "gaussian":
+        raise ValueError(f"--subspace-kind {a.subspace_kind} only works with --subspace P (the "
+                         "full space has no random subspace); add --subspace or leave it out")
     if a.subset is not None:
         from .store import Store
         from .train import Run
@@ -233,8 +285,13 @@ def cmd_sharpness(a) -> int:
 
 def cmd_interpolate(a) -> int:
     from .landscape import interpolate_runs
+    from .store import Store
     if a.out:
         validate.writable_file("--out", a.out)  # before the computation, not after it
+    store = Store(a.results)
+    if store.find(a.sb_run) == store.find(a.lb_run):
+        raise ValueError(f"{a.sb_run} and {a.lb_run} are the same run ({store.find(a.sb_run).name}); "
+                         "give an SB run and a different LB run (see `python -m lbsm runs`)")
     df = interpolate_runs(a.sb_run, a.lb_run, kind=a.kind, points=a.points, bn=a.bn,
                           results=a.results, device=a.device)
     print(df.to_string(index=False))
@@ -335,14 +392,14 @@ def parser() -> argparse.ArgumentParser:
                    help="network of the paper's Table 1 (required)")
     t.add_argument("--batch-size", required=True, type=positive("--batch-size"),
                    help="minibatch size, 1 to the number of training examples (required)")
-    t.add_argument("--seeds", nargs="+", type=checked(validate.non_negative_int, "--seeds"),
+    t.add_argument("--seeds", nargs="+", type=checked(validate.seed, "--seeds"),
                    help="several trials (overrides --seed), e.g. --seeds 0 1 2 3 4")
     t.add_argument("--ensemble", action="store_true",
                    help="train the --seeds together in one vmapped step (lbsm.ensemble; the "
                         "default of `compute` on a GPU)")
-    t.add_argument("--seed", type=checked(validate.non_negative_int, "--seed"), default=0,
+    t.add_argument("--seed", type=checked(validate.seed, "--seed"), default=0,
                    help="trial: seeds the initial weights x0, the minibatch order and dropout")
-    t.add_argument("--epochs", type=positive("--epochs"), default=100,
+    t.add_argument("--epochs", type=checked(validate.epochs, "--epochs"), default=100,
                    help="epochs (the maximum with --stop plateau)")
     t.add_argument("--stop", choices=train.STOPS, default="epochs",
                    help="epochs: train exactly --epochs; plateau: stop when the training loss "
@@ -362,6 +419,12 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub_parser("runs", "list the runs in the results store", [results])
     r.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    r.add_argument("--verify", action="store_true",
+                   help="check every run and analysis (schema, key, checksums) and MANIFEST.sha256; "
+                        "exit 1 naming each file that fails or is not in the manifest")
+    r.add_argument("--write-manifest", action="store_true",
+                   help="seal runs written without meta_sha256, verify the store, and write "
+                        "MANIFEST.sha256 (refused while anything fails)")
     r.set_defaults(func=cmd_runs)
 
     d = sub_parser("data", "check, download or stage the data files")
@@ -397,7 +460,7 @@ def parser() -> argparse.ArgumentParser:
                    help="BatchNorm policy when evaluating f")
     s.add_argument("--subset", type=checked(validate.optional_subset, "--subset"),
                    help="evaluate f on the first N of the run's training examples (default: all)")
-    s.add_argument("--seed", type=checked(validate.non_negative_int, "--seed"), default=0,
+    s.add_argument("--seed", type=checked(validate.seed, "--seed"), default=0,
                    help="seed of the random subspace")
     s.add_argument("--start", choices=STARTS, default="sign",
                    help="L-BFGS-B start: the box vertex along the gradient (sign) or y = 0 (zero)")
@@ -428,12 +491,29 @@ def error_message(exc: BaseException) -> str:
             " (run with `python -m lbsm --debug ...` to see the traceback)")
 
 
+def check_environment() -> None:
+    """A folder variable that is set but empty is an error: falling back to the default folder
+    would read one store or data directory and report on another (the chapters read theirs)."""
+    for var in ("LBSM_RESULTS", "LBSM_WEIGHTS", "LBSM_DATA"):
+        value = os.environ.get(var)
+        if value is not None and not value.strip():
+            raise ValueError(f"${var} is set but empty; unset it (`unset {var}`) or set it to a folder")
+        if value and Path(value).expanduser().is_file():
+            raise ValueError(f"${var} {value} is a file, not a folder; point it at a folder")
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv  # known before parsing, so that it covers the parser too
     try:
         a = parser().parse_args(argv)
+        check_environment()
         return a.func(a)
+    except BrokenPipeError:
+        # the reader went away (`runs | head`): not an error; stdout is closed quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         if debug:
             raise

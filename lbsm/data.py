@@ -349,6 +349,17 @@ def fetch(name: str, root: str | os.PathLike | None = None) -> None:
         raise DataError(f"{name}: after download: " + "; ".join(problems))
 
 
+def _offline_hint(dest: Path) -> str:
+    """What to do by hand on a machine without network, naming files that are actually read: the
+    MNIST .gz files are read where they lie; a CIFAR archive is only a download step, read by
+    nothing, so the hint says to unpack it."""
+    if dest.suffix == ".gz" and dest.parent.name == "mnist":
+        return f"copy the official file to {dest} by hand"
+    return (f"on a machine with network, download {dest.name} from that URL, copy it here and "
+            f"unpack it into {dest.parent} (`tar xzf {dest.name} -C {dest.parent}`): the unpacked "
+            "folder is what is read, the archive itself is not")
+
+
 def _download(url: str, dest: Path) -> None:
     tmp = dest.with_suffix(dest.suffix + ".part")
     try:
@@ -357,8 +368,7 @@ def _download(url: str, dest: Path) -> None:
                 f.write(block)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise DataError(f"could not download {url} ({exc}); copy the official file to {dest} "
-                        "by hand") from exc
+        raise DataError(f"could not download {url} ({exc}); {_offline_hint(dest)}") from exc
     os.replace(tmp, dest)
 
 
@@ -392,6 +402,34 @@ def split(archive: str | os.PathLike, out: str | os.PathLike, part_mb: float = 4
     return parts
 
 
+def read_parts_md5(listing: Path) -> list[tuple[str, str]]:
+    """(md5, file name) per line of ``parts.md5``: the parts, then the whole archive. Each name
+    must be a plain file name in the listing's folder (no folder, no ``..``, not absolute): a
+    listing is input, and a name like ``../../x`` would make reassemble write outside it."""
+    import re
+    try:
+        lines = [line for line in listing.read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{listing}: unreadable ({exc}); copy parts.md5 again") from None
+    entries = []
+    for i, line in enumerate(lines, 1):
+        m = re.fullmatch(r"([0-9a-f]{32}) [ *]?([A-Za-z0-9._+-]+)", line.strip())
+        if not m or m.group(2) in (".", "..", PARTS_MD5):
+            raise DataError(f"{listing} line {i}: {line[:80]!r} is not 'MD5  FILENAME' with a plain "
+                            "file name in this folder; write it anew with `python -m lbsm data split`")
+        entries.append((m.group(1), m.group(2)))
+    if len(entries) < 2:
+        raise DataError(f"{listing}: {len(entries)} line(s); it must list at least one part and, "
+                        "last, the whole archive (as `python -m lbsm data split` writes it)")
+    names = [n for _, n in entries]
+    if len(set(names)) != len(names):
+        raise DataError(f"{listing}: a file name appears twice; write it anew with `data split`")
+    for name in names:  # also refuses a name that is a link pointing out of the folder
+        if not (listing.parent / name).resolve().is_relative_to(listing.parent.resolve()):
+            raise DataError(f"{listing}: {name} resolves outside {listing.parent}; refused")
+    return entries
+
+
 def reassemble(parts_dir: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
     """Join the parts of :func:`split` found in ``parts_dir``, check every md5 (each part, the
     whole archive), and unpack the archive into the data directory; returns the archive."""
@@ -399,8 +437,7 @@ def reassemble(parts_dir: str | os.PathLike, root: str | os.PathLike | None = No
     listing = parts_dir / PARTS_MD5
     if not listing.is_file():
         raise DataError(f"{listing} is missing: copy parts.md5 with the parts (see README, On a GPU)")
-    entries = [line.split(None, 1) for line in listing.read_text().splitlines() if line.strip()]
-    *parts, (whole_md5, whole_name) = entries
+    *parts, (whole_md5, whole_name) = read_parts_md5(listing)
     missing = [name for _, name in parts if not (parts_dir / name).is_file()]
     if missing:
         raise DataError(f"{parts_dir}: missing part(s) {', '.join(missing)}; copy every part first")

@@ -42,7 +42,7 @@ from . import data as lbsm_data
 from . import machine, models
 from .machine import PRECISIONS, arithmetic, check_precision
 from .store import (RUN_FILES, DamagedError, Store, config_key, load_json, load_torch, save_json,
-                    save_torch, sha256, write_atomic)
+                    save_torch, seal_meta, sha256, write_atomic)
 
 TRAIN_CODE_VERSION = 3  # bump when a change alters the numbers training produces
 HISTORY_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -87,8 +87,8 @@ class TrainConfig:
                              f"{', '.join(models.BN_POLICIES)}")
         from . import validate
         validate.positive_int("batch_size", self.batch_size)
-        validate.non_negative_int("epochs", self.epochs)
-        validate.non_negative_int("seed", self.seed)
+        validate.epochs("epochs", self.epochs, minimum=0)
+        validate.seed("seed", self.seed)
         validate.optional_subset("train_subset", self.train_subset)
         validate.optional_subset("test_subset", self.test_subset)
         validate.positive_int("eval_batch_size", self.eval_batch_size)
@@ -250,8 +250,13 @@ class Run:
         cfg = load_json(path / "config.json")
         cfg.pop("train_code_version", None)
         cfg.pop("data_md5", None)
-        return cls(TrainConfig(**cfg), path, pd.read_csv(path / "history.csv"),
-                   load_json(path / "meta.json"), store)
+        try:
+            config = TrainConfig(**cfg)
+        except (TypeError, ValueError) as exc:  # intact, but not a config of this code
+            raise DamagedError(f"{path / 'config.json'}: not a TrainConfig of this code ({exc}); "
+                               "nothing was moved") from None
+        return cls(config, path, pd.read_csv(path / "history.csv"), load_json(path / "meta.json"),
+                   store)
 
 
 def initial_state(cfg: TrainConfig, store: Store) -> dict:
@@ -274,6 +279,8 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
         try:
             return Run.load(path, store)  # verified once here; a damaged run is set aside
         except DamagedError as exc:
+            if store.is_finished(path):  # not set aside (unsealed): reported, not retrained
+                raise
             import warnings
             warnings.warn(f"{exc} Training it again now.")
     if not store.is_finished(path):
@@ -289,7 +296,8 @@ def publish(cfg: TrainConfig, store: Store, history: pd.DataFrame, meta: dict) -
     path = store.run_dir(cfg.net, cfg.key)
     save_json(cfg.key_dict(), path / "config.json")
     write_atomic(path / "history.csv", history.to_csv(index=False).encode())
-    save_json({**meta, "sha256": {f: sha256(path / f) for f in RUN_FILES}}, path / "meta.json")
+    # meta.json: the checksums of the other two, and (meta_sha256) of its own content
+    save_json(seal_meta({**meta, "sha256": {f: sha256(path / f) for f in RUN_FILES}}), path / "meta.json")
 
 
 def restore_weights(run: Run, needed: Path | None = None, device=None, progress: bool = False) -> dict:
@@ -314,6 +322,11 @@ def restore_weights(run: Run, needed: Path | None = None, device=None, progress:
                   **{k: meta[k] for k in ("device", "cpu", "cpu_flags", "torch", "commit") if k in meta}}
         records = load_json(run.path / "retrained.json")["records"] if (run.path / "retrained.json").is_file() else []
         save_json({"records": records + [record]}, run.path / "retrained.json")
+        # other weights than the ones the stored analyses were computed from (another machine's
+        # rounding): those analyses are stale, or Table 3 would mix two minimizers of one run
+        if len(history) != len(run.history) or any(not v == 0 for v in dev.values()):
+            store.set_aside_analyses_of(run.name, "computed from weights that were lost; the run "
+                                                  "was retrained with other weights (retrained.json)")
         return record
 
 

@@ -36,13 +36,32 @@ def non_negative_int(name: str, value) -> int:
     return at_least(name, value, 0)
 
 
-def at_least(name: str, value, minimum: int) -> int:
-    """An integer >= ``minimum``."""
+def at_least(name: str, value, minimum: int, maximum: int | None = None) -> int:
+    """An integer >= ``minimum`` (and <= ``maximum`` when given)."""
     n = _int(name, value)
     if n < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {n}; "
                          f"pass a value of {minimum} or more")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}, got {n}; "
+                         f"pass a value between {minimum} and {maximum}")
     return n
+
+
+# torch.manual_seed takes up to 2**64 - 1, and training derives per-epoch seeds from the run's
+# (seed * 100003 + epoch); seeds below 2**32 keep every derived seed in range (and NumPy's too)
+SEED_MAX = 2**32 - 1
+EPOCHS_MAX = 100_000  # far above any protocol (the paper's longest runs take a few hundred)
+
+
+def seed(name: str, value) -> int:
+    """A random seed: an integer between 0 and ``SEED_MAX``."""
+    return at_least(name, value, 0, SEED_MAX)
+
+
+def epochs(name: str, value, minimum: int = 1) -> int:
+    """A number of epochs between ``minimum`` and ``EPOCHS_MAX``."""
+    return at_least(name, value, minimum, EPOCHS_MAX)
 
 
 def optional_subset(name: str, value, available: int | None = None) -> int | None:
@@ -110,7 +129,11 @@ def device(value, name: str = "--device") -> str:
 
 
 def directory(name: str, value, must_exist: bool = False) -> str:
-    """A directory path: not an existing file (and, with ``must_exist``, an existing folder)."""
+    """A directory path: not empty, not an existing file (and, with ``must_exist``, an existing
+    folder). An empty value is an error, not the default folder (``--results ''`` would otherwise
+    write into the published dataset)."""
+    if not str(value).strip():
+        raise ValueError(f"{name} is empty; pass a folder, or leave the option out for its default")
     path = Path(str(value)).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"{name} {value}: is a file, not a directory; pass a directory")
@@ -119,12 +142,22 @@ def directory(name: str, value, must_exist: bool = False) -> str:
     return str(value)
 
 
-def writable_file(name: str, value) -> str:
-    """A file path whose folder exists (checked before a long computation, not after it)."""
+def writable_file(name: str, value, suffix: str | None = None) -> str:
+    """A file path whose folder exists and may be written (checked before a long computation, not
+    after it); with ``suffix``, a name ending in it."""
+    import os
+    if not str(value).strip():
+        raise ValueError(f"{name} is empty; pass a file name")
     path = Path(str(value)).expanduser()
+    if suffix and not path.name.endswith(suffix):
+        raise ValueError(f"{name} {value}: the name must end in {suffix}, e.g. chunk{suffix}")
     if path.is_dir():
         raise ValueError(f"{name} {value}: is a directory; pass a file name")
     if not path.parent.is_dir():
         raise ValueError(f"{name} {value}: the folder {path.parent} does not exist; create it first "
                          "or pass a path in an existing folder")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{name} {value}: not writable by this user; pass a path in a folder "
+                         "you can write")
     return str(value)
+

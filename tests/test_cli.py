@@ -10,6 +10,7 @@ import pytest
 
 from lbsm import cli, landscape, models, sharpness
 from lbsm import data as lbsm_data
+from lbsm.machine import PRECISIONS
 
 
 def lbsm(*args, env=None, timeout=600):
@@ -118,7 +119,7 @@ def test_choices_come_from_the_package():
         return list(next(a for a in subs[cmd]._actions if a.dest == dest).choices)
     assert choices("train", "net") == list(models.NETWORKS)
     assert choices("train", "bn") == list(models.BN_POLICIES)
-    assert choices("train", "precision") == ["auto", "fp32", "bf16"]
+    assert choices("train", "precision") == list(PRECISIONS)
     assert choices("sharpness", "subspace_kind") == list(sharpness.SUBSPACE_KINDS)
     assert choices("sharpness", "bn") == list(models.BN_POLICIES)
     assert choices("interpolate", "kind") == list(landscape.KINDS)
@@ -126,34 +127,39 @@ def test_choices_come_from_the_package():
     assert all(n in subs["data"].format_help() for n in lbsm_data.DATASETS)
 
 
-def test_train_precision_defaults_to_auto():
-    assert cli.parser().parse_args(["train", "--net", "F1", "--batch-size", "1"]).precision == "auto"
+def test_train_precision_defaults_to_the_papers_fp32():
+    assert cli.parser().parse_args(["train", "--net", "F1", "--batch-size", "1"]).precision == "fp32"
 
 
-def _fake_run(root, name, history="epoch,train_loss,train_acc,test_loss,test_acc\n1,0.5,90.0,0.6,88.5\n"):
-    d = root / "runs" / name
+def _fake_run(root, seed=0, history="epoch,train_loss,train_acc,test_loss,test_acc\n1,0.5,90.0,0.6,88.5\n"):
+    """A run written as lbsm.train.publish writes one (checksums, key), without training."""
+    from lbsm.store import RUN_FILES, config_key, seal_meta, sha256
+    config = dict(net="F1", batch_size=256, seed=seed, epochs=1, stop="epochs", train_subset=1000,
+                  test_subset=None, precision="fp32", lr=1e-3, bn_eval="batch", method="adam",
+                  augment=False, init=None)
+    d = root / "runs" / f"F1-{config_key(config)}"
     d.mkdir(parents=True)
-    (d / "config.json").write_text(json.dumps(dict(
-        net="F1", batch_size=256, seed=0, epochs=1, stop="epochs", train_subset=1000, test_subset=None,
-        precision="auto", lr=1e-3, bn_eval="batch", method="adam", augment=False, init=None)))
-    (d / "meta.json").write_text(json.dumps(dict(status="done", epochs_run=1, wall_seconds=1.5)))
-    if history is not None:
-        (d / "history.csv").write_text(history)
+    (d / "config.json").write_text(json.dumps(config))
+    (d / "history.csv").write_text(history)
+    meta = dict(status="done", epochs_run=1, wall_seconds=1.5, precision="fp32",
+                sha256={f: sha256(d / f) for f in RUN_FILES})
+    (d / "meta.json").write_text(json.dumps(seal_meta(meta)))
+    return d.name
 
 
 def test_runs_csv_with_final_accuracies(capsys, tmp_path):
-    _fake_run(tmp_path, "F1-aaaa")
-    _fake_run(tmp_path, "F1-bbbb", history="not,a\nhistory")
+    good = _fake_run(tmp_path)
+    bad = _fake_run(tmp_path, seed=1, history="not,a\nhistory")
     rc, out, err = run_main(capsys, "runs", "--csv", "--results", tmp_path)
     assert rc == 0, err
     df = pd.read_csv(io.StringIO(out))
     assert list(df.columns) == list(cli.RUN_COLUMNS)
-    a = df.set_index("run").loc["F1-aaaa"]
-    assert (a.train_acc, a.test_acc, a.status, a.precision) == (90.0, 88.5, "done", "auto")
+    a = df.set_index("run").loc[good]
+    assert (a.train_acc, a.test_acc, a.status, a.precision) == (90.0, 88.5, "done", "fp32")
     # an unreadable history: the run is left out of the listing and named on stderr
-    assert "F1-bbbb" not in out and "F1-bbbb" in err and "history.csv" in err
+    assert bad not in out and bad in err and "history.csv" in err
     rc, out, _ = run_main(capsys, "runs", "--results", tmp_path)
-    assert rc == 0 and "F1-aaaa" in out and "88.5" in out
+    assert rc == 0 and good in out and "88.5" in out
 
 
 def test_runs_on_an_empty_store(capsys, tmp_path):

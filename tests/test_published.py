@@ -16,17 +16,23 @@ def published():
 
 
 def test_every_published_run_is_intact_and_checksummed(published):
-    runs = sorted(p.parent for p in PUBLISHED.glob("runs/*/meta.json"))
+    runs = published.run_dirs()
     assert runs
-    for d in runs:
-        assert published.run_problem(d) is None, d
-        assert "sha256" in (d / "meta.json").read_text(), f"{d}: not sealed (Store.seal)"
+    problems = [p for d in runs if (p := published.run_problem(d))]
+    assert not problems, "\n".join(problems[:10])
 
 
 def test_every_published_analysis_names_published_runs_and_is_sealed(published):
     assert published.orphans() == []
-    files = sorted(PUBLISHED.glob("analyses/*/*.json"))
-    assert files and all('"sha256"' in p.read_text() for p in files)
+    assert len(published.analyses()) and published.analyses().attrs["damaged"] == []
+
+
+def test_the_published_dataset_matches_its_manifest(published):
+    """MANIFEST.sha256 lists every published file with its sha256 (``python -m lbsm runs
+    --write-manifest`` writes it after the store verifies); nothing is unlisted or changed."""
+    found = published.verify(require_manifest=True)
+    assert found["problems"] == [] and found["unlisted"] == [], \
+        "\n".join((found["problems"] + found["unlisted"])[:10])
 
 
 def test_published_dataset_holds_no_weights_and_stays_small():

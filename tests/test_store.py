@@ -1,4 +1,4 @@
-"""The results store: one cache rule for analyses, locks, precision resolution."""
+"""The results store: one cache rule for analyses, locks, the precisions a run may name."""
 import json
 import multiprocessing as mp
 import time
@@ -77,13 +77,8 @@ def test_weights_live_outside_the_published_tree(tmp_path, monkeypatch):
     assert Store(tmp_path / "r").weights_root == tmp_path / "w"
 
 
-@pytest.mark.parametrize("flags,expected", [(["avx2"], "fp32"), (["avx2", "avx512f"], "fp32"),
-                                            (["avx2", "avx512f", "avx512_bf16"], "bf16"),
-                                            (["avx2", "amx_bf16"], "bf16")])
-def test_auto_precision_follows_native_bf16(monkeypatch, flags, expected):
-    monkeypatch.setattr(machine, "cpu_info", lambda: {"cpu": "test", "cpu_flags": flags})
-    assert machine.resolve_precision("auto", "cpu") == expected
-    assert machine.resolve_precision("fp32", "cpu") == "fp32"
-    assert machine.resolve_precision("bf16", "cpu") == "bf16"
-    with pytest.raises(ValueError, match="precision 'fp16'"):
-        machine.resolve_precision("fp16", "cpu")
+@pytest.mark.parametrize("precision", ["auto", "fp16"])
+def test_a_precision_the_protocol_does_not_name_is_refused(precision):
+    from lbsm.train import TrainConfig
+    with pytest.raises(ValueError, match=f"precision {precision!r}"):
+        TrainConfig("F1", 256, precision=precision)

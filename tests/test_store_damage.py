@@ -47,7 +47,30 @@ DAMAGES = {
     "config.json edited": ("config.json", lambda p: p.write_text(p.read_text().replace('"seed": 0', '"seed": 7'))),
     "history.csv cut to one epoch": ("history.csv", lambda p: p.write_text("\n".join(p.read_text().splitlines()[:2]) + "\n")),
     "history.csv garbage": ("history.csv", lambda p: p.write_bytes(b"\x00\xff" * 10)),
+    # issue 15: a checksum that is missing is damage, not a pass; meta.json is covered too
+    "sha256 deleted, history edited": ("meta.json", lambda p: (
+        edit_json(p, lambda m: m.pop("sha256")),
+        edit_csv(p.parent / "history.csv"))),
+    "meta.json forged (device)": ("meta.json", lambda p: edit_json(
+        p, lambda m: m.update(device="NVIDIA H100", precision="fp32"))),
+    "meta.json a list": ("meta.json", lambda p: p.write_text("[1, 2]")),
+    "meta.json epochs_run 'two'": ("meta.json", lambda p: edit_json(
+        p, lambda m: m.update(epochs_run="two"))),
 }
+
+
+def edit_json(path, change):
+    d = json.loads(path.read_text())
+    change(d)
+    path.write_text(json.dumps(d))
+
+
+def edit_csv(path):
+    """The last epoch's test accuracy forged to 12.34 %."""
+    lines = path.read_text().splitlines()
+    head, last = lines[0].split(","), lines[-1].split(",")
+    last[head.index("test_acc")] = "12.34"
+    path.write_text("\n".join(lines[:-1] + [",".join(last)]) + "\n")
 
 
 @pytest.mark.parametrize("what", list(DAMAGES))
@@ -57,6 +80,8 @@ def test_damaged_run_file_is_named_set_aside_and_retrained(store, pristine, mnis
     path = store.run_dir(cfg.net, cfg.key)
     damage(path / name)
     before = digest(store, path.name)
+    analysis = store.analysis_path("sharpness", {"run": path.name}, 1)
+    before.pop(str(analysis.relative_to(store.root)))
 
     # listing still works, leaves it out and names it
     assert cli.main(["runs", "--results", str(store.root)]) == 0
@@ -69,6 +94,9 @@ def test_damaged_run_file_is_named_set_aside_and_retrained(store, pristine, mnis
     assert "set aside" in str(exc.value) and "again" in str(exc.value)
     assert not path.exists()
     assert len(list((store.root / "damaged" / "runs").iterdir())) == 1
+    # its analysis was computed from the weights set aside: stale, set aside with it
+    assert not analysis.exists()
+    assert len(list((store.root / "damaged" / "analyses" / "sharpness").iterdir())) == 1
 
     # the next request trains it anew; nothing else changed
     run = train.fit(cfg, store, dataset=mnist, progress=False)
@@ -124,12 +152,16 @@ def test_intact_store_serves_without_warnings(store, pristine, recwarn):
     assert not recwarn.list
 
 
-def test_seal_adds_checksums_to_files_written_without_them(store, pristine):
+def test_seal_covers_meta_written_without_its_own_checksum_only_when_the_rest_verifies(store, pristine):
+    """Code older than meta_sha256 (the dataset being recomputed) wrote meta.json without it: one
+    command seals it; a run whose file checksums are missing or wrong is never sealed."""
     _, cfg = pristine
     path = store.run_dir(cfg.net, cfg.key)
-    meta = json.loads((path / "meta.json").read_text())
-    del meta["sha256"]
-    (path / "meta.json").write_text(json.dumps(meta))
+    edit_json(path / "meta.json", lambda m: m.pop("meta_sha256"))
+    assert "no meta_sha256" in store.run_problem(path)
     assert store.seal() == {"runs": 1, "analyses": 0}
+    assert store.run_problem(path) is None
     (path / "history.csv").write_text((path / "history.csv").read_text().replace("0.", "1.", 1))
     assert "checksum mismatch" in store.run_problem(path)
+    edit_json(path / "meta.json", lambda m: (m.pop("meta_sha256"), m.pop("sha256")))
+    assert store.seal()["runs"] == 0 and "sha256" in store.run_problem(path)
