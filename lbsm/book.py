@@ -119,6 +119,28 @@ def verify_store(log=print, store=None) -> None:
             "(added since it was written; each verified by its own checksums)")
 
 
+def normalize(path: Path) -> None:
+    """Make an executed chapter depend only on its results, not on when or where it ran, so that
+    ``make book`` over unchanged results leaves the checkout clean: papermill's metadata keeps the
+    parameters only (no absolute paths, no timestamps), cells lose their execution timestamps,
+    the injected parameters cell gets a fixed id, and both parameters cells are removed from the
+    rendered page (``remove-cell``)."""
+    nb = json.loads(Path(path).read_text())
+    pm = nb.get("metadata", {}).get("papermill")
+    if pm is not None:
+        nb["metadata"]["papermill"] = {"parameters": pm.get("parameters", {})}
+    for c in nb.get("cells", []):
+        md = c.setdefault("metadata", {})
+        md.pop("execution", None)
+        md.pop("papermill", None)
+        tags = md.get("tags", [])
+        if "injected-parameters" in tags:
+            c["id"] = "injected-parameters"
+        if ("injected-parameters" in tags or "parameters" in tags) and "remove-cell" not in tags:
+            md["tags"] = tags + ["remove-cell"]
+    Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
 def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Path | None = None,
         parameters: dict | None = None, log=print) -> dict[str, float]:
     """Execute chapters with papermill under ``profile``; in place unless ``output_dir`` is given.
@@ -149,6 +171,7 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
         pm.execute_notebook(str(src), str(dst), parameters={"profile": profile, **(parameters or {})},
                             kernel_name=KERNEL, cwd=str(dst.parent), progress_bar=False,
                             report_mode=False)
+        normalize(dst)
         timings[c] = time.perf_counter() - t0
         log(f"     {c}: {timings[c]:.1f} s")
     if output_dir is None and timings and write_toc():

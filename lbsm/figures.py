@@ -16,6 +16,20 @@ from . import experiments, paper
 from .report import EPS, LB_COLOR, PAPER_FIG_NET, SB_COLOR, eps_label
 from .results import Result, Trained
 
+# Every figure at 150 dpi with text of at least 8 pt (what a reader sees on the page: the
+# notebook's inline PNGs are drawn at figure.dpi); PNG output is byte-deterministic, so a
+# re-render over unchanged results leaves the committed notebooks unchanged.
+STYLE = {"figure.dpi": 150, "savefig.dpi": 150, "font.size": 9, "legend.fontsize": 8,
+         "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.titlesize": 9, "axes.labelsize": 9}
+
+
+def _style() -> None:
+    import matplotlib
+    matplotlib.rcParams.update(STYLE)
+
+
+_style()
+
 
 # --------------------------------------------------------------------------- gap chapter
 def _history_mean(runs, col: str) -> pd.DataFrame:
@@ -50,7 +64,7 @@ def plot_accuracy(T: Trained, nets=None):
                         color="navy" if regime == "SB" else "darkred", label=f"{regime}-{split} (paper)")
         ax.set(xlabel="epoch", ylabel="accuracy (%)",
                title=f"{net}" + (" (paper: Fig. 2)" if key else " (not plotted in the paper)"))
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=8, ncol=2)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     plt.close(fig)
@@ -77,7 +91,7 @@ def plot_sharpness(t3: pd.DataFrame, t4: pd.DataFrame):
                    color=color, alpha=0.8, label=f"{regime} (ours)")
             ax.plot(x + (i - 0.5) * 0.38, s.paper, "k_" if i else "kx", ms=10, label=f"{regime} (paper)")
         ax.set(yscale="log", xticks=x, xticklabels=labels, ylabel="sharpness (Metric 2.1)", title=title)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     plt.close(fig)
@@ -124,7 +138,7 @@ def plot_parametric(curves: pd.DataFrame, kind: str = "linear"):
     if nets:
         lines = [l for a in fig.axes for l in a.get_lines() if not l.get_label().startswith("_")]
         uniq = {l.get_label(): l for l in lines}
-        fig.legend(list(uniq.values()), list(uniq.keys()), loc="lower center", ncol=4, fontsize=7,
+        fig.legend(list(uniq.values()), list(uniq.keys()), loc="lower center", ncol=4, fontsize=8,
                    bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     plt.close(fig)
@@ -164,11 +178,11 @@ def plot_fig4(R: Result, knees: pd.DataFrame):
                 ax.axvline(knees.loc[net, "knee (ours)"], color="grey", ls=":", label="knee (ours)")
             ax.set(xscale="log", xlabel="batch size", ylabel="test accuracy (%)", title=f"{net} (ours)")
             ax2.set(ylabel="sharpness")
-            ax2.legend(fontsize=7, loc="center right")
-            ax.legend(fontsize=7, loc="lower left")
+            ax2.legend(fontsize=8, loc="center right")
+            ax.legend(fontsize=8, loc="lower left")
         ref = PAPER_FIG_NET.get(net)
         if ref:
-            _paper_twin(row[1], f"Fig4_{ref}", f"{ref} (paper, Fig. 4)").legend(fontsize=7)
+            _paper_twin(row[1], f"Fig4_{ref}", f"{ref} (paper, Fig. 4)").legend(fontsize=8)
             row[1].axvline(paper.statement("threshold_batch_size")[ref], color="grey", ls=":")
         else:
             row[1].set_axis_off()
@@ -195,7 +209,7 @@ def plot_fig5(R: Result):
                             ms=3, color=LB_COLOR, label=f"LB sharpness eps {eps_label(e)}")
             top[0].set(ylabel="test accuracy (%)", title=f"{net} (ours)")
             bot[0].set(yscale="log", xlabel="epoch of SB training", ylabel="sharpness")
-            top[0].legend(fontsize=7), bot[0].legend(fontsize=7)
+            top[0].legend(fontsize=8), bot[0].legend(fontsize=8)
         ref = PAPER_FIG_NET.get(net)
         if ref:
             f = paper.figure(f"Fig5_{ref}")
@@ -209,7 +223,7 @@ def plot_fig5(R: Result):
             bot[1].plot(g.x, g.y, "--", color=LB_COLOR, label="second eps (legend '5E-3')")
             top[1].set(title=f"{ref} (paper, Fig. 5)")
             bot[1].set(yscale="log", xlabel="epoch of SB training")
-            top[1].legend(fontsize=7), bot[1].legend(fontsize=7)
+            top[1].legend(fontsize=8), bot[1].legend(fontsize=8)
         else:
             top[1].set_axis_off(), bot[1].set_axis_off()
     fig.tight_layout()
@@ -245,7 +259,7 @@ def plot_fig6(R: Result):
             if ax.lines:
                 ax.set(xscale="log", yscale="log", xlabel="training cross-entropy loss", ylabel="sharpness")
                 ax.invert_xaxis()
-                ax.legend(fontsize=7)
+                ax.legend(fontsize=8)
             else:
                 ax.set_axis_off()
     fig.tight_layout()
@@ -270,7 +284,7 @@ def plot_robust_parametric(pp: pd.DataFrame):
         row[0].set(yscale="log", xlabel="alpha", ylabel="cross-entropy", title=f"{net}: loss")
         row[1].set(xlabel="alpha", ylabel="accuracy (%)", title=f"{net}: accuracy")
         for ax in row:
-            ax.legend(fontsize=6)
+            ax.legend(fontsize=8)
             ax.grid(alpha=0.3)
     fig.tight_layout()
     plt.close(fig)
@@ -299,7 +313,7 @@ def plot_sensitivity(df: pd.DataFrame, choice: str):
     ax.set(xticks=x, xticklabels=settings, yscale="log", xlabel=LABELS[choice],
            ylabel=f"sharpness, eps {df.attrs.get('eps', 1e-3):g}",
            title=f"{df.attrs.get('net', '')}: {LABELS[choice]} (ringed: the book's setting)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     plt.close(fig)

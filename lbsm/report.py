@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as lbsm_data
-from . import experiments, machine, paper, profiles
-from . import train as training
+from . import experiments, paper, profiles
 from .results import DATASET_NAMES, SECTIONS, Plan, Result, Trained, bind, data_ready, dataset_of
 from .results import _eps_label as eps_label  # 1e-3 -> "1e-3" (the paper's column names)
 
@@ -301,9 +300,7 @@ def provenance_text(runs) -> str:
     """"device: ...; trained at commit ..." of ``runs`` (and the commit rendering them, if other)."""
     devices = sorted({r.meta.get("device", "?") for r in runs}) or ["—"]
     commits = sorted({r.meta.get("commit", "?") for r in runs}) or ["—"]
-    now = machine.git_commit()
-    return (f"device: {', '.join(devices)}; trained at commit {', '.join(commits)}"
-            f"{'' if commits == [now] else f', rendered at commit {now}'}")
+    return f"device: {', '.join(devices)}; trained at commit {', '.join(commits)}"
 
 
 def coverage(T: Trained) -> "Markdown":
@@ -330,8 +327,7 @@ def static_caption(P: profiles.Profile, what: str, source: str) -> "Markdown":
     """Caption of a table computed without training (profile, device, commit; no seeds/epochs)."""
     from IPython.display import Markdown
     return Markdown(f"*{what} — profile `{P.name}`; {source}; no training (seeds and epochs do not "
-                    f"apply); device: {machine.device_name(training.default_device())}; "
-                    f"commit {machine.git_commit()}.*")
+                    "apply), no stored result: computed by `lbsm` when the page is rendered.*")
 
 
 # --------------------------------------------------------------------------- captions: sections of a plan

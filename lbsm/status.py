@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import machine, models, paper, profiles
+from . import models, paper, profiles
 from .report import PAPER_NETS, declared_nets, deviations, glue_all, per_net
 from .results import DATASET_NAMES, SECTIONS, Result, Trained, bind, data_ready, dataset_of
 
@@ -103,7 +103,7 @@ def record(chapter: str, *rows: dict, verdicts: list[dict] = ()) -> pd.DataFrame
     """Glue a chapter's status rows and verdicts (``lbsm.verdicts``; key ``lbsm_status``) for
     the intro, and show the status rows."""
     glue_all({STATUS_KEY: json.dumps({"chapter": chapter, "rows": list(rows),
-                                      "verdicts": list(verdicts), "commit": machine.git_commit()})})
+                                      "verdicts": list(verdicts)})})
     return pd.DataFrame(list(rows)).set_index("artifact")
 
 

@@ -21,7 +21,7 @@ from .report import EPS, eps_label, mean_sd, pm
 from .results import Plan, Result, Trained, bind
 
 if TYPE_CHECKING:
-    from IPython.display import Markdown
+    from IPython.display import HTML, Markdown
 
 
 # --------------------------------------------------------------------------- intro and setup chapters

@@ -82,13 +82,18 @@ def test_nbval_reference_exists(chapter):
         assert not any(o.get("output_type") == "error" for o in c.get("outputs", []))
 
 
+def checked(cell) -> bool:
+    """Whether nbval compares this cell's output (its ``nbval-check-output`` tag)."""
+    return "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+
+
 def test_checked_cells_have_outputs():
     checked = 0
     for chapter in CHAPTERS:
         ref = book.NBVAL_DIR / f"{chapter}.ipynb"
         if ref.is_file():
             for c in code_cells(json.loads(ref.read_text())):
-                if "# NBVAL_CHECK_OUTPUT" in source(c):
+                if checked(c):
                     checked += 1
                     assert c["outputs"], f"{chapter}: a checked cell has no stored output"
     assert checked >= 6
@@ -111,7 +116,7 @@ def test_checked_cells_show_only_machine_independent_outputs():
     for chapter in book.existing():
         for c in code_cells(json.loads(book.chapter_path(chapter).read_text())):
             text = source(c)
-            if "# NBVAL_CHECK_OUTPUT" in text:
+            if checked(c):
                 calls = re.findall(r"\b[\w.]+\(", text)
                 allowed = {"report.show("} | {m.rstrip("()") + "(" for m in MACHINE_INDEPENDENT}
                 assert set(calls) <= allowed, f"{chapter}: checked cell calls {set(calls) - allowed}"
@@ -126,7 +131,7 @@ def test_nbval_fails_when_a_checked_output_changes(tmp_path):
     nb = json.loads(src.read_text())
     changed = False
     for c in code_cells(nb):
-        if "# NBVAL_CHECK_OUTPUT" in source(c) and "tables.table1()" in source(c):
+        if checked(c) and "tables.table1()" in source(c):
             for o in c["outputs"]:
                 for mime in ("text/plain", "text/html"):
                     if mime in o.get("data", {}):

@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from lbsm import machine
 from lbsm.store import Store
 
 
