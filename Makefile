@@ -12,7 +12,7 @@ export LBSM_RESULTS ?= $(CURDIR)/results
 # where the official files may already be (CI: ../shared/data); else they are downloaded
 export LBSM_SHARED  ?= $(CURDIR)/../shared/data
 
-.PHONY: env data test test-fast test-nbval book book-run book-html book-static recompute gpu-parts nbval-refs bench clean
+.PHONY: browser env data test test-fast test-nbval book book-run book-html book-static recompute gpu-parts nbval-refs bench clean
 
 # nbval: the smoke-profile references in tests/nbval/ are re-executed in a fresh, temporary results
 # store (so every run trains), every cell must run, and NBVAL_CHECK_OUTPUT cells must match
@@ -25,10 +25,18 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# Debian's chromium and chromium-driver for tests/test_browser.py (the book in a real browser),
+# installed where missing when run as root (CI); elsewhere that test says how and skips
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "note: apt-get install chromium chromium-driver to run tests/test_browser.py"; fi; fi
+
 data: env
 	$(BIN)/python -m lbsm data stage
 
-test: env data
+test: env data browser
 	$(BIN)/python -m pytest -q tests
 	$(MAKE) --no-print-directory test-nbval
 
@@ -44,9 +52,11 @@ book-run: env
 book-html: env book-static
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# MathJax 3 served from the built site (no CDN): the es5 bundle of the pinned django-static-mathjax
+# the site's extra files (_site/, copied to the site's root): MathJax 3 (no CDN: the es5 bundle of
+# the pinned django-static-mathjax) and one zip of every CSV the book shows (book/csv)
 book-static: env
-	@mkdir -p _static && rm -rf _static/mathjax && cp -r "$$($(BIN)/python -c 'import mathjax, pathlib; print(pathlib.Path(mathjax.__file__).parent / "static/mathjax/es5")')" _static/mathjax
+	@mkdir -p _site && rm -rf _site/mathjax && cp -r "$$($(BIN)/python -c 'import mathjax, pathlib; print(pathlib.Path(mathjax.__file__).parent / "static/mathjax/es5")')" _site/mathjax
+	@rm -f _site/lbsm-book-data.zip && cd book/csv && $(CURDIR)/$(BIN)/python -m zipfile -c $(CURDIR)/_site/lbsm-book-data.zip .
 
 # CIFAR-10 in parts of <= 45 MB with their md5s, for a GPU window reached through 64 MiB transfers
 # (README, "On a GPU")
