@@ -41,7 +41,9 @@ CHAPTERS = [
     "small_batches",
     "remedies",
     "sensitivity",
+    "data",
 ]
+LAST = (ROOT, "data")  # the intro collects the chapters' verdicts, the data page every CSV
 KERNEL = "python3"
 
 
@@ -56,8 +58,9 @@ def existing(book_dir: Path | None = None) -> list[str]:
 
 
 def execution_order(chapters: list[str]) -> list[str]:
-    """The chapters in the order they must run: everything, then the intro (``ROOT``)."""
-    return [c for c in chapters if c != ROOT] + [c for c in chapters if c == ROOT]
+    """The chapters in the order they must run: everything, then the intro (``ROOT``), then the
+    data page (it indexes every CSV the others wrote)."""
+    return [c for c in chapters if c not in LAST] + [c for c in LAST if c in chapters]
 
 
 def toc_text(book_dir: Path | None = None) -> str:

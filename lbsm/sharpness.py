@@ -314,6 +314,11 @@ def lbfgsb(fun_and_grad: Callable, lb: np.ndarray, ub: np.ndarray, maxiter: int,
                                          message=_task_message(int(task[0]), int(task[1])))
 
 
+def tolerance_glue() -> dict:
+    """SciPy's default L-BFGS-B tolerances as glue for the prose (``tol_ftol``, ``tol_gtol``)."""
+    return {"tol_ftol": f"{TOLERANCES['scipy']['ftol']:.2g}", "tol_gtol": f"{TOLERANCES['scipy']['gtol']:g}"}
+
+
 def _task_message(task: int, detail: int) -> str:
     """SciPy's words for setulb's (task, detail) codes, e.g. "STOP: TOTAL NO. OF ITERATIONS REACHED
     LIMIT"; the bare codes where SciPy does not name them."""

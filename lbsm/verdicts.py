@@ -575,6 +575,11 @@ def robust(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
     return out
 
 
+def rule_glue() -> dict:
+    """The rules' constants as glue for the chapters' prose (``v_alpha``, ``v_min_seeds``)."""
+    return {"v_alpha": f"{ALPHA:g}", "v_min_seeds": str(MIN_SEEDS)}
+
+
 # --------------------------------------------------------------------------- tables and counts
 COLUMNS = ["artifact", "net", "kind", "verdict", "claim", "evidence"]
 

@@ -62,7 +62,8 @@ def test_prose_numbers_are_glued(chapter):
     """Markdown cells type no measured numbers (decimals): they come from {glue:text}."""
     for cell in NOTEBOOKS[chapter]["cells"]:
         if cell["cell_type"] == "markdown":
-            text = re.sub(r"\{glue:[a-z]+\}`[^`]*`|\$[^$]*\$|```.*?```", "", source(cell), flags=re.S)
+            text = re.sub(r"\{glue:[a-z]+\}`[^`]*`|\$[^$]*\$|```.*?```|\]\([^)]*\)", "", source(cell),
+                          flags=re.S)  # glued values, math, code blocks and link targets
             text = re.sub(r"(Metric|Section|Appendix|Table|Figure|Fig\.|Eq\.)\s+[A-Z]?\d+(\.\d+)*", "", text)
             assert not re.search(r"(?<![\w.])\d+\.\d+", text), f"{chapter}: typed number in {text[:120]!r}"
 
@@ -82,7 +83,7 @@ def test_nbval_reference_exists(chapter):
         assert not any(o.get("output_type") == "error" for o in c.get("outputs", []))
 
 
-def checked(cell) -> bool:
+def is_checked(cell) -> bool:
     """Whether nbval compares this cell's output (its ``nbval-check-output`` tag)."""
     return "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
 
@@ -93,7 +94,7 @@ def test_checked_cells_have_outputs():
         ref = book.NBVAL_DIR / f"{chapter}.ipynb"
         if ref.is_file():
             for c in code_cells(json.loads(ref.read_text())):
-                if checked(c):
+                if is_checked(c):
                     checked += 1
                     assert c["outputs"], f"{chapter}: a checked cell has no stored output"
     assert checked >= 6
@@ -116,7 +117,7 @@ def test_checked_cells_show_only_machine_independent_outputs():
     for chapter in book.existing():
         for c in code_cells(json.loads(book.chapter_path(chapter).read_text())):
             text = source(c)
-            if checked(c):
+            if is_checked(c):
                 calls = re.findall(r"\b[\w.]+\(", text)
                 allowed = {"report.show("} | {m.rstrip("()") + "(" for m in MACHINE_INDEPENDENT}
                 assert set(calls) <= allowed, f"{chapter}: checked cell calls {set(calls) - allowed}"
@@ -131,7 +132,7 @@ def test_nbval_fails_when_a_checked_output_changes(tmp_path):
     nb = json.loads(src.read_text())
     changed = False
     for c in code_cells(nb):
-        if checked(c) and "tables.table1()" in source(c):
+        if is_checked(c) and "tables.table1()" in source(c):
             for o in c["outputs"]:
                 for mime in ("text/plain", "text/html"):
                     if mime in o.get("data", {}):
@@ -161,7 +162,8 @@ def test_runner_skips_missing_chapter(monkeypatch, tmp_path):
 
 
 def test_execution_order_runs_intro_last():
-    assert book.execution_order(book.CHAPTERS)[-1] == book.ROOT
+    order = book.execution_order(book.CHAPTERS)
+    assert order[-2:] == [book.ROOT, "data"]  # the intro collects verdicts, the data page every CSV
     assert book.parse_value("5") == 5 and book.parse_value("F1,C1") == "F1,C1"
     assert book.parse_value("None") is None
 

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PAGES = ["book/intro", "book/setup", "book/gap", "book/interpolation", "book/sharpness",
-         "book/small_batches", "book/remedies", "book/sensitivity"]
+         "book/small_batches", "book/remedies", "book/sensitivity", "book/data"]
 WITH_MATH = {"book/interpolation", "book/sharpness", "book/remedies", "book/small_batches"}
 
 if not (CHROMIUM and DRIVER):
