@@ -184,8 +184,17 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
         elif any(w in str(c).lower() for w in ACCURACY_WORDS):
             out[c] = col.map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")
         else:
-            out[c] = col.map(lambda v: "—" if pd.isna(v) else f"{v:.3g}")
+            out[c] = col.map(sig3)
     return out
+
+
+def sig3(v: float) -> str:
+    """3 significant figures without an exponent from 0.001 to a million: 8,407 / 12.6 / 0.00123."""
+    if pd.isna(v):
+        return "—"
+    if 1000 <= abs(v) < 1e6:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
 
 
 def stack(**frames: pd.DataFrame) -> pd.DataFrame:
