@@ -1,7 +1,8 @@
 """The status of every artifact of the paper the book reproduces: one row per artifact, recorded
 by its chapter (``record``) and collected by the intro (``status_table``).
 
-A row says ``reproduced`` / ``partial`` / ``needs data`` / ``not run``, with a note listing the
+A row says ``complete`` / ``partial`` / ``needs data`` / ``not run`` (how much of the artifact ran:
+whether its findings hold is the verdicts' job, ``lbsm.verdicts``), with a note listing the
 networks done, the data missing and every deviation from the paper's protocol (training:
 :func:`lbsm.report.deviations`; analyses: ``analysis_deviations``; the sections of
 small_batches and remedies: their knobs). ``<chapter>_status`` gives a chapter's rows;
@@ -49,9 +50,9 @@ ARTIFACTS = [
 # --------------------------------------------------------------------------- status rows, the intro's table
 def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=None,
              note: str = "", missing=None, profile_name: str | None = None) -> dict:
-    """The status row of one artifact: reproduced / partial / needs data / not run.
+    """The status row of one artifact: complete / partial / needs data / not run.
 
-    ``reproduced``: every network the paper shows it for was done, with no deviation from the
+    ``complete``: every network the paper shows it for was done, with no deviation from the
     protocol; ``partial``: some were, or with deviations (listed in the note); ``needs data``:
     none could run because data is missing; ``not run``: none ran.
     """
@@ -73,7 +74,7 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
     elif absent or devs:
         status = "partial"
     else:
-        status = "reproduced"
+        status = "complete"
     notes = []
     if done:
         notes.append(f"done: {', '.join(done)}")
@@ -167,14 +168,12 @@ def status_table(book_dir: str | Path | None = None) -> pd.DataFrame:
     run is ``not run``.
     """
     book_dir = _book_dir(book_dir)
-    recorded, runtime = {}, {}
+    recorded = {}
     for chapter in {a[1] for a in ARTIFACTS}:
         path = book_dir / f"{chapter}.ipynb"
         if path.is_file():
-            rows, pm_meta = _notebook_status(path)
+            rows, _ = _notebook_status(path)
             recorded.update({r["artifact"]: r for r in rows})
-            if pm_meta.get("duration") is not None:
-                runtime[chapter] = pm_meta["duration"]
     out = []
     for name, chapter, what, _ in ARTIFACTS:
         r = recorded.get(name)
@@ -183,16 +182,15 @@ def status_table(book_dir: str | Path | None = None) -> pd.DataFrame:
                         status=r["status"] if r else "not run",
                         profile=r["profile"] if r else "",
                         note=r["note"] if r else ("chapter has not run" if exists
-                                                  else "chapter not written yet"),
-                        minutes=round(runtime[chapter] / 60, 1) if chapter in runtime else None))
+                                                  else "chapter not written yet")))
     return pd.DataFrame(out).set_index("artifact")
 
 
 def status_counts(status: pd.DataFrame) -> dict:
-    """Glue-ready counts of the status table (``n_reproduced``, ``n_partial``, ...)."""
+    """Glue-ready counts of the status table (``n_complete``, ``n_partial``, ...)."""
     c = status.status.value_counts()
     return {f"n_{k.replace(' ', '_')}": str(int(c.get(k, 0)))
-            for k in ("reproduced", "partial", "needs data", "not run")} | {"n_artifacts": str(len(status))}
+            for k in ("complete", "partial", "needs data", "not run")} | {"n_artifacts": str(len(status))}
 
 
 def rerun_commands(chapters=None) -> "Markdown":

@@ -180,7 +180,7 @@ def test_artifact_status_rules():
     row = status.artifact("Table 2", T)
     assert row["status"] == "partial" and "TIMIT" in row["note"]
     full = status.artifact("Table 1", nets_done=("F1", "F2", "C1", "C2", "C3", "C4"), deviations_=[])
-    assert full["status"] == "reproduced"
+    assert full["status"] == "complete"
     none = status.artifact("Table 2", results.Trained(P, missing={"F2": "timit"}), nets_done=[])
     assert none["status"] == "needs data"
 
