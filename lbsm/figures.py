@@ -333,7 +333,7 @@ def plot_verdict_grid(rows: list[dict]):
     df = pd.DataFrame(rows)
     kinds = [k for k in ("paper", "extension") if len(df) and (df.kind == k).any()]
     widths = [max(1, df[df.kind == k].net.nunique()) for k in kinds] or [1]
-    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(1.0 + 0.9 * sum(widths) + 2.2 * len(kinds), 5.2),
+    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(1.0 + 0.75 * sum(widths) + 2.2 * len(kinds), 4.2),
                              gridspec_kw={"width_ratios": widths}, squeeze=False)
     for ax, kind in zip(axes.flat, kinds):
         d = df[df.kind == kind]

@@ -48,12 +48,12 @@ def findings(rows: list[dict], profile: str) -> "HTML":
         return ", ".join(f"{a} ({', '.join(g.net)})" for a, g in d.groupby("artifact", sort=False))
     paper_rows = df[df.kind == "paper"]
     ran = paper_rows[paper_rows.verdict != "not run"]
-    items = [f"Under profile <code>{html.escape(profile)}</code>, {len(ran)} of the paper's "
-             f"{len(paper_rows)} (artifact, network) panels ran here."]
-    for v, what in (("reproduced", "Reproduced (resolved beyond seed noise and within the paper's "
-                     "±2 sd)"), ("same direction", "Same direction (resolved, numbers outside the "
-                     "paper's band)"), ("inconclusive", "Inconclusive (not resolved, or not at the "
-                     "paper's protocol: each row says why)"), ("contradicts", "Contradicting the paper")):
+    items = [f"Profile <code>{html.escape(profile)}</code>: {len(ran)} of the paper's "
+             f"{len(paper_rows)} (artifact, network) panels ran."]
+    for v, what in (("reproduced", "<b>Reproduced</b> (resolved, within the paper's ±2 sd)"),
+                    ("same direction", "<b>Same direction</b> (resolved, numbers outside)"),
+                    ("inconclusive", "<b>Inconclusive</b> (not resolved, or not the paper's protocol)"),
+                    ("contradicts", "<b>Contradicts</b> the paper")):
         d = ran[ran.verdict == v]
         items.append(f"{what}: {len(d)}" + (f": {html.escape(names(d))}." if len(d) else "."))
     missing = paper_rows[paper_rows.verdict == "not run"]
