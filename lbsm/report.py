@@ -157,14 +157,21 @@ def show(shown, frame: pd.DataFrame | None = None, name: str = ""):
     path = csv_dir() / f"{name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
-    if isinstance(shown, pd.DataFrame):  # every row and every character: a verdict cut at 50
-        with pd.option_context("display.max_rows", None, "display.max_columns", None,  # chars is
-                               "display.max_colwidth", None):                         # no verdict
-            display(readable(shown))
+    if isinstance(shown, pd.DataFrame):
+        display_table(shown)
     else:
         display(shown)
     return HTML(f'<p class="lbsm-csv"><a href="../{name}.csv" download>data: {name}.csv</a> '
                 f'({len(frame)} rows)</p>')
+
+
+def display_table(df: pd.DataFrame) -> None:
+    """Show every row and every character of a table (a verdict cut at 50 characters is no
+    verdict), numbers by the book's one format rule (``readable``)."""
+    from IPython.display import display
+    with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                           "display.max_colwidth", None):
+        display(readable(df))
 
 
 ACCURACY_WORDS = ("acc", "test", "train", "gap", "points", "%")
@@ -468,8 +475,8 @@ def data_index(csv_root: Path | None = None) -> pd.DataFrame:
     root = Path(csv_root or csv_dir())
     rows = []
     for p in sorted(root.rglob("*.csv")):
-        if p.parts[-2:] == ("data", "index.csv") or p.parts[-2:] == ("data", "columns.csv"):
-            continue
+        if p.parent.name == "datapage":  # this page's own tables (the folder is not "data": Sphinx's
+            continue                   # exclude_patterns, which list data/, drop it from the site)
         try:
             df = pd.read_csv(p)
         except (pd.errors.EmptyDataError, pd.errors.ParserError):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import models, paper, profiles
-from .report import PAPER_NETS, declared_nets, deviations, glue_all, per_net
+from .report import PAPER_NETS, declared_nets, deviations, display_table, glue_all, per_net
 from .results import DATASET_NAMES, SECTIONS, Result, Trained, bind, data_ready, dataset_of
 
 if TYPE_CHECKING:
@@ -100,12 +100,12 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
                 note="; ".join(notes))
 
 
-def record(chapter: str, *rows: dict, verdicts: list[dict] = ()) -> pd.DataFrame:
+def record(chapter: str, *rows: dict, verdicts: list[dict] = ()) -> None:
     """Glue a chapter's status rows and verdicts (``lbsm.verdicts``; key ``lbsm_status``) for
-    the intro, and show the status rows."""
+    the intro, and show the status rows (whole)."""
     glue_all({STATUS_KEY: json.dumps({"chapter": chapter, "rows": list(rows),
                                       "verdicts": list(verdicts)})})
-    return pd.DataFrame(list(rows)).set_index("artifact")
+    display_table(pd.DataFrame(list(rows)).set_index("artifact"))
 
 
 def _notebook_records(path: Path) -> list[dict]:
