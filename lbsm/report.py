@@ -494,4 +494,5 @@ def column_dictionary(index: pd.DataFrame) -> pd.DataFrame:
             counts[c] = counts.get(c, 0) + 1
     rows = [{"column": c, "meaning": COLUMN_DOC.get(c, ("named after its table; see that table's chapter", ""))[0],
              "unit": COLUMN_DOC.get(c, ("", ""))[1], "files": n} for c, n in counts.items()]
-    return pd.DataFrame(rows).sort_values(["files", "column"], ascending=[False, True]).set_index("column")
+    df = pd.DataFrame(rows, columns=["column", "meaning", "unit", "files"])  # none yet: empty
+    return df.sort_values(["files", "column"], ascending=[False, True]).set_index("column")
