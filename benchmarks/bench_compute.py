@@ -17,9 +17,11 @@ from pathlib import Path
 
 import torch
 
-from lbsm import compute, data, train
-from lbsm.machine import device_name
-from lbsm.store import Store
+from lbsm.pipeline import compute
+from lbsm.core import data
+from lbsm.train import protocol as train
+from lbsm.core.machine import device_name
+from lbsm.core.store import Store
 
 
 def configs(epochs: int, train_subset: int) -> list[train.TrainConfig]:

@@ -22,8 +22,12 @@ from pathlib import Path
 
 import torch
 
-from lbsm import data, ensemble, machine, models, train
-from lbsm.store import Store
+from lbsm.core import data
+from lbsm.train import ensemble
+from lbsm.core import machine
+from lbsm.core import models
+from lbsm.train import protocol as train
+from lbsm.core.store import Store
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 8192, reps: int = 10) -> float:

@@ -15,11 +15,11 @@ import time
 
 import torch
 
-from lbsm import data as lbsm_data
-from lbsm.sharpness import Objective, keskar_sharpness
-from lbsm.store import Store
-from lbsm.machine import device_name
-from lbsm.train import Run, TrainConfig, fit
+from lbsm.core import data as lbsm_data
+from lbsm.analyses.sharpness import Objective, keskar_sharpness
+from lbsm.core.store import Store
+from lbsm.core.machine import device_name
+from lbsm.train.protocol import Run, TrainConfig, fit
 
 
 def clocks():

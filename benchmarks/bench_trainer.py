@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 def forward_flops_per_sample(net: str) -> float:
     """2 x multiply-adds of one forward pass (Linear and Conv layers; BN/ReLU/pool neglected)."""
-    from lbsm import models
+    from lbsm.core import models
     _, _, shape = models.NETWORKS[net]
     m, flops = models.build(net), [0.0]
 
@@ -52,7 +52,9 @@ def matmul_peak(device, dtype, n=2048, reps=10) -> float:
 
 def measure(args) -> dict:
     net, batch, mode, epochs, n, device = args
-    from lbsm import data, models, train
+    from lbsm.core import data
+    from lbsm.core import models
+    from lbsm.train import protocol as train
     device = torch.device(device)
     ds = data.load(models.NETWORKS[net][0], device=device).subset(n, 10)
     model = models.build(net, seed=0).to(device)

@@ -1,3 +1,4 @@
+"""``python -m lbsm``: the command line (``lbsm.cli``)."""
 from .cli import main
 
 raise SystemExit(main())

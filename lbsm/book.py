@@ -27,23 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from .core.catalog import CHAPTERS, LAST, ROOT  # the book's one list of chapters
+
 REPO = Path(__file__).resolve().parent.parent
 BOOK_DIR = REPO / "book"
 NBVAL_DIR = REPO / "tests" / "nbval"
 TOC = REPO / "_toc.yml"
-ROOT = "intro"
-CHAPTERS = [
-    "intro",
-    "setup",
-    "gap",
-    "interpolation",
-    "sharpness",
-    "small_batches",
-    "remedies",
-    "sensitivity",
-    "data",
-]
-LAST = (ROOT, "data")  # the intro collects the chapters' verdicts, the data page every CSV
 KERNEL = "python3"
 
 
@@ -107,7 +96,7 @@ def verify_store(log=print, store=None) -> None:
     """Refuse to render from a results store that fails verification (``lbsm runs --verify``):
     a chapter must never show a number that is forged, mismatched or stale. Files added since the
     manifest (each verified by its own checksums) are only noted."""
-    from .store import MANIFEST, Store
+    from .core.store import MANIFEST, Store
     store = store or Store()
     found = store.verify()
     if found["problems"]:
@@ -152,7 +141,7 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
     with a message; an unknown name is an error. Stops at the first chapter that fails.
     """
     import papermill as pm
-    from . import profiles
+    from .experiments import profiles
     profiles.get(profile)  # fail early on a typo
     check_parameters(profile, parameters or {})
     verify_store(log)

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import data as lbsm_data
-from . import models
-from . import validate
+from .core import data as lbsm_data
+from .core import models
+from .core import validate
 
 STARTS = ("sign", "zero")
 RUN_COLUMNS = ("run", "net", "batch_size", "seed", "epochs", "stop", "train_subset", "test_subset",
@@ -23,9 +23,9 @@ RUN_COLUMNS = ("run", "net", "batch_size", "seed", "epochs", "stop", "train_subs
 
 
 def cmd_train(a) -> int:
-    from .ensemble import fit_ensemble
-    from .store import Store
-    from .train import TrainConfig, fit
+    from .train.ensemble import fit_ensemble
+    from .core.store import Store
+    from .train.protocol import TrainConfig, fit
     if a.train_subset is not None:  # checked before anything is loaded or written
         validate.batch_size(a.batch_size, a.train_subset)
     seeds = a.seeds or [a.seed]
@@ -81,8 +81,8 @@ def check_compute_options(a) -> None:
 
 
 def cmd_compute(a) -> int:
-    from . import compute
-    from .store import Store
+    from .pipeline import compute
+    from .core.store import Store
     check_compute_options(a)
     chapters = "all" if "all" in a.chapters else a.chapters
     t0 = time.perf_counter()
@@ -100,8 +100,8 @@ def cmd_compute(a) -> int:
 
 
 def cmd_import(a) -> int:
-    from .chunks import import_archive
-    from .store import Store
+    from .pipeline.chunks import import_archive
+    from .core.store import Store
     store = Store(a.results)
     out = import_archive(a.archive, store)
     print(f"{len(out['added'])} added, {len(out['kept'])} already in {store.root}")
@@ -111,7 +111,9 @@ def cmd_import(a) -> int:
 def compute_chunk(a, store, t0) -> int:
     """``compute --budget S [--dry-run]``: the missing work of the profile that fits S seconds,
     in ``lbsm.chunks.PRIORITY`` order; optionally packed into ``--archive``."""
-    from . import chunks, compute, train
+    from .pipeline import chunks
+    from .pipeline import compute
+    from .train import protocol as train
     budget = a.budget if a.budget is not None else float("inf")
     if a.selftest:
         print("self-test:", chunks.selftest(require_cuda=a.require_cuda))
@@ -128,7 +130,7 @@ def compute_chunk(a, store, t0) -> int:
     print(chunks.plan_text(items, budget, cost))
     if a.dry_run:
         return 0
-    from .ensemble import fit_ensemble
+    from .train.ensemble import fit_ensemble
     before = chunks.snapshot(store)
     on_gpu = train.default_device().type == "cuda"
     for it in items:
@@ -154,7 +156,7 @@ def check_sizes(cfg) -> None:
 
 
 def cmd_runs(a) -> int:
-    from .store import MANIFEST, Store
+    from .core.store import MANIFEST, Store
     store = Store(a.results)
     if a.write_manifest:
         out = store.write_manifest()
@@ -264,13 +266,13 @@ def stage(root: Path, shared: Path | None) -> int:
 
 
 def cmd_sharpness(a) -> int:
-    from .sharpness import sharpness_of_run
+    from .analyses.sharpness import sharpness_of_run
     if a.subspace is None and a.subspace_kind != "gaussian":
         raise ValueError(f"--subspace-kind {a.subspace_kind} only works with --subspace P (the "
                          "full space has no random subspace); add --subspace or leave it out")
     if a.subset is not None:
-        from .store import Store
-        from .train import Run
+        from .core.store import Store
+        from .train.protocol import Run
         store = Store(a.results)
         r = Run.load(store.find(a.run), store)
         n = r.config.train_subset or len(lbsm_data.load(r.config.dataset).x_train)
@@ -284,8 +286,8 @@ def cmd_sharpness(a) -> int:
 
 
 def cmd_interpolate(a) -> int:
-    from .landscape import interpolate_runs
-    from .store import Store
+    from .analyses.landscape import interpolate_runs
+    from .core.store import Store
     if a.out:
         validate.writable_file("--out", a.out)  # before the computation, not after it
     store = Store(a.results)
@@ -324,8 +326,12 @@ def checked(check, name: str, **kw):
 
 
 def parser() -> argparse.ArgumentParser:
-    from . import compute, landscape, profiles, sharpness, train  # for their lists of choices
-    from .machine import PRECISIONS as precisions
+    from .pipeline import compute  # for their lists of choices
+    from .analyses import landscape
+    from .experiments import profiles
+    from .analyses import sharpness
+    from .train import protocol as train
+    from .core.machine import PRECISIONS as precisions
     p = argparse.ArgumentParser(
         prog="python -m lbsm", formatter_class=HelpFormatter,
         description="Large-batch training and sharp minima (Keskar et al., ICLR 2017): train, list "
@@ -484,7 +490,7 @@ def parser() -> argparse.ArgumentParser:
 def error_message(exc: BaseException) -> str:
     """One line for the user: the message of the errors that carry one, else the error's type."""
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    from .store import DamagedError
+    from .core.store import DamagedError
     if isinstance(exc, (ValueError, KeyError, OSError, lbsm_data.DataError, DamagedError)) and text:
         return text
     return (f"{type(exc).__name__}: {text}".rstrip(": ") +

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lbsm import data as lbsm_data
+from lbsm.core import data as lbsm_data
 
 
 def _data_root() -> Path:
@@ -26,7 +26,7 @@ def mnist():
 
 @pytest.fixture
 def store(tmp_path):
-    from lbsm.store import Store
+    from lbsm.core.store import Store
     return Store(tmp_path / "results")
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lbsm import book, results, status
+from lbsm import book
+from lbsm.experiments import results
+from lbsm.report import status
 
 CHAPTERS = book.existing()
 NOTEBOOKS = {c: json.loads(book.chapter_path(c).read_text()) for c in CHAPTERS}

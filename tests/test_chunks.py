@@ -3,8 +3,11 @@ import tarfile
 
 import pytest
 
-from lbsm import chunks, cli, data, train
-from lbsm.store import Store
+from lbsm.pipeline import chunks
+from lbsm import cli
+from lbsm.core import data
+from lbsm.train import protocol as train
+from lbsm.core.store import Store
 
 # seconds per epoch for every (net, batch) the paper profile trains (a given cost model)
 PAPER_COST = {"C1@256": 1.0, "C1@5000": 0.5, "C2@256": 3, "C2@5000": 1.5, "F1@256": 0.3,

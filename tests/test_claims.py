@@ -3,8 +3,11 @@ worded as the numbers say (its negation when they say otherwise)."""
 import pandas as pd
 import pytest
 
-from lbsm import compute, tables, text, verdicts
-from lbsm.store import Store
+from lbsm.pipeline import compute
+from lbsm.report import tables
+from lbsm.report import text
+from lbsm.report import verdicts
+from lbsm.core.store import Store
 
 TINY = dict(nets="F1", seeds=2, sb_epochs=1, lb_epochs=1, train_subset=1000, test_subset=500,
             sharpness_iters=2, sharpness_subset=300, precision="fp32")

@@ -8,9 +8,12 @@ import sys
 import pandas as pd
 import pytest
 
-from lbsm import cli, landscape, models, sharpness
-from lbsm import data as lbsm_data
-from lbsm.machine import PRECISIONS
+from lbsm import cli
+from lbsm.analyses import landscape
+from lbsm.core import models
+from lbsm.analyses import sharpness
+from lbsm.core import data as lbsm_data
+from lbsm.core.machine import PRECISIONS
 
 
 def lbsm(*args, env=None, timeout=600):
@@ -133,7 +136,7 @@ def test_train_precision_defaults_to_the_papers_fp32():
 
 def _fake_run(root, seed=0, history="epoch,train_loss,train_acc,test_loss,test_acc\n1,0.5,90.0,0.6,88.5\n"):
     """A run written as lbsm.train.publish writes one (checksums, key), without training."""
-    from lbsm.store import RUN_FILES, config_key, seal_meta, sha256
+    from lbsm.core.store import RUN_FILES, config_key, seal_meta, sha256
     config = dict(net="F1", batch_size=256, seed=seed, epochs=1, stop="epochs", train_subset=1000,
                   test_subset=None, precision="fp32", lr=1e-3, bn_eval="batch", method="adam",
                   augment=False, init=None)

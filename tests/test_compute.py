@@ -6,8 +6,10 @@ import time
 import pandas as pd
 import pytest
 
-from lbsm import compute, results, train
-from lbsm.store import Store
+from lbsm.pipeline import compute
+from lbsm.experiments import results
+from lbsm.train import protocol as train
+from lbsm.core.store import Store
 
 # a profile small enough for a test: F1, one trial, one epoch each on 1,000 examples
 TINY = dict(nets="F1", seeds=1, sb_epochs=1, lb_epochs=1, train_subset=1000, test_subset=500,
@@ -111,7 +113,7 @@ def test_a_killed_worker_loses_no_finished_run(mnist, tmp_path):
 
 def test_compute_into_a_given_store_writes_nothing_elsewhere(mnist, tmp_path, one_thread):
     """The parts open ``Store()`` themselves: they must see the store ``compute`` was given."""
-    from lbsm.store import results_dir
+    from lbsm.core.store import results_dir
     default = results_dir()
     compute.compute(["gap", "interpolation"], "smoke", store=Store(tmp_path / "given"), **TINY)
     assert len(list((tmp_path / "given").glob("runs/*/meta.json"))) == 2

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lbsm import data as D
+from lbsm.core import data as D
 
 
 def test_mnist_official_files(mnist):

@@ -2,8 +2,9 @@
 import pandas as pd
 import pytest
 
-from lbsm import ensemble, train
-from lbsm.store import Store
+from lbsm.train import ensemble
+from lbsm.train import protocol as train
+from lbsm.core.store import Store
 
 COLS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]
 
@@ -80,7 +81,7 @@ def test_ensemble_members_stop_at_their_own_plateau(mnist, tmp_path, one_thread)
 def test_c1_ensemble_with_dropout_stays_close(mnist, tmp_path, one_thread):
     """C1 has dropout: the masks differ from the sequential runs', so only closeness holds.
     Tolerance: training loss within 25 % after one epoch on 200 images."""
-    from lbsm import data
+    from lbsm.core import data
     cifar = data.load("cifar10").subset(200, 100)
     cfgs = [train.TrainConfig("C1", 50, seed=s, epochs=1, train_subset=200, test_subset=100,
                               precision="fp32") for s in (0, 1)]
@@ -116,7 +117,7 @@ def test_cli_trains_seeds_together(mnist, tmp_path, capsys, one_thread):
 
 def test_bf16_ensemble_of_a_batchnorm_conv_net_trains(tmp_path, one_thread):
     """bf16 autocast + vmap + BatchNorm (the GPU path): BatchNorm runs on a float32 copy."""
-    from lbsm import data
+    from lbsm.core import data
     cifar = data.load("cifar10").subset(100, 50)
     cfgs = [train.TrainConfig("C1", 50, seed=s, epochs=1, train_subset=100, test_subset=50,
                               precision="bf16") for s in (0, 1)]

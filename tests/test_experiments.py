@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
-from lbsm import experiments as ex
-from lbsm import models
-from lbsm.store import Store
-from lbsm.train import Run, TrainConfig
+from lbsm.experiments import sections as ex
+from lbsm.core import models
+from lbsm.core.store import Store
+from lbsm.train.protocol import Run, TrainConfig
 
 TINY = dict(train_subset=300, test_subset=200, progress=False, device="cpu")
 
 
 def _have_mnist():
-    from lbsm import data
+    from lbsm.core import data
     return not data.check("mnist")
 
 

@@ -5,9 +5,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from lbsm import models
-from lbsm.hessian import hutchinson_trace, top_eigenvalues
-from lbsm.sharpness import Objective
+from lbsm.core import models
+from lbsm.analyses.hessian import hutchinson_trace, top_eigenvalues
+from lbsm.analyses.sharpness import Objective
 
 N, BATCH = 64, 16  # four evaluation batches: BatchNorm "batch" statistics differ per batch
 

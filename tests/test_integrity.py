@@ -12,8 +12,12 @@ import tarfile
 
 import pytest
 
-from lbsm import book, chunks, cli, data, train
-from lbsm.store import MANIFEST, DamagedError, Store, StoreAccessError, write_atomic
+from lbsm import book
+from lbsm.pipeline import chunks
+from lbsm import cli
+from lbsm.core import data
+from lbsm.train import protocol as train
+from lbsm.core.store import MANIFEST, DamagedError, Store, StoreAccessError, write_atomic
 
 SMALL = dict(epochs=1, train_subset=1000, test_subset=200, precision="fp32")
 
@@ -224,7 +228,7 @@ def test_import_verifies_every_run_and_analysis_first(store, tmp_path, what, pri
         if what == "analysis other key" and name.startswith("analyses/"):
             rec = json.loads(blob)
             rec["params"]["run"] = b
-            from lbsm.store import seal_record
+            from lbsm.core.store import seal_record
             return json.dumps(seal_record(rec)).encode()
         return blob
     rewrite(archive, change)
@@ -311,7 +315,7 @@ def test_store_files_are_readable_as_the_umask_allows(store, pristine, tmp_path)
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "f.json").stat().st_mode) == 0o644
-    from lbsm.store import _umask
+    from lbsm.core.store import _umask
     for f in (store.root / "runs" / pristine[1][0]).iterdir():  # written under this umask
         assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~_umask(), f
 
@@ -335,7 +339,7 @@ def test_a_read_only_store_names_the_damaged_file_and_moves_nothing(store, prist
 
 def test_a_permission_problem_is_not_damage(store, pristine, monkeypatch):
     """A user who may not read a file gets StoreAccessError; nothing is set aside."""
-    from lbsm import store as store_mod
+    from lbsm.core import store as store_mod
     real = store_mod.load_json
 
     def denied(path):
@@ -494,7 +498,7 @@ def test_book_refuses_a_profile_parameter_that_contradicts_the_profile():
 def test_a_dry_run_measures_a_slice_on_the_cpu(monkeypatch):
     """Trial: `compute all --profile paper --budget 540 --dry-run` without --cost timed C2 steps
     at B = 5000 on the CPU for more than 10 minutes: the steps now run on a slice and are scaled."""
-    from lbsm import data as lbsm_data
+    from lbsm.core import data as lbsm_data
     import torch
     seen = []
     real = train.adam_step

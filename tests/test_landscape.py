@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from lbsm import train
-from lbsm.data import Dataset
-from lbsm.landscape import (combine, distance_ratio, interpolate, interpolate_runs,
+from lbsm.train import protocol as train
+from lbsm.core.data import Dataset
+from lbsm.analyses.landscape import (combine, distance_ratio, interpolate, interpolate_runs,
                             loss_and_accuracy, recalibrate_)
 
 BATCH = 50

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lbsm import models
+from lbsm.core import models
 
 
 def fc(n_in, width, depth, n_out):  # Linear + BN(gamma, beta) per hidden layer, then output Linear

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lbsm import paper
+from lbsm.core import paper
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from lbsm import profiles
+from lbsm.experiments import profiles
 
 
 def test_profiles_are_data_with_the_papers_batch_sizes():

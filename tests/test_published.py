@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from lbsm.store import Store
+from lbsm.core.store import Store
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "results"
 

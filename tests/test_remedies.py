@@ -5,9 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lbsm import models, remedies, train
-from lbsm.remedies import affine, augment, fgsm, resolve_args
-from lbsm.train import TrainConfig, adam_step
+from lbsm.core import models
+from lbsm.train import remedies
+from lbsm.train import protocol as train
+from lbsm.train.remedies import affine, augment, fgsm, resolve_args
+from lbsm.train.protocol import TrainConfig, adam_step
 
 
 def _zeros(n):
@@ -231,13 +233,13 @@ def test_bf16_precision_runs_every_step():
 # ----------------------------------------------------------------------------- through the trainer
 
 def _have(name):
-    from lbsm import data
+    from lbsm.core import data
     return not data.check(name)
 
 
 @pytest.mark.skipif(not _have("cifar10"), reason="CIFAR-10 not in $LBSM_DATA")
 def test_fit_with_augmentation_on_c1(tmp_path):
-    from lbsm.store import Store
+    from lbsm.core.store import Store
     cfg = TrainConfig("C1", 32, epochs=1, train_subset=64, test_subset=64, augment=True,
                       method="stability")
     run = train.fit(cfg, Store(tmp_path), device="cpu", progress=False)
@@ -246,7 +248,7 @@ def test_fit_with_augmentation_on_c1(tmp_path):
 
 @pytest.mark.skipif(not _have("mnist"), reason="MNIST not in $LBSM_DATA")
 def test_fit_rejects_augmentation_of_f1(tmp_path):
-    from lbsm.store import Store
+    from lbsm.core.store import Store
     cfg = TrainConfig("F1", 32, epochs=1, train_subset=64, test_subset=64, augment=True)
     with pytest.raises(ValueError, match="image batch"):
         train.fit(cfg, Store(tmp_path), device="cpu", progress=False)

@@ -4,7 +4,13 @@ to lbsm.experiments, the plan says what is skipped (lbsm.report.section_coverage
 import pandas as pd
 import pytest
 
-from lbsm import experiments, paper, profiles, report, results, tables, text
+from lbsm.experiments import sections as experiments
+from lbsm.core import paper
+from lbsm.experiments import profiles
+from lbsm.report import render as report
+from lbsm.experiments import results
+from lbsm.report import tables
+from lbsm.report import text
 
 
 @pytest.mark.parametrize("name", list(profiles.PROFILES))

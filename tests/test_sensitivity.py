@@ -4,7 +4,9 @@ import math
 import pandas as pd
 import pytest
 
-from lbsm import compute, results, sensitivity
+from lbsm.pipeline import compute
+from lbsm.experiments import results
+from lbsm.experiments import sensitivity
 
 
 def test_study_retrains_only_the_stop_and_precision_variants():
@@ -49,5 +51,5 @@ def test_closing_ranks_the_choice_that_moves_table3_most():
     assert close.iloc[0]["moves toward the paper (decades)"] == pytest.approx(2.0)
     assert close.iloc[0]["closest setting"] == "zero"
     assert close.iloc[1]["moves toward the paper (decades)"] == 0  # the baseline is the closest
-    from lbsm import text
+    from lbsm.report import text
     assert "is the L-BFGS-B start: from sign" in text.sensitivity_text(summ, close)["sens_sentence"]

@@ -7,8 +7,9 @@ import scipy.optimize
 import torch
 from torch import nn
 
-from lbsm import models, train
-from lbsm.sharpness import (Objective, SharpnessResult, Subspace, keskar_sharpness, lbfgsb,
+from lbsm.core import models
+from lbsm.train import protocol as train
+from lbsm.analyses.sharpness import (Objective, SharpnessResult, Subspace, keskar_sharpness, lbfgsb,
                             maximize_in_box, phi, sharpness_of_run)
 
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from lbsm.store import Store
+from lbsm.core.store import Store
 
 
 def test_analysis_is_computed_once_and_served_from_the_store(store):
@@ -78,6 +78,6 @@ def test_weights_live_outside_the_published_tree(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("precision", ["auto", "fp16"])
 def test_a_precision_the_protocol_does_not_name_is_refused(precision):
-    from lbsm.train import TrainConfig
+    from lbsm.train.protocol import TrainConfig
     with pytest.raises(ValueError, match=f"precision {precision!r}"):
         TrainConfig("F1", 256, precision=precision)

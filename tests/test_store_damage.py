@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from lbsm import cli, train
-from lbsm.store import DamagedError, Store
+from lbsm import cli
+from lbsm.train import protocol as train
+from lbsm.core.store import DamagedError, Store
 
 SMALL = dict(train_subset=1000, test_subset=300, precision="fp32")
 

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from lbsm import train
-from lbsm.train import TrainConfig, fit
+from lbsm.train import protocol as train
+from lbsm.train.protocol import TrainConfig, fit
 
 SMALL = dict(train_subset=2000, test_subset=1000)
 
@@ -21,7 +21,7 @@ def test_short_f1_training_reaches_90_percent(mnist, store):
 
 
 def test_same_config_same_history(mnist, tmp_path):
-    from lbsm.store import Store
+    from lbsm.core.store import Store
     cfg = TrainConfig("F1", 100, epochs=2, seed=5, train_subset=600, test_subset=200)
     a = fit(cfg, Store(tmp_path / "a"), dataset=mnist, progress=False)
     b = fit(cfg, Store(tmp_path / "b"), dataset=mnist, progress=False)
@@ -63,7 +63,7 @@ def test_key_covers_the_whole_config():
 
 
 def test_interrupted_run_resumes_to_the_same_result(mnist, tmp_path, monkeypatch):
-    from lbsm.store import Store
+    from lbsm.core.store import Store
     cfg = TrainConfig("F1", 200, epochs=3, seed=1, train_subset=1000, test_subset=200)
     ref = fit(cfg, Store(tmp_path / "ref"), dataset=mnist, progress=False)
 
@@ -130,7 +130,7 @@ def test_missing_weights_are_retrained_and_the_deviation_recorded(mnist, store):
 
 
 def test_precision_is_fp32_by_default_and_part_of_the_key(mnist, store):
-    from lbsm import machine
+    from lbsm.core import machine
     run = fit(TrainConfig("F1", 500, epochs=1, **SMALL), store, dataset=mnist, progress=False)
     assert run.config.precision == "fp32" and run.meta["precision"] == "fp32"
     assert json.loads((run.path / "config.json").read_text())["precision"] == "fp32"
@@ -144,7 +144,7 @@ def test_precision_is_fp32_by_default_and_part_of_the_key(mnist, store):
 
 
 def test_plateau_rule_is_absolute_with_patience():
-    from lbsm.train import plateaued
+    from lbsm.train.protocol import plateaued
     h = lambda losses: [{"train_loss": float("nan")}] + [{"train_loss": v} for v in losses]  # noqa: E731
     # LB-like: shrinking by 3 % per epoch from 2.5e-4: under 1e-4 in 5 epochs, so it has ceased
     lb = [2.5e-4 * 0.97 ** i for i in range(12)]

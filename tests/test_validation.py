@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lbsm import data as D
-from lbsm import validate as V
+from lbsm.core import data as D
+from lbsm.core import validate as V
 from lbsm.cli import main
 
 
@@ -284,7 +284,7 @@ def test_results_that_is_a_file(capsys, tmp_path):
     (dict(precision="fp16"), "precision"), (dict(landscape_bn="banana"), "landscape_bn"),
     (dict(bogus=1), "unknown profile knob"), (dict(nets="F9"), "F9")])
 def test_papermill_parameters_are_checked_where_they_enter(params, match):
-    from lbsm import results
+    from lbsm.experiments import results
     with pytest.raises(ValueError, match=match):
         results.profile("smoke", **params)
 
@@ -302,13 +302,13 @@ def test_book_runner_prints_a_message_not_a_traceback(capsys):
                                       (dict(batch_size=0), "batch_size must be an integer >= 1"),
                                       (dict(lr=float("nan")), "lr"), (dict(seed=-1), "seed")])
 def test_train_config_refuses_nonsense(kw, match):
-    from lbsm.train import TrainConfig
+    from lbsm.train.protocol import TrainConfig
     with pytest.raises(ValueError, match=match):
         TrainConfig(**{"net": "F1", "batch_size": 256, **kw})
 
 
 def test_a_batch_larger_than_the_data_is_refused_before_anything_is_stored(mnist, store):
-    from lbsm.train import TrainConfig, fit
+    from lbsm.train.protocol import TrainConfig, fit
     cfg = TrainConfig("F1", 100000, epochs=1, train_subset=1000, test_subset=100)
     with pytest.raises(ValueError, match="larger than the training set"):
         fit(cfg, store, dataset=mnist, progress=False)
@@ -320,8 +320,8 @@ def test_a_batch_larger_than_the_data_is_refused_before_anything_is_stored(mnist
                                       (dict(subspace=-5), "subspace")])
 def test_sharpness_refuses_nonsense(kw, match):
     import torch
-    from lbsm import models
-    from lbsm.sharpness import keskar_sharpness
+    from lbsm.core import models
+    from lbsm.analyses.sharpness import keskar_sharpness
     x, y = torch.rand(8, 784), torch.randint(0, 10, (8,))
     with pytest.raises(ValueError, match=match):
         keskar_sharpness(models.build("F1"), x, y, **kw)

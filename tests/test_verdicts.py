@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lbsm import verdicts
-from lbsm.verdicts import Paired
+from lbsm.report import verdicts
+from lbsm.report.verdicts import Paired
 
 NOISE = np.array([-0.02, 0.01, 0.03, -0.01, -0.01])  # a fixed, zero-mean seed noise
 
@@ -156,7 +156,7 @@ def test_parametric_rule(rise_sb, rise_lb, expected):
 
 
 def test_parametric_rule_compares_magnitudes_with_the_paper():
-    from lbsm import paper
+    from lbsm.core import paper
     ref = verdicts._paper_rise("Fig3_F1", 0.125)
     assert ref is not None and paper.has_figure("Fig3_F1")
     exact = verdicts.parametric(curves(ref[0], ref[1]), "linear")[0]
@@ -292,7 +292,7 @@ def test_not_run_says_why():
 
 def test_run_problems_name_the_protocol_deviations():
     from types import SimpleNamespace as NS
-    from lbsm.train import TrainConfig
+    from lbsm.train.protocol import TrainConfig
     ok = NS(config=TrainConfig("F1", 256, stop="plateau"), meta={"precision": "fp32", "stopped_by": "plateau"},
             status="done")
     assert verdicts.run_problems([ok]) == []

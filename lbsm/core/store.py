@@ -54,7 +54,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MANIFEST = "MANIFEST.sha256"
 RUN_FILES = ("config.json", "history.csv")  # checksummed in meta.json
 PUBLISHED_RUN_FILES = ("config.json", "meta.json", "history.csv", "retrained.json")

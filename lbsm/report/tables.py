@@ -14,11 +14,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import data as lbsm_data
-from . import experiments, models, paper, profiles
-from . import train as training
-from .report import EPS, PAPER_FIG_NET, deviations, eps_label, mean_sd, per_net, pm
-from .results import DATASET_NAMES, Plan, Result, Trained, bind, data_ready, dataset_of
+from ..core import data as lbsm_data
+from ..experiments import sections as experiments
+from ..core import models
+from ..core import paper
+from ..experiments import profiles
+from ..train import protocol as training
+from .render import EPS, PAPER_FIG_NET, deviations, eps_label, mean_sd, per_net, pm
+from ..experiments.results import DATASET_NAMES, Plan, Result, Trained, bind, data_ready, dataset_of
 
 TABLE2_ROWS = [("train SB", "train_sb", "train_acc", 0), ("train LB", "train_lb", "train_acc", 1),
                ("test SB", "test_sb", "test_acc", 0), ("test LB", "test_lb", "test_acc", 1)]
@@ -406,7 +409,7 @@ def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
     and where the book measures what it changes."""
     import dataclasses
     import inspect
-    from . import sharpness
+    from ..analyses import sharpness
     cfg = {f.name: f.default for f in dataclasses.fields(training.TrainConfig)}
     box = inspect.signature(sharpness.maximize_in_box).parameters
     ks = inspect.signature(sharpness.keskar_sharpness).parameters

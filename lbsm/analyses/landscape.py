@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import models
-from .data import Dataset
+from ..core import models
+from ..core.data import Dataset
 
 EVAL_BATCH = 5000
 VERSION = 1  # of the stored curves and distance ratios: bump when a change alters them
@@ -169,10 +169,10 @@ def interpolate_runs(sb_run: str, lb_run: str, kind: str = "linear", points: int
     ``df.attrs`` carries the run names and, when both runs start from the same x0 (the SB and LB
     runs of one trial do), the distance ratio ||x_s - x0|| / ||x_l - x0||.
     """
-    from . import data as lbsm_data
-    from . import validate
-    from .store import Store
-    from .train import Run, default_device
+    from ..core import data as lbsm_data
+    from ..core import validate
+    from ..core.store import Store
+    from ..train.protocol import Run, default_device
     validate.at_least("points", points, 2)
     validate.choice("kind", kind, KINDS)
     validate.choice("bn", bn, BN_POLICIES)

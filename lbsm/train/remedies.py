@@ -27,8 +27,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import models
-from .train import autocast
+from ..core import models
+from ..core.machine import arithmetic
 
 # ---------------------------------------------------------------------------------------------
 # E.1 data augmentation
@@ -194,7 +194,7 @@ def conservative_step(model, opt, xb, yb, cfg) -> torch.Tensor:
     first = None
     for _ in range(inner):
         opt.zero_grad(set_to_none=True)
-        with autocast(cfg.precision, xb.device):
+        with arithmetic(cfg.precision, xb.device):
             loss = F.cross_entropy(model(xb), yb)
         loss.backward()
         if anchor is not None:
@@ -222,7 +222,7 @@ def fgsm(model, x: torch.Tensor, y: torch.Tensor, eps: float, clip: bool = True,
     parameter gradient is accumulated. Returns a detached tensor.
     """
     xa = x.detach().clone().requires_grad_(True)
-    with autocast(precision, x.device):
+    with arithmetic(precision, x.device):
         loss = F.cross_entropy(model(xa), y)
     (grad,) = torch.autograd.grad(loss, xa)
     x_adv = x.detach() + eps * grad.sign().to(x.dtype)
@@ -244,7 +244,7 @@ def adversarial_step(model, opt, xb, yb, cfg) -> torch.Tensor:
     alpha = float(args["alpha"])
     x_adv = fgsm(model, xb, yb, float(args["eps"]), clip=bool(args["clip"]), precision=cfg.precision)
     opt.zero_grad(set_to_none=True)
-    with autocast(cfg.precision, xb.device):
+    with arithmetic(cfg.precision, xb.device):
         clean = F.cross_entropy(model(xb), yb)
         adv = F.cross_entropy(model(x_adv), yb)
         loss = alpha * clean + (1 - alpha) * adv
@@ -266,7 +266,7 @@ def stability_step(model, opt, xb, yb, cfg) -> torch.Tensor:
     alpha, sigma = float(args["alpha"]), float(args["sigma"])
     x_noisy = xb + sigma * torch.randn_like(xb)
     opt.zero_grad(set_to_none=True)
-    with autocast(cfg.precision, xb.device):
+    with arithmetic(cfg.precision, xb.device):
         logits = model(xb)
         logits_noisy = model(x_noisy)
     logp = F.log_softmax(logits.float(), dim=1)

@@ -39,11 +39,13 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from . import experiments, paper, profiles
-from .report import EPS, eps_label
-from .results import DATASET_NAMES, data_ready, dataset_of
-from .sharpness import stop_reason
-from .status import ARTIFACTS
+from ..experiments import sections as experiments
+from ..core import paper
+from ..experiments import profiles
+from .render import EPS, eps_label
+from ..experiments.results import DATASET_NAMES, data_ready, dataset_of
+from ..analyses.sharpness import stop_reason
+from ..core.catalog import ARTIFACTS
 
 VERDICTS = ("reproduced", "same direction", "inconclusive", "contradicts", "not run")
 KINDS = ("paper", "extension")

@@ -32,10 +32,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm  # text bars: the notebooks pass progress=False, ipywidgets is not needed
 
-from . import data as lbsm_data
-from . import train
-from .store import Store
-from .train import SB_BATCH, Run, TrainConfig
+from ..core import data as lbsm_data
+from ..train import protocol as train
+from ..core.store import Store
+from ..train.protocol import SB_BATCH, Run, TrainConfig
 
 DEFAULT_EPS = (1e-3, 5e-4)
 RESULT_FIELDS = ("value", "f0", "fmax", "eps", "p", "iterations", "evaluations", "seconds")
@@ -51,7 +51,7 @@ def sharpness_col(eps: float) -> str:
 
 
 def _default_sharpness_fn():
-    from .sharpness import keskar_sharpness  # written alongside; imported only when needed
+    from ..analyses.sharpness import keskar_sharpness  # written alongside; imported only when needed
     return keskar_sharpness
 
 
@@ -97,7 +97,7 @@ def run_sharpness(run: Run, eps: Sequence[float] = DEFAULT_EPS, which: str | int
     vertex along the gradient, ``"zero"``); ``bn`` / ``batch_size``: the BatchNorm policy and the
     evaluation batch of f (default: the run's). Returns {eps: result dict (value, f0, fmax,
     ...)}; each solve is an analysis of the results store."""
-    from .sharpness import VERSION
+    from ..analyses.sharpness import VERSION
     fn = sharpness_fn or _default_sharpness_fn()
     store = store or run.store or Store()
     bn = bn or run.config.bn_eval
@@ -375,7 +375,7 @@ def cone_fraction(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, dire
     the whole space" speaks of: random directions concentrate, so the fraction is ~0 or ~1 and the
     informative number is how the typical ``rises / reference`` compares with 1.
     """
-    from .train import evaluate
+    from ..train.protocol import evaluate
     params = [p for p in model.parameters() if p.requires_grad]
     saved = [p.detach().clone() for p in params]
     f0 = evaluate(model, x, y, batch_size, bn)[0]
@@ -516,7 +516,7 @@ def remedy_trials(net: str, method: str = "adam", method_args: dict | None = Non
 
     Regimes in the ``regime`` column: ``"SB"``, ``"LB+remedy"``, ``"LB"``. One row per (regime,
     seed). With matching knobs the SB and plain LB runs are those of the gap chapter (same keys)."""
-    from .remedies import resolve_args
+    from ..train.remedies import resolve_args
     store = store or Store()
     args = resolve_args(method, net, method_args)
     lb = _lb(net, lb_batch, train_subset)

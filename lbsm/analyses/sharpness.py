@@ -66,7 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad_and_value
 
-from . import models
+from ..core import models
 
 EVAL_BATCH = 5000
 VERSION = 2  # of the stored Metric 2.1 values: bump when a change alters them
@@ -435,7 +435,7 @@ def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
     ``subspace_kind`` drawn with ``seed`` (``Subspace.random``), or a ready ``Subspace``.
     ``start``, ``tol``: see ``maximize_in_box``.
     """
-    from . import validate
+    from ..core import validate
     validate.finite_positive_float("eps", eps)
     validate.positive_int("iters", iters)
     if isinstance(subspace, int) or subspace is not None and not isinstance(subspace, Subspace):
@@ -462,9 +462,9 @@ def sharpness_of_run(run: str, eps: float = 1e-3, subspace: int | None = None, i
     ``run`` is a name or key prefix as ``Store.find`` accepts. The run's own ``train_subset`` is
     applied first, then the optional further ``train_subset`` (first N of those).
     """
-    from . import data as lbsm_data
-    from .store import Store
-    from .train import Run, default_device
+    from ..core import data as lbsm_data
+    from ..core.store import Store
+    from ..train.protocol import Run, default_device
     device = torch.device(device) if device else default_device()
     store = Store(results)
     r = Run.load(store.find(run), store)

@@ -12,9 +12,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import experiments, paper
-from .report import EPS, LB_COLOR, PAPER_FIG_NET, SB_COLOR, eps_label
-from .results import Result, Trained
+from ..experiments import sections as experiments
+from ..core import paper
+from .render import EPS, LB_COLOR, PAPER_FIG_NET, SB_COLOR, eps_label
+from ..experiments.results import Result, Trained
 
 # Every figure at 150 dpi with text of at least 8 pt (what a reader sees on the page: the
 # notebook's inline PNGs are drawn at figure.dpi); PNG output is byte-deterministic, so a
@@ -296,7 +297,7 @@ def plot_sensitivity(df: pd.DataFrame, choice: str):
     """Metric 2.1 of the SB (blue) and LB (red) minimizers under each setting of one unstated
     choice (log scale), the baseline setting ringed, the paper's Table 3 values as dashed lines."""
     import matplotlib.pyplot as plt
-    from .sensitivity import LABELS, _paper_values
+    from ..experiments.sensitivity import LABELS, _paper_values
     d = df[df.choice == choice]
     if "seed" in d:  # a choice retrained for several trials: the figure is the first trial's
         d = d[d.seed == d.seed.min()]

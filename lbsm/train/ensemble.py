@@ -36,10 +36,12 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 from tqdm import tqdm  # text bars: the notebooks pass progress=False, ipywidgets is not needed
 
-from . import data as lbsm_data
-from . import machine, models, validate
-from .store import Store, save_torch
-from .train import (Run, TrainConfig, autocast, default_device, evaluate, fit, initial_state,
+from ..core import data as lbsm_data
+from ..core import machine
+from ..core import models
+from ..core import validate
+from ..core.store import Store, save_torch
+from .protocol import (Run, TrainConfig, default_device, evaluate, fit, initial_state,
                     plateaued, publish)
 
 
@@ -129,7 +131,7 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
     base.train()
 
     def loss_of(p, xb, yb):
-        with autocast(precision, xb.device):
+        with machine.arithmetic(precision, xb.device):
             return F.cross_entropy(functional_call(base, p, (xb,)), yb)
     step = vmap(grad_and_value(loss_of), randomness="different")
     opt = torch.optim.Adam(list(params.values()), lr=c0.lr, betas=c0.betas, eps=c0.adam_eps)
@@ -142,7 +144,7 @@ def train_together(cfgs: list[TrainConfig], store: Store, dataset=None, device=N
         return nets[i]
 
     def metrics(i, epoch, seconds, batch_loss):
-        with autocast(precision, device):
+        with machine.arithmetic(precision, device):
             tr = evaluate(nets[i], xtr, ytr, c0.eval_batch_size, c0.bn_eval)
             te = evaluate(nets[i], ds.x_test, ds.y_test, c0.eval_batch_size, c0.bn_eval)
         return dict(epoch=epoch, train_loss=tr[0], train_acc=tr[1], test_loss=te[0],

@@ -25,9 +25,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import ensemble, results, sensitivity, train
-from .profiles import Profile
-from .store import Store
+from ..train import ensemble
+from ..experiments import results
+from ..experiments import sensitivity
+from ..train import protocol as train
+from ..experiments.profiles import Profile
+from ..core.store import Store
 
 EXECUTORS = ("inprocess", "dask")
 
@@ -120,7 +123,7 @@ def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: 
 
 def _env(store: Store) -> dict:
     """What a worker needs to find the same store and data (they may be other machines)."""
-    from .data import data_dir
+    from ..core.data import data_dir
     return {"LBSM_RESULTS": str(store.root.resolve()), "LBSM_WEIGHTS": str(store.weights_root.resolve()),
             "LBSM_DATA": str(data_dir().resolve())}
 

@@ -16,35 +16,18 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import models, paper, profiles
-from .report import PAPER_NETS, declared_nets, deviations, display_table, glue_all, per_net
-from .results import DATASET_NAMES, SECTIONS, Result, Trained, bind, data_ready, dataset_of
+from ..core import models
+from ..core import paper
+from ..core.catalog import ARTIFACTS
+from ..experiments import profiles
+from .render import PAPER_NETS, declared_nets, deviations, display_table, glue_all, per_net
+from ..experiments.results import DATASET_NAMES, SECTIONS, Result, Trained, bind, data_ready, dataset_of
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
 
 STATUS_KEY = "lbsm_status"
 
-# every artifact of the paper the book reproduces, the chapter that makes it, and which networks
-# the paper shows it for (the intro's status table lists them all, run or not)
-ARTIFACTS = [
-    ("Table 1", "setup", "network configurations and parameter counts", paper.NETS),
-    ("Table 5", "setup", "data sets", ("MNIST", "TIMIT", "CIFAR-10", "CIFAR-100")),
-    ("Table 2", "gap", "SB vs LB train/test accuracy", paper.NETS),
-    ("Figure 2", "gap", "accuracy per epoch", ("F2", "C1")),
-    ("Figure 3", "interpolation", "linear parametric plots", paper.NETS),
-    ("Figure 7", "interpolation", "curvilinear parametric plots", paper.NETS),
-    ("Distance ratio", "interpolation", "||x_s - x0|| / ||x_l - x0|| in 3-10", paper.NETS),
-    ("Table 3", "sharpness", "sharpness in full space", paper.NETS),
-    ("Table 4", "sharpness", "sharpness in random 100-dim subspaces", paper.NETS),
-    ("Hessian spectrum", "sharpness", "top eigenvalues and trace (not in the paper)", paper.NETS),
-    ("Figure 4", "small_batches", "test accuracy and sharpness vs batch size", ("F2", "C1")),
-    ("Figure 5", "small_batches", "warm-started LB runs", ("F2", "C1")),
-    ("Figure 6", "small_batches", "sharpness vs loss along training", ("F2", "C1")),
-    ("Table 6", "remedies", "data augmentation", ("C1", "C2", "C3", "C4")),
-    ("Table 7", "remedies", "conservative training", paper.NETS),
-    ("Section E.3", "remedies", "robust (adversarial) training", paper.NETS),
-]
 
 
 # --------------------------------------------------------------------------- status rows, the intro's table
@@ -130,10 +113,10 @@ def _notebook_status(path: Path) -> tuple[list[dict], dict]:
 
 def _book_dir(book_dir=None) -> Path:
     """The executing notebook's directory (book/ or tests/nbval/) when it holds chapters, else book/."""
-    from . import book
+    from ..core import catalog as book
     if book_dir is None:
         here = Path.cwd()
-        book_dir = here if any(book.chapter_path(c, here).is_file() for c in book.CHAPTERS
+        book_dir = here if any((here / f"{c}.ipynb").is_file() for c in book.CHAPTERS
                                if c != book.ROOT) else book.BOOK_DIR
     return Path(book_dir)
 
@@ -196,7 +179,7 @@ def status_counts(status: pd.DataFrame) -> dict:
 def rerun_commands(chapters=None) -> "Markdown":
     """Markdown with the papermill command line that re-runs each chapter under a profile."""
     from IPython.display import Markdown
-    from . import book
+    from ..core import catalog as book
     chapters = chapters or [c for c in book.CHAPTERS if c != book.ROOT]
     lines = ["```bash",
              "export LBSM_DATA=~/.cache/lbsm LBSM_RESULTS=$PWD/results   # data and results store",

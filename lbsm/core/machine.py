@@ -94,7 +94,7 @@ def device_name(device: torch.device | str) -> str:
 def git_commit() -> str:
     """The short commit of the checkout, with "-dirty" when the package itself (``lbsm/``) has
     uncommitted changes: executed notebooks and results do not count, the code does."""
-    here = Path(__file__).parent
+    here = Path(__file__).parents[1]  # the package lbsm/, all of it
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, cwd=here, timeout=5)

@@ -33,15 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm  # text bars: the notebooks pass progress=False, ipywidgets is not needed
 
-from . import data as lbsm_data
-from . import machine, models
-from .machine import PRECISIONS, arithmetic, check_precision
-from .store import (RUN_FILES, DamagedError, Store, config_key, load_json, load_torch, save_json,
+from ..core import data as lbsm_data
+from ..core import machine
+from ..core import models
+from ..core import validate
+from . import remedies
+from ..core.machine import PRECISIONS, arithmetic, check_precision
+from ..core.store import (RUN_FILES, DamagedError, Store, config_key, load_json, load_torch, save_json,
                     save_torch, seal_meta, sha256, write_atomic)
 
 TRAIN_CODE_VERSION = 3  # bump when a change alters the numbers training produces
@@ -85,7 +90,6 @@ class TrainConfig:
         if self.bn_eval not in models.BN_POLICIES:
             raise ValueError(f"unknown BatchNorm policy {self.bn_eval!r}; choose one of "
                              f"{', '.join(models.BN_POLICIES)}")
-        from . import validate
         validate.positive_int("batch_size", self.batch_size)
         validate.epochs("epochs", self.epochs, minimum=0)
         validate.seed("seed", self.seed)
@@ -127,11 +131,6 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def autocast(precision: str, device: torch.device):
-    """The arithmetic of ``precision`` on ``device`` (``lbsm.machine.arithmetic``)."""
-    return arithmetic(precision, device)
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH,
              bn: str = "batch") -> tuple[float, float]:
@@ -149,7 +148,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 def adam_step(model, opt, xb, yb, cfg: TrainConfig) -> torch.Tensor:
     """One plain ADAM step on the minibatch mean cross-entropy; returns the (detached) loss."""
     opt.zero_grad(set_to_none=True)
-    with autocast(cfg.precision, xb.device):
+    with arithmetic(cfg.precision, xb.device):
         loss = F.cross_entropy(model(xb), yb)
     loss.backward()
     opt.step()
@@ -159,11 +158,10 @@ def adam_step(model, opt, xb, yb, cfg: TrainConfig) -> torch.Tensor:
 def step_function(method: str):
     if method == "adam":
         return adam_step
-    from .remedies import METHODS  # remedies import this module
-    if method not in METHODS:
+    if method not in remedies.METHODS:
         raise ValueError(f"unknown training method {method!r}; choose 'adam' or one of "
-                         f"{', '.join(METHODS)}")
-    return METHODS[method]
+                         f"{', '.join(remedies.METHODS)}")
+    return remedies.METHODS[method]
 
 
 def train_epoch(model, opt, step, xtr, ytr, cfg: TrainConfig, epoch: int, augment=None,
@@ -227,7 +225,7 @@ class Run:
             try:
                 return load_torch(f)
             except Exception as exc:  # noqa: BLE001 - truncated or foreign: a cache entry to remake
-                import warnings
+
                 dest = f.with_name(f.name + ".damaged")
                 os.replace(f, dest)
                 warnings.warn(f"{f} could not be read ({type(exc).__name__}); set aside as "
@@ -281,7 +279,7 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
         except DamagedError as exc:
             if store.is_finished(path):  # not set aside (unsealed): reported, not retrained
                 raise
-            import warnings
+
             warnings.warn(f"{exc} Training it again now.")
     if not store.is_finished(path):
         with store.lock(f"run-{path.name}"):
@@ -338,15 +336,13 @@ def _train(cfg: TrainConfig, store: Store, name: str, dataset, device, progress)
     ds = dataset if dataset is not None else lbsm_data.load(cfg.dataset, device=device)
     ds = ds.subset(cfg.train_subset, cfg.test_subset).to(device)
     xtr, ytr, n = ds.x_train, ds.y_train, len(ds.x_train)
-    from . import validate  # a batch larger than the data would silently be the full-batch method
+    # a batch larger than the data would silently be the full-batch method
     validate.batch_size(cfg.batch_size, n, name="batch_size")
 
     model = models.build(cfg.net).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.adam_eps)
     step = step_function(cfg.method)
-    augment = None
-    if cfg.augment:
-        from .remedies import augment
+    augment = remedies.augment if cfg.augment else None
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
 
     history, start, wall = [], 0, 0.0
@@ -369,7 +365,7 @@ def _train(cfg: TrainConfig, store: Store, name: str, dataset, device, progress)
     def metrics(epoch, seconds, batch_loss):
         # in the run's precision: with bf16 the per-epoch evaluation of the full sets would
         # otherwise cost as much as the training epoch itself (F1 at B = 6000)
-        with autocast(precision, device):
+        with arithmetic(precision, device):
             tr = evaluate(model, xtr, ytr, cfg.eval_batch_size, cfg.bn_eval)
             te = evaluate(model, ds.x_test, ds.y_test, cfg.eval_batch_size, cfg.bn_eval)
         return dict(epoch=epoch, train_loss=tr[0], train_acc=tr[1], test_loss=te[0],
@@ -423,7 +419,7 @@ def _load_resume(path: Path, device) -> dict | None:
         return load_torch(path, device)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is treated the same way
         path.replace(path.with_name(path.name + ".damaged"))
-        import warnings
+
         warnings.warn(f"{path} could not be read ({type(exc).__name__}: {exc}); set aside as "
                       f"{path.name}.damaged, training starts over from epoch 0")
         return None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import train
+from ..train import protocol as train
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import experiments, models, paper, profiles, remedies, tables
-from . import train as training
-from .report import EPS, eps_label, mean_sd, pm
-from .results import Plan, Result, Trained, bind
+from ..experiments import sections as experiments
+from ..core import models
+from ..core import paper
+from ..experiments import profiles
+from ..train import remedies
+from . import tables
+from ..train import protocol as training
+from .render import EPS, eps_label, mean_sd, pm
+from ..experiments.results import Plan, Result, Trained, bind
 
 if TYPE_CHECKING:
     from IPython.display import HTML, Markdown
@@ -253,7 +258,7 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
            "appc_fs": f"{appc.attrs.get('f_s', float('nan')):g}",
            "appc_paper_bound": f"{1 / (0.2 * 10):g}"}
     stand = {k: v for s in S.stand_ins.values() for k, v in s.items()}
-    from .status import ARTIFACTS
+    from ..core.catalog import ARTIFACTS
     shown = {a[0]: a[3] for a in ARTIFACTS}
     names = {"fig4": "Figure 4", "fig5": "Figure 5", "fig6": "Figure 6"}
     extra = {}
@@ -386,7 +391,7 @@ def robust_text(R: Result) -> dict:
 def precision_sentence(df: pd.DataFrame) -> str:
     """Per trial, fp32 against the other precision: LB/SB at the study's eps and the test gap, and
     the paired differences over trials (other - fp32) with their uncertainty."""
-    from . import sensitivity
+    from ..experiments import sensitivity
     from .verdicts import Paired
     ps = sensitivity.per_seed(df, "precision") if len(df) else pd.DataFrame()
     if ps.empty:

@@ -34,10 +34,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import data as lbsm_data
-from . import experiments, paper, profiles
-from .results import DATASET_NAMES, SECTIONS, Plan, Result, Trained, bind, data_ready, dataset_of
-from .results import _eps_label as eps_label  # 1e-3 -> "1e-3" (the paper's column names)
+from ..core import data as lbsm_data
+from ..experiments import sections as experiments
+from ..core import paper
+from ..experiments import profiles
+from ..experiments.results import DATASET_NAMES, SECTIONS, Plan, Result, Trained, bind, data_ready, dataset_of
+from ..experiments.results import _eps_label as eps_label  # 1e-3 -> "1e-3" (the paper's column names)
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
@@ -52,7 +54,7 @@ PAPER_NETS = {"fig4": ("F2", "C1"), "fig5": ("F2", "C1"), "fig6": ("F2", "C1"), 
 TITLES = {"fig4": "Figure 4", "fig5": "Figure 5", "fig6": "Figure 6", "cone": "'Not a cone'",
           "augmentation": "Table 6", "conservative": "Table 7", "adversarial": "E.3 adversarial",
           "stability": "E.3 stability"}
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- formatting
@@ -315,7 +317,7 @@ def plotted_note(curves: pd.DataFrame) -> str:
 def analysis_provenance(kinds, runs) -> str:
     """"analyses (sharpness) computed at commit ab12cd3 on cpu (2 threads)": the commits and
     devices of the stored analyses of ``kinds`` whose parameters name one of ``runs``."""
-    from .store import Store
+    from ..core.store import Store
     names = {r.name for r in runs}
     store = next((r.store for r in runs if getattr(r, "store", None) is not None), None) or Store()
     commits, devices = set(), set()

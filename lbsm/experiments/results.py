@@ -25,10 +25,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import data as lbsm_data
-from . import experiments, models, paper, profiles, remedies
-from . import train as training
-from .store import Store
+from ..core import data as lbsm_data
+from . import sections as experiments
+from ..core import models
+from ..core import paper
+from . import profiles
+from ..train import remedies
+from ..train import protocol as training
+from ..core.store import Store
 
 NETPLAN_FIELDS = {f.name for f in dataclasses.fields(profiles.NetPlan)}
 
@@ -72,7 +76,9 @@ SUBSET_KNOBS = {"train_subset", "test_subset", "sharpness_subset", "hessian_subs
                 "landscape_subset", "sharpness_seeds", "subspace_seeds"}
 def check_knob(name: str, value):
     """A papermill parameter or profile override, checked (ValueError naming it and the fix)."""
-    from . import landscape, machine, validate
+    from ..analyses import landscape
+    from ..core import machine
+    from ..core import validate
     choices = {"stop": training.STOPS, "landscape_bn": landscape.BN_POLICIES,
                "precision": machine.PRECISIONS}
     if name in POSITIVE_KNOBS:
@@ -88,7 +94,7 @@ def check_knob(name: str, value):
 
 def check_seeds(seeds) -> tuple[int, ...]:
     """``seeds``: an int k >= 1 (seeds 0..k-1) or a list of distinct non-negative ints."""
-    from . import validate
+    from ..core import validate
     if isinstance(seeds, (list, tuple)):
         out = tuple(validate.non_negative_int("seeds", s) for s in seeds)
         if not out or len(set(out)) != len(out):
@@ -202,8 +208,8 @@ def sharpness_values(T: Trained, subspace: int | None = None) -> pd.DataFrame:
     (Table 4) drawn with the trial's seed. Solves are cached next to each run by
     ``lbsm.experiments.run_sharpness``.
     """
-    from . import experiments
-    from .sharpness import stop_reason
+    from . import sections as experiments
+    from ..analyses.sharpness import stop_reason
     P = T.profile
     seeds = P.subspace_seeds if subspace else P.sharpness_seeds
     rows = []
@@ -233,8 +239,8 @@ def subspace_kinds(T: Trained) -> pd.DataFrame:
     (``lbsm.sharpness.SUBSPACE_KINDS``), for the first trial of the first network and the first eps:
     one row per kind with SB, LB, their ratio and the paper's values. Same settings as Table 4
     otherwise; solves are cached like Table 4's (the default kind is Table 4's own solve)."""
-    from . import experiments
-    from .sharpness import SUBSPACE_KINDS
+    from . import sections as experiments
+    from ..analyses.sharpness import SUBSPACE_KINDS
     P = T.profile
     pairs = [(n, T.pairs[n][0]) for n in T.nets
              if all(r.status == "done" for r in T.pairs[n][0])]
@@ -269,7 +275,7 @@ def hessian_values(T: Trained) -> pd.DataFrame:
     ``sharpness_seeds`` trials, the profile's ``hessian_nets``; each result is cached in the
     results store (``analyses/hessian``).
     """
-    from . import hessian
+    from ..analyses import hessian
     P = T.profile
     rows = []
     for net in (n for n in T.nets if P.hessian_nets is None or n in P.hessian_nets):
@@ -311,7 +317,7 @@ def interpolation(T: Trained, kind: str = "linear", bn: str = "batch") -> pd.Dat
     the first ``landscape_subset`` training and test examples, Keras' probability clipping (so the
     loss saturates as in the paper). Each curve is cached in the results store.
     """
-    from . import landscape
+    from ..analyses import landscape
     P = T.profile
     frames = []
     for net, sb, lb in ((n, sb, lb) for n in T.nets for sb, lb in T.pairs[n]):
@@ -336,7 +342,7 @@ def interpolation(T: Trained, kind: str = "linear", bn: str = "batch") -> pd.Dat
 
 def distance_ratios(T: Trained) -> pd.DataFrame:
     """||x_s - x0|| / ||x_l - x0|| of every trial (trainable parameters; the paper: 3-10)."""
-    from . import landscape
+    from ..analyses import landscape
     rows = []
     r = paper.statement("distance_ratio")
     for net in T.nets:
@@ -584,7 +590,7 @@ def parametric(R: Result, P: profiles.Profile | None = None) -> pd.DataFrame:
     each LB variant of E.3 (alpha 1: plain, adversarial, stability), first seed of each network,
     with the profile's ``alpha_points`` and the network's ``landscape_examples``; cached in the
     results store."""
-    from . import landscape
+    from ..analyses import landscape
     P = P or R.plan.profile
     if R.data.empty:
         return pd.DataFrame()

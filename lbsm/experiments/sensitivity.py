@@ -27,9 +27,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import experiments, paper, profiles, results
-from . import train as training
-from .store import Store
+from . import sections as experiments
+from ..core import paper
+from . import profiles
+from . import results
+from ..train import protocol as training
+from ..core.store import Store
 
 CHOICES = ("start", "iters", "tol", "subset", "bn", "eval_batch", "stop", "precision")
 LABELS = {"start": "L-BFGS-B start", "iters": "L-BFGS-B iterations",
