@@ -39,8 +39,8 @@ def on_dask(cfgs, root: Path, workers: int) -> float:
     t0 = time.perf_counter()
     client = compute.dask_client(workers=workers, threads_per_worker=1)
     try:
-        env = compute._env(Store(root))
-        futures = [client.submit(compute._run_task, c, env, 1, pure=False) for c in cfgs]
+        store, data_dir = Store(root), str(data.data_dir())
+        futures = [client.submit(compute._run_task, c, store, data_dir, 1, pure=False) for c in cfgs]
         client.gather(futures)
     finally:
         cluster = client.cluster

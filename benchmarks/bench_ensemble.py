@@ -69,12 +69,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--train-subset", type=int)
+    ap.add_argument("--precision", default="fp32", help="fp32 (the paper's), bf16 or tf32 (CUDA)")
     ap.add_argument("--quick", action="store_true", help="2,000 images, 2 seeds, 1 epoch (a CPU check)")
     a = ap.parse_args()
     if a.quick:
         a.seeds, a.epochs, a.train_subset = 2, 1, a.train_subset or 2000
     device = train.default_device()
-    precision = machine.resolve_precision("auto", device)
+    precision = machine.check_precision(a.precision, device)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     peak = matmul_peak(device, dtype, n=8192 if device.type == "cuda" else 2048,
                        reps=10 if device.type == "cuda" else 3)

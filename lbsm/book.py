@@ -96,7 +96,8 @@ def verify_store(log=print, store=None) -> None:
     """Refuse to render from a results store that fails verification (``lbsm runs --verify``):
     a chapter must never show a number that is forged, mismatched or stale. Files added since the
     manifest (each verified by its own checksums) are only noted."""
-    from .core.store import MANIFEST, Store
+    from .core.manifest import MANIFEST
+    from .core.store import Store
     store = store or Store()
     found = store.verify()
     if found["problems"]:
@@ -140,10 +141,10 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
     Returns the wall seconds per chapter. A chapter in ``CHAPTERS`` without a notebook is skipped
     with a message; an unknown name is an error. Stops at the first chapter that fails.
     """
-    import papermill as pm
     from .experiments import profiles
-    profiles.get(profile)  # fail early on a typo
+    profiles.get(profile)  # fail early on a typo, before papermill is needed ("unknown profile")
     check_parameters(profile, parameters or {})
+    import papermill as pm
     verify_store(log)
     wanted = chapters or CHAPTERS
     unknown = [c for c in wanted if c not in CHAPTERS]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from lbsm import book
-from lbsm.experiments import results
+from lbsm.experiments import parameters
+from lbsm.experiments.trials import Trained
 from lbsm.report import status
 
 CHAPTERS = book.existing()
@@ -111,8 +112,8 @@ def _nbval(path: Path, tmp: Path) -> subprocess.CompletedProcess:
 
 # the only calls whose outputs nbval may compare: they do not depend on training, so they are
 # the same on every CPU and thread count (trained numbers are checked in pytest, with tolerances)
-MACHINE_INDEPENDENT = ("report.paper_table(", "tables.table1()", "tables.table5()",
-                       "tables.profile_table(", "tables.analysis_settings(")
+MACHINE_INDEPENDENT = ("report.paper_table(", "setup.table1()", "setup.table5()",
+                       "setup.profile_table(", "setup.analysis_settings(")
 
 
 def test_checked_cells_show_only_machine_independent_outputs():
@@ -134,7 +135,7 @@ def test_nbval_fails_when_a_checked_output_changes(tmp_path):
     nb = json.loads(src.read_text())
     changed = False
     for c in code_cells(nb):
-        if is_checked(c) and "tables.table1()" in source(c):
+        if is_checked(c) and "setup.table1()" in source(c):
             for o in c["outputs"]:
                 for mime in ("text/plain", "text/html"):
                     if mime in o.get("data", {}):
@@ -163,6 +164,18 @@ def test_runner_skips_missing_chapter(monkeypatch, tmp_path):
         book.run("nope")
 
 
+def test_profile_typo_is_named_even_without_papermill(monkeypatch):
+    """``--profile cpuu`` is reported as an unknown profile with the choices, not as a missing
+    papermill: the profile is checked before papermill is imported."""
+    from lbsm.experiments import profiles
+    monkeypatch.setitem(sys.modules, "papermill", None)  # `import papermill` raises ImportError
+    with pytest.raises(ValueError, match="unknown profile 'cpuu'") as err:
+        book.run("cpuu")
+    assert all(name in str(err.value) for name in profiles.PROFILES)
+    with pytest.raises(ImportError):  # a valid profile does get as far as papermill
+        book.run("smoke")
+
+
 def test_execution_order_runs_intro_last():
     order = book.execution_order(book.CHAPTERS)
     assert order[-2:] == [book.ROOT, "data"]  # the intro collects verdicts, the data page every CSV
@@ -170,27 +183,27 @@ def test_execution_order_runs_intro_last():
     assert book.parse_value("None") is None
 
 
-def test_status_table_without_runs(tmp_path):
-    st = status.status_table(tmp_path)
+def test_status_table_without_runs():
+    st = status.status_table([])
     assert set(st.status) == {"not run"}
     assert {"Table 1", "Table 2", "Table 3", "Table 4", "Figure 3", "Figure 7"} <= set(st.index)
 
 
 def test_artifact_status_rules():
-    P = results.profile("paper")
-    T = results.Trained(P, pairs={n: [] for n in ("F1", "C1")}, missing={"F2": "timit"})
+    P = parameters.override("paper")
+    T = Trained(P, pairs={n: [] for n in ("F1", "C1")}, missing={"F2": "timit"})
     row = status.artifact("Table 2", T)
     assert row["status"] == "partial" and "TIMIT" in row["note"]
     full = status.artifact("Table 1", nets_done=("F1", "F2", "C1", "C2", "C3", "C4"), deviations_=[])
     assert full["status"] == "complete"
-    none = status.artifact("Table 2", results.Trained(P, missing={"F2": "timit"}), nets_done=[])
+    none = status.artifact("Table 2", Trained(P, missing={"F2": "timit"}), nets_done=[])
     assert none["status"] == "needs data"
 
 
 def test_profile_overrides():
-    P = results.profile("smoke", seeds=1, sb_epochs=3, sharpness_iters=4, nets="F1")
+    P = parameters.override("smoke", seeds=1, sb_epochs=3, sharpness_iters=4, nets="F1")
     assert list(P.nets) == ["F1"] and P.nets["F1"].seeds == (0,) and P.nets["F1"].sb_epochs == 3
     assert P.sharpness_iters == 4
-    assert results.profile("smoke", seeds=None).nets == results.profile("smoke").nets
-    with pytest.raises(ValueError):
-        results.profile("smoke", bogus=1)
+    assert parameters.override("smoke", seeds=None).nets == parameters.override("smoke").nets
+    with pytest.raises(ValueError, match="unknown parameter.*bogus.*the parameters are profile, nets, seeds"):
+        parameters.override("smoke", bogus=1)

@@ -33,6 +33,40 @@ def test_train_then_load_from_store(tmp_path):
     assert runs.stdout.count("F1-") == 1
 
 
+#: what `train` of a stored run does without: the task graph, Metric 2.1 (scipy.optimize), the
+#: ensembles, Dask (each costs start-up: benchmarks/bench_cli.py)
+NOT_FOR_TRAIN = ("lbsm.pipeline.compute", "lbsm.analyses.sharpness", "lbsm.train.ensemble",
+                 "scipy.optimize", "dask")
+
+
+def imported_by(argv, modules):
+    """Run ``lbsm.cli.main(argv)`` in a fresh interpreter; its output, and which of ``modules`` it
+    imported (the last line)."""
+    code = ("import sys\nfrom lbsm import cli\ntry:\n    rc = cli.main(%r)\nexcept SystemExit as e:\n"
+            "    rc = e.code\nprint('imported:', *[m for m in %r if m in sys.modules])\n"
+            "sys.exit(rc)\n" % (list(argv), tuple(modules)))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+
+
+def test_train_of_a_stored_run_imports_only_what_it_uses(tmp_path):
+    from lbsm.core.store import Store
+    from lbsm.train.protocol import TrainConfig, fit
+    fit(TrainConfig("F1", 20, epochs=1, train_subset=200, test_subset=100), Store(tmp_path),
+        device="cpu", progress=False)
+    r = imported_by(["train", "--net", "F1", "--batch-size", "20", "--epochs", "1",
+                     "--train-subset", "200", "--test-subset", "100", "--results", str(tmp_path),
+                     "--quiet", "--device", "cpu"], NOT_FOR_TRAIN)
+    assert r.returncode == 0, r.stderr
+    assert "(from the store)" in r.stdout
+    assert r.stdout.splitlines()[-1] == "imported:"
+
+
+def test_help_imports_no_torch():
+    r = imported_by(["--help"], ["torch"])
+    assert r.returncode == 0 and "usage:" in r.stdout and "train" in r.stdout
+    assert r.stdout.splitlines()[-1] == "imported:"
+
+
 def test_data_check_reports_missing_and_how_to_get_it(tmp_path):
     r = lbsm("data", "check", "mnist", "--data-dir", str(tmp_path))
     assert r.returncode == 1
@@ -89,6 +123,15 @@ def test_unexpected_error_is_one_line_and_debug_shows_it(capsys, monkeypatch):
         cli.main(["--debug", "runs"])
 
 
+def test_errors_of_lbsm_are_their_message():
+    from lbsm.core import data
+    from lbsm.core.store import DamagedError
+    assert cli.error_message(DamagedError("run F1-x is damaged")) == "run F1-x is damaged"
+    assert cli.error_message(data.DataError("mnist: missing")) == "mnist: missing"
+    assert cli.error_message(KeyError("no run 'x'")) == "no run 'x'"
+    assert cli.error_message(RuntimeError("boom")).startswith("RuntimeError: boom (run with")
+
+
 def test_keyboard_interrupt(capsys, monkeypatch):
     def interrupted(a):
         raise KeyboardInterrupt
@@ -136,7 +179,8 @@ def test_train_precision_defaults_to_the_papers_fp32():
 
 def _fake_run(root, seed=0, history="epoch,train_loss,train_acc,test_loss,test_acc\n1,0.5,90.0,0.6,88.5\n"):
     """A run written as lbsm.train.publish writes one (checksums, key), without training."""
-    from lbsm.core.store import RUN_FILES, config_key, seal_meta, sha256
+    from lbsm.core.files import sha256
+    from lbsm.core.records import RUN_FILES, config_key, seal_meta
     config = dict(net="F1", batch_size=256, seed=seed, epochs=1, stop="epochs", train_subset=1000,
                   test_subset=None, precision="fp32", lr=1e-3, bn_eval="batch", method="adam",
                   augment=False, init=None)

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from lbsm.pipeline import compute
-from lbsm.experiments import results
+from lbsm.experiments import appendix_e, parameters, plans, sections
 from lbsm.train import protocol as train
+from lbsm.core import data as lbsm_data
 from lbsm.core.store import Store
 
 # a profile small enough for a test: F1, one trial, one epoch each on 1,000 examples
@@ -17,7 +18,7 @@ TINY = dict(nets="F1", seeds=1, sb_epochs=1, lb_epochs=1, train_subset=1000, tes
 
 
 def test_graph_orders_a_warm_start_after_its_sb_run():
-    S = results.plan(results.profile("smoke"), "small_batches", nets="F1")
+    S = plans.plan(parameters.override("smoke"), "small_batches", nets="F1")
     cfgs, deps = compute.graph("small_batches", S)
     warm = [n for n, c in cfgs.items() if c.init]
     assert warm and all(deps[n] == (cfgs[n].init.partition("@")[0],) for n in warm)
@@ -28,17 +29,16 @@ def test_graph_orders_a_warm_start_after_its_sb_run():
 
 def test_every_run_a_section_needs_is_in_its_graph(tmp_path):
     """Training exactly the graph's runs leaves nothing for the parts to train."""
-    P = results.profile("smoke")
+    P = parameters.override("smoke")
     for chapter in ("small_batches", "remedies"):
-        S = results.plan(P, chapter)
+        S = plans.plan(P, chapter)
         names = set(compute.graph(chapter, S)[0])
-        for section, per_net in S.knobs.items():
-            if section == "cone":
-                continue
-            fn = results.SECTIONS[chapter][section]
-            for net, kw in per_net.items():
-                for c in fn(net, **kw, configs_only=True):
-                    assert f"{c.net}-{c.key}" in names, (chapter, section, net)
+        for section, specs in S.specs.items():
+            for spec in specs:
+                cfgs = (sections.cone_configs(spec, P) if section == "cone" else
+                        sections.CONFIGS[section](spec) if chapter == "small_batches" else
+                        appendix_e.remedy_configs(spec))
+                assert cfgs and all(c.name in names for c in cfgs), (chapter, section, spec.net)
 
 
 def test_unknown_chapter_and_executor_are_refused():
@@ -85,8 +85,8 @@ def test_a_killed_worker_loses_no_finished_run(mnist, tmp_path):
                               precision="fp32") for s in range(4)]
     client = compute.dask_client(workers=2, threads_per_worker=1)
     try:
-        env = compute._env(store)
-        futures = [client.submit(compute._run_task, c, env, 1, key=f"run-{c.key}", pure=False)
+        data = str(lbsm_data.data_dir())
+        futures = [client.submit(compute._run_task, c, store, data, 1, key=f"run-{c.key}", pure=False)
                    for c in cfgs]
         deadline = time.time() + 300
         while not any(f.done() for f in futures) and time.time() < deadline:
@@ -98,7 +98,7 @@ def test_a_killed_worker_loses_no_finished_run(mnist, tmp_path):
         victim = next(w for w, keys in busy.items() if keys)
         pid = client.run(os.getpid, workers=[victim])[victim]
         os.kill(pid, signal.SIGKILL)
-        names = client.gather(futures)
+        names = [r.name for r in client.gather(futures)]
     finally:
         cluster = client.cluster
         client.close()
@@ -111,11 +111,37 @@ def test_a_killed_worker_loses_no_finished_run(mnist, tmp_path):
         assert run.status == "done" and run.meta["epochs_run"] == 12
 
 
-def test_compute_into_a_given_store_writes_nothing_elsewhere(mnist, tmp_path, one_thread):
-    """The parts open ``Store()`` themselves: they must see the store ``compute`` was given."""
+def test_compute_into_a_given_store_writes_nothing_elsewhere(mnist, tmp_path, monkeypatch, one_thread):
+    """The parts get the store ``compute`` was given, as an argument: none opens a store of its own
+    (a ``Store()`` below the compute step fails the test)."""
     from lbsm.core.store import results_dir
     default = results_dir()
-    compute.compute(["gap", "interpolation"], "smoke", store=Store(tmp_path / "given"), **TINY)
+    given = Store(tmp_path / "given")
+    monkeypatch.setattr(Store, "__init__", lambda *a, **k: pytest.fail("a part opened a store"))
+    compute.compute(["gap", "interpolation"], "smoke", store=given, **TINY)
+    monkeypatch.undo()
     assert len(list((tmp_path / "given").glob("runs/*/meta.json"))) == 2
     assert list((tmp_path / "given").glob("analyses/interpolation/*.json"))
     assert not default.exists() or not list(default.glob("runs/*"))
+
+
+def test_parts_change_none_of_their_inputs(mnist, tmp_path, one_thread):
+    """A part gets the plan, the runs and the store, and leaves the plan as it found it (under
+    Dask a change would be lost and the chapter differ from an in-process one)."""
+    import copy
+    P = parameters.override("smoke", nets="F1")
+    S = plans.plan(P, "small_batches", nets="F1")
+    before = copy.deepcopy((S.specs, S.skipped, S.stand_ins))
+    out = compute._in_process("small_batches", S, Store(tmp_path / "r"), False, False)
+    assert (S.specs, S.skipped, S.stand_ins) == before
+    assert set(out) == {"fig4", "fig5", "fig6", "cone"}
+
+
+def test_notebook_parameters_reach_the_profile_check():
+    """A notebook passes every parameter papermill injected: a misspelled one is refused by name."""
+    import types
+    ns = {"profile": "smoke", "nets": None, "precison": "bf16", "compute": types, "In": [],
+          "_i1": "x", "get_ipython": print}
+    assert compute.notebook_parameters(ns) == {"profile": "smoke", "nets": None, "precison": "bf16"}
+    with pytest.raises(ValueError, match="unknown parameter.*precison.*precision"):
+        compute.chapter("gap", **compute.notebook_parameters(ns))

@@ -17,7 +17,9 @@ from lbsm.pipeline import chunks
 from lbsm import cli
 from lbsm.core import data
 from lbsm.train import protocol as train
-from lbsm.core.store import MANIFEST, DamagedError, Store, StoreAccessError, write_atomic
+from lbsm.core.files import write_atomic
+from lbsm.core.manifest import MANIFEST
+from lbsm.core.store import DamagedError, Store, StoreAccessError
 
 SMALL = dict(epochs=1, train_subset=1000, test_subset=200, precision="fp32")
 

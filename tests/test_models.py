@@ -98,3 +98,33 @@ def test_unknown_network_and_policy():
     with pytest.raises(ValueError, match="unknown BatchNorm policy"):
         with models.evaluation(models.build("F1"), "frozen"):
             pass
+
+
+@pytest.mark.parametrize("bn", models.BN_POLICIES)
+@pytest.mark.parametrize("top", [True, False])
+def test_evaluation_restores_every_submodule_flag(bn, top):
+    """Flags set by hand on submodules come back exactly: a BatchNorm frozen in eval mode inside a
+    training model, a dropout switched on inside an eval-mode one, a BatchNorm that does not track
+    running statistics. ``model.train(was)`` alone would overwrite all of them."""
+    m = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.ReLU(),
+                            torch.nn.Dropout(0.5),
+                            torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.BatchNorm1d(6)),
+                            torch.nn.Dropout(0.5), torch.nn.Linear(6, 2))
+    m.train(top)
+    m[1].eval()                           # frozen BN statistics (fine-tuning style)
+    m[3].train(not top)                   # a dropout disagreeing with the model
+    m[4][1].track_running_stats = False   # batch statistics only
+    m[4].train(not top)                   # a whole submodule disagreeing
+    flags = [(name, mod.training) for name, mod in m.named_modules()]
+    tracks = [bn_.track_running_stats for bn_ in models.batchnorms(m)]
+    assert len({t for _, t in flags}) == 2  # the flags really are mixed
+    with models.evaluation(m, bn):
+        assert not m.training and not m[3].training and not m[5].training  # dropout off
+        assert all(b.training == (bn == "batch") for b in models.batchnorms(m))
+        m(torch.randn(8, 4))
+    assert [(name, mod.training) for name, mod in m.named_modules()] == flags
+    assert [bn_.track_running_stats for bn_ in models.batchnorms(m)] == tracks
+    with pytest.raises(RuntimeError), models.evaluation(m, bn):  # restored when the body raises too
+        raise RuntimeError
+    assert [(name, mod.training) for name, mod in m.named_modules()] == flags
+    assert [bn_.track_running_stats for bn_ in models.batchnorms(m)] == tracks

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from lbsm.pipeline import compute
-from lbsm.experiments import results
+from lbsm.experiments import parameters
 from lbsm.experiments import sensitivity
 
 
 def test_study_retrains_only_the_stop_and_precision_variants():
-    P = results.profile("cpu")
+    P = parameters.override("cpu")
     cfgs = sensitivity.configs(P)
     sb, lb = sensitivity.baseline_trial(P)
     k = P.sensitivity.precision_seeds
@@ -22,7 +22,7 @@ def test_study_retrains_only_the_stop_and_precision_variants():
     assert {(v[2], v[3], v[4]) for v in variants if v[0] == "plateau"} == {
         ("bf16", b, s) for b in (256, 6000) for s in range(k)}
     assert set(compute.graph("sensitivity", P)[0]) == {f"F1-{c.key}" for c in cfgs}
-    assert sensitivity.configs(results.profile("paper")) == []
+    assert sensitivity.configs(parameters.override("paper")) == []
 
 
 def test_distance_in_decades():
@@ -51,5 +51,5 @@ def test_closing_ranks_the_choice_that_moves_table3_most():
     assert close.iloc[0]["moves toward the paper (decades)"] == pytest.approx(2.0)
     assert close.iloc[0]["closest setting"] == "zero"
     assert close.iloc[1]["moves toward the paper (decades)"] == 0  # the baseline is the closest
-    from lbsm.report import text
-    assert "is the L-BFGS-B start: from sign" in text.sensitivity_text(summ, close)["sens_sentence"]
+    from lbsm.report import study
+    assert "is the L-BFGS-B start: from sign" in study.sensitivity_text(summ, close)["sens_sentence"]

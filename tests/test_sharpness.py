@@ -1,4 +1,5 @@
 import io
+import warnings
 from contextlib import redirect_stdout
 
 import numpy as np
@@ -87,20 +88,63 @@ def test_identity_subspace_equals_full_space():
     assert (sub.iterations, sub.evaluations) == (full.iterations, full.evaluations)
 
 
-def test_lbfgsb_driver_matches_scipy_minimize():
-    rng = np.random.default_rng(3)
-    n = 40
+def _driver_problem(n=40, seed=3):
+    rng = np.random.default_rng(seed)
     lb, ub = -rng.uniform(0.1, 1, n), rng.uniform(0.1, 1, n)
 
     def fun(z):  # nonconvex, bounded below: several iterations with line searches
         return np.sum(np.cos(3 * z) + 0.2 * (z - 0.3) ** 2), -3 * np.sin(3 * z) + 0.4 * (z - 0.3)
+    return fun, lb, ub
 
+
+def check_driver_matches_scipy_minimize():
+    """The fast path (SciPy's setulb driven directly) gives scipy.optimize.minimize's iterates.
+    It must be the fast path that ran: were lbfgsb to fall back to minimize, comparing it with
+    minimize would compare SciPy with itself and could not fail."""
+    fun, lb, ub = _driver_problem()
     for iters in (1, 3, 10):
-        ours = lbfgsb(fun, lb, ub, maxiter=iters)
-        ref = scipy.optimize.minimize(fun, np.zeros(n), jac=True, method="L-BFGS-B",
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            ours = lbfgsb(fun, lb, ub, maxiter=iters)
+        why = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+        assert ours.get("path") == "setulb" and not why, \
+            f"lbfgsb did not take its fast path (path {ours.get('path')!r}): {why}"
+        ref = scipy.optimize.minimize(fun, np.zeros(len(lb)), jac=True, method="L-BFGS-B",
                                       bounds=scipy.optimize.Bounds(lb, ub), options={"maxiter": iters})
         np.testing.assert_array_equal(ours.x, ref.x)
         assert ours.fun == ref.fun and ours.nit == ref.nit and ours.nfev == ref.nfev
+        assert ours.message == ref.message and ours.success == ref.success
+
+
+def test_lbfgsb_driver_matches_scipy_minimize():
+    check_driver_matches_scipy_minimize()
+
+
+def break_fast_path(monkeypatch):
+    """Make SciPy's private setulb look like a future one with another signature (what sends
+    lbfgsb to its fallback). The stand-in still computes, so scipy.optimize.minimize works."""
+    from scipy.optimize import _lbfgsb
+    real = _lbfgsb.setulb
+
+    def setulb(*args):
+        return real(*args)
+    setulb.__doc__ = "setulb(m,x,l,u,nbd,f,g,factr,pgtol,wa,iwa,task,lsave,isave,dsave,maxls,ln_task,new)"
+    monkeypatch.setattr(_lbfgsb, "setulb", setulb)
+
+
+def test_lbfgsb_fallback_warns_and_says_so(monkeypatch):
+    fun, lb, ub = _driver_problem()
+    normal = lbfgsb(fun, lb, ub, maxiter=3)
+    assert normal.path == "setulb"  # the normal path is the fast one
+    break_fast_path(monkeypatch)
+    with pytest.warns(RuntimeWarning, match=r"falls back to scipy\.optimize\.minimize: .*signature"):
+        res = lbfgsb(fun, lb, ub, maxiter=3)
+    assert res.path == "minimize"
+    np.testing.assert_array_equal(res.x, normal.x)  # the same iterates, the slow way
+    assert res.nit == normal.nit and res.nfev == normal.nfev
+    # and the comparison test notices a fallback instead of comparing SciPy with itself
+    with pytest.raises(AssertionError, match="did not take its fast path"):
+        check_driver_matches_scipy_minimize()
 
 
 def test_qr_pseudo_inverse_equals_numpy_pinv():

@@ -282,11 +282,11 @@ def test_results_that_is_a_file(capsys, tmp_path):
     (dict(train_subset=0), "train_subset must be >= 1"),
     (dict(alpha_points=1), "alpha_points must be an integer >= 2"),
     (dict(precision="fp16"), "precision"), (dict(landscape_bn="banana"), "landscape_bn"),
-    (dict(bogus=1), "unknown profile knob"), (dict(nets="F9"), "F9")])
+    (dict(bogus=1), "unknown parameter"), (dict(nets="F9"), "F9")])
 def test_papermill_parameters_are_checked_where_they_enter(params, match):
-    from lbsm.experiments import results
+    from lbsm.experiments import parameters
     with pytest.raises(ValueError, match=match):
-        results.profile("smoke", **params)
+        parameters.override("smoke", **params)
 
 
 def test_book_runner_prints_a_message_not_a_traceback(capsys):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lbsm.report import verdicts
+from lbsm.report import judgments, summary, verdicts
 from lbsm.report.verdicts import Paired
 
 NOISE = np.array([-0.02, 0.01, 0.03, -0.01, -0.01])  # a fixed, zero-mean seed noise
@@ -50,14 +50,14 @@ def trials(test_sb, test_lb, train_sb=99.66, train_lb=99.92, noise=NOISE):
     (98.0, 98.0, 99.66, "inconclusive"),       # a tie: the gap is noise
     (97.5, 98.0, 99.66, "contradicts")])
 def test_table2_rule(sb, lb, train_sb, expected):
-    (r,) = verdicts.table2(trials(sb, lb, train_sb))
+    (r,) = judgments.table2(trials(sb, lb, train_sb))
     assert r["verdict"] == expected and r["kind"] == "paper"
     assert "n = 5" in r["evidence"] and "p = " in r["evidence"] and "±" in r["evidence"]
 
 
 def test_table2_few_seeds_and_protocol_problems_are_inconclusive():
-    assert verdicts.table2(trials(98.03, 97.81, noise=NOISE[:2]))[0]["verdict"] == "inconclusive"
-    r = verdicts.table2(trials(98.03, 97.81), {"F1": ["precision bf16, not fp32"]})[0]
+    assert judgments.table2(trials(98.03, 97.81, noise=NOISE[:2]))[0]["verdict"] == "inconclusive"
+    r = judgments.table2(trials(98.03, 97.81), {"F1": ["precision bf16, not fp32"]})[0]
     assert r["verdict"] == "inconclusive" and "bf16" in r["evidence"]
 
 
@@ -75,7 +75,7 @@ def histories(final_sb, final_lb, peak_lb=None, n=5):
                                                  (98.0, 97.5, 99.0, "contradicts"),
                                                  (97.0, 98.0, None, "contradicts")])
 def test_figure2_rule(sb, lb, peak, expected):
-    (r,) = verdicts.figure2(histories(sb, lb, peak))
+    (r,) = judgments.figure2(histories(sb, lb, peak))
     assert r["verdict"] == expected and r["kind"] == "extension"  # the paper plots F2 and C1
 
 
@@ -100,19 +100,19 @@ def solves(sb, lb, n=5, iterations=10, message="STOP: TOTAL NO. OF ITERATIONS RE
     (5.0, 1.0, 2.0, 0.5, "contradicts"),
     (1.23, 205.0, 0.61, 0.3, "contradicts")])   # one eps against: contradicts
 def test_sharpness_rule_judges_both_eps(sb, lb, sb5, lb5, expected):
-    (r,) = verdicts.sharpness(solves(sb, lb, sb5=sb5, lb5=lb5), "Table 3", iters=10)
+    (r,) = judgments.sharpness(solves(sb, lb, sb5=sb5, lb5=lb5), "Table 3", iters=10)
     assert r["verdict"] == expected and "eps 1e-3" in r["evidence"] and "eps 5e-4" in r["evidence"]
 
 
 def test_sharpness_rule_refuses_solves_that_did_not_run():
     early = solves(1.23, 205.0, sb5=0.61, lb5=42.9, iterations=1,
                    message="CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH")
-    r = verdicts.sharpness(early, "Table 4", iters=10)[0]
+    r = judgments.sharpness(early, "Table 4", iters=10)[0]
     assert r["verdict"] == "inconclusive" and "stopped before 10 iterations" in r["evidence"]
     stationary = solves(1.23, 205.0, sb5=0.61, lb5=42.9, iterations=0,
                         message="CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL")
-    assert verdicts.sharpness(stationary, "Table 3", iters=10)[0]["verdict"] == "reproduced"
-    assert verdicts.sharpness(solves(1.23, 205.0, sb5=0.61, lb5=42.9, iterations=2), "Table 3",
+    assert judgments.sharpness(stationary, "Table 3", iters=10)[0]["verdict"] == "reproduced"
+    assert judgments.sharpness(solves(1.23, 205.0, sb5=0.61, lb5=42.9, iterations=2), "Table 3",
                               iters=2)[0]["verdict"] == "inconclusive"  # 2 iterations, not 10
 
 
@@ -121,7 +121,7 @@ def test_sharpness_rule_refuses_solves_that_did_not_run():
 def test_hessian_rule(sb, lb, expected):
     h = pd.DataFrame([dict(net="F1", seed=s, regime=r, lambda_1=v * (1 + NOISE[s]))
                       for s in range(5) for r, v in (("SB", sb), ("LB", lb))])
-    (r,) = verdicts.hessian(h)
+    (r,) = judgments.hessian(h)
     assert r["verdict"] == expected and r["kind"] == "extension"
 
 
@@ -142,7 +142,7 @@ def curves(rise_sb, rise_lb, n=5):
 
 
 def test_first_rises_are_one_grid_step_beyond_each_minimizer():
-    h, sb, lb = verdicts.first_rises(curves(0.01, 0.5, n=1))
+    h, sb, lb = judgments.first_rises(curves(0.01, 0.5, n=1))
     assert math.isclose(h, 0.125) and math.isclose(sb, 0.01 * (1 + NOISE[0])) and math.isclose(lb, 0.5)
 
 
@@ -151,18 +151,18 @@ def test_first_rises_are_one_grid_step_beyond_each_minimizer():
                                                       (0.5, 0.01, {"contradicts"})])
 def test_parametric_rule(rise_sb, rise_lb, expected):
     for kind, artifact in (("linear", "Figure 3"), ("curvilinear", "Figure 7")):
-        (r,) = verdicts.parametric(curves(rise_sb, rise_lb), kind)
+        (r,) = judgments.parametric(curves(rise_sb, rise_lb), kind)
         assert r["verdict"] in expected and r["artifact"] == artifact
 
 
 def test_parametric_rule_compares_magnitudes_with_the_paper():
     from lbsm.core import paper
-    ref = verdicts._paper_rise("Fig3_F1", 0.125)
+    ref = judgments._paper_rise("Fig3_F1", 0.125)
     assert ref is not None and paper.has_figure("Fig3_F1")
-    exact = verdicts.parametric(curves(ref[0], ref[1]), "linear")[0]
+    exact = judgments.parametric(curves(ref[0], ref[1]), "linear")[0]
     if ref[1] > ref[0] > 0:
         assert exact["verdict"] == "reproduced"
-    far = verdicts.parametric(curves(ref[0] * 100, ref[1] * 1000), "linear")[0]
+    far = judgments.parametric(curves(ref[0] * 100, ref[1] * 1000), "linear")[0]
     assert far["verdict"] == "same direction"
 
 
@@ -170,8 +170,8 @@ def test_parametric_rule_compares_magnitudes_with_the_paper():
                                             (1.0, "inconclusive"), (0.5, "contradicts")])
 def test_distance_rule(ratio, expected):
     d = pd.DataFrame({"net": "F1", "seed": range(5), "ratio": ratio * (1 + 5 * NOISE)})
-    assert verdicts.distance(d)[0]["verdict"] == expected
-    assert verdicts.distance(d.iloc[:2])[0]["verdict"] == "inconclusive"
+    assert judgments.distance(d)[0]["verdict"] == expected
+    assert judgments.distance(d.iloc[:2])[0]["verdict"] == "inconclusive"
 
 
 # --------------------------------------------------------------------------- Section 3
@@ -189,8 +189,8 @@ def sweep(acc_small, acc_large, sharp_small, sharp_large, n=5):
                                            ((96.0, 98.0, 5.0, 500.0), "contradicts"),
                                            ((98.0, 96.0, 500.0, 5.0), "contradicts")])
 def test_figure4_rule(args, expected):
-    assert verdicts.figure4(sweep(*args))[0]["verdict"] == expected
-    assert verdicts.figure4(sweep(*args, n=1))[0]["verdict"] == "inconclusive"  # one seed
+    assert judgments.figure4(sweep(*args))[0]["verdict"] == expected
+    assert judgments.figure4(sweep(*args, n=1))[0]["verdict"] == "inconclusive"  # one seed
 
 
 def warm(acc_first, acc_last, sharp_first, sharp_last, n=5):
@@ -206,8 +206,8 @@ def warm(acc_first, acc_last, sharp_first, sharp_last, n=5):
                                            ((97.0, 97.0, 300.0, 10.0), "inconclusive"),
                                            ((98.0, 97.0, 300.0, 10.0), "contradicts")])
 def test_figure5_rule(args, expected):
-    assert verdicts.figure5(warm(*args))[0]["verdict"] == expected
-    assert verdicts.figure5(warm(*args, n=1))[0]["verdict"] == "inconclusive"
+    assert judgments.figure5(warm(*args))[0]["verdict"] == expected
+    assert judgments.figure5(warm(*args, n=1))[0]["verdict"] == "inconclusive"
 
 
 def along(sb_start, sb_end, lb_start, lb_end, n=5):
@@ -224,7 +224,7 @@ def along(sb_start, sb_end, lb_start, lb_end, n=5):
                                            ((50.0, 10.0, 50.0, 50.0), "inconclusive"),
                                            ((50.0, 400.0, 50.0, 10.0), "contradicts")])
 def test_figure6_rule(args, expected):
-    assert verdicts.figure6(along(*args))[0]["verdict"] == expected
+    assert judgments.figure6(along(*args))[0]["verdict"] == expected
 
 
 # --------------------------------------------------------------------------- Appendix E
@@ -247,12 +247,12 @@ def remedied(rem_acc, plain_acc, rem_sharp, sb_sharp=1.23, n=5, remedy="conserva
                                            ((97.5, 97.81, 232.25), "contradicts"),
                                            ((98.12, 97.81, 0.1), "contradicts")])
 def test_table7_rule(args, expected):
-    r = verdicts.remedy(remedied(*args), 7)[0]
+    r = judgments.remedy(remedied(*args), 7)[0]
     assert r["verdict"] == expected and r["artifact"] == "Table 7"
 
 
 def test_table7_without_sb_sharpness_is_inconclusive():
-    assert verdicts.remedy(remedied(98.12, 97.81, 232.25, sb=False), 7)[0]["verdict"] == "inconclusive"
+    assert judgments.remedy(remedied(98.12, 97.81, 232.25, sb=False), 7)[0]["verdict"] == "inconclusive"
 
 
 @pytest.mark.parametrize("rem_acc,rem_sharp,expected", [(97.81, 205.0, "reproduced"),
@@ -262,8 +262,8 @@ def test_table7_without_sb_sharpness_is_inconclusive():
 def test_robust_rule_is_an_equivalence_test(rem_acc, rem_sharp, expected):
     d = remedied(rem_acc, 97.81, rem_sharp, remedy="adversarial")
     d.loc[d.regime == "LB+remedy", "test_acc"] = rem_acc + 2 * NOISE  # wider noise than plain LB
-    assert verdicts.robust(d)[0]["verdict"] == expected
-    assert verdicts.robust(remedied(rem_acc, 97.81, rem_sharp, n=1))[0]["verdict"] == "inconclusive"
+    assert judgments.robust(d)[0]["verdict"] == expected
+    assert judgments.robust(remedied(rem_acc, 97.81, rem_sharp, n=1))[0]["verdict"] == "inconclusive"
 
 
 # --------------------------------------------------------------------------- rows, kinds, counts

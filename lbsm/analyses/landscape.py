@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import models
+from ..core.constants import BN_PATH_POLICIES, EVAL_BATCH
 from ..core.data import Dataset
 
-EVAL_BATCH = 5000
 VERSION = 1  # of the stored curves and distance ratios: bump when a change alters them
-BN_POLICIES = ("batch", "interpolate", "recalibrate")
+BN_POLICIES = BN_PATH_POLICIES  # the name lbsm.cli and lbsm.experiments.results use
 KINDS = ("linear", "curvilinear")
 RUNNING_STATS = ("running_mean", "running_var")
 
@@ -62,8 +62,8 @@ def combine(model: nn.Module, x_s: dict, x_l: dict, c_l: float, c_s: float, bn: 
     """The state dict c_l x_l + c_s x_s: trainable parameters always; BatchNorm running mean and
     variance only under ``bn="interpolate"`` (else the SB buffers, unused by "batch" and
     overwritten by "recalibrate"); integer buffers never."""
-    if bn not in BN_POLICIES:
-        raise ValueError(f"unknown BatchNorm policy {bn!r}; choose one of {', '.join(BN_POLICIES)}")
+    if bn not in BN_PATH_POLICIES:
+        raise ValueError(f"unknown BatchNorm policy {bn!r}; choose one of {', '.join(BN_PATH_POLICIES)}")
     params = set(trainable_names(model))
     out = {}
     for k, v in x_s.items():
@@ -122,8 +122,8 @@ def interpolate(model: nn.Module, x_s: dict, x_l: dict, dataset: Dataset, kind: 
     state dicts. Returns one row per (alpha, split) with columns alpha, kind, split, loss,
     accuracy, bn.
     """
-    if bn not in BN_POLICIES:
-        raise ValueError(f"unknown BatchNorm policy {bn!r}; choose one of {', '.join(BN_POLICIES)}")
+    if bn not in BN_PATH_POLICIES:
+        raise ValueError(f"unknown BatchNorm policy {bn!r}; choose one of {', '.join(BN_PATH_POLICIES)}")
     alphas = np.linspace(-1, 2, 25) if alphas is None else np.asarray(alphas, dtype=float)
     net = copy.deepcopy(model)
     splits = {"train": (dataset.x_train, dataset.y_train), "test": (dataset.x_test, dataset.y_test)}
@@ -175,7 +175,7 @@ def interpolate_runs(sb_run: str, lb_run: str, kind: str = "linear", points: int
     from ..train.protocol import Run, default_device
     validate.at_least("points", points, 2)
     validate.choice("kind", kind, KINDS)
-    validate.choice("bn", bn, BN_POLICIES)
+    validate.choice("bn", bn, BN_PATH_POLICIES)
     device = torch.device(device) if device else default_device()
     store = Store(results)
     sb, lb = Run.load(store.find(sb_run), store), Run.load(store.find(lb_run), store)

@@ -9,7 +9,8 @@ With A = I (the default, "full space") the box is |y_i| <= eps (|x_i| + 1) on ev
 
 Decisions where the paper is silent (the authors' code was never released):
 
-* Solver: as the paper, ``scipy.optimize.minimize(method="L-BFGS-B")`` on -f with those bounds,
+* Solver: as the paper, ``scipy.optimize.minimize(method="L-BFGS-B")`` on -f with those bounds
+  (driven by ``lbsm.analyses.solver.lbfgsb``, same iterates),
   ``maxiter`` = 10 iterations, starting at the box vertex y = b sign(A^T grad f) after one
   evaluation at y = 0 (``start="sign"``; ``start="zero"`` is y = 0, see ``maximize_in_box``),
   memory at SciPy's default (10), the variables unscaled (the third-party port does the same).
@@ -60,19 +61,17 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
-import scipy.optimize
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad_and_value
 
 from ..core import models
+# the L-BFGS-B driver, its tolerances and stop reasons (importable from here as before)
+from .solver import STOP_REASONS, TOLERANCES, lbfgsb, stop_reason, tolerance_glue  # noqa: F401
 
 EVAL_BATCH = 5000
 VERSION = 2  # of the stored Metric 2.1 values: bump when a change alters them
-# L-BFGS-B stopping tolerances: "none" runs every iteration asked for (the paper's "10 iterations"),
-# "scipy" is scipy.optimize's defaults (a solve may stop at its start)
-TOLERANCES = {"none": dict(ftol=0.0, gtol=0.0), "scipy": dict(ftol=2.220446049250313e-09, gtol=1e-5)}
 # random A of Table 4: entries gaussian (N(0, 1)) or uniform ([0, 1)); "-unit": columns normalized
 SUBSPACE_KINDS = ("gaussian", "gaussian-unit", "uniform", "uniform-unit")
 
@@ -258,90 +257,6 @@ class BoxMaximum:
     iterations: int
     evaluations: int
     message: str
-
-
-def lbfgsb(fun_and_grad: Callable, lb: np.ndarray, ub: np.ndarray, maxiter: int,
-           x0: np.ndarray | None = None, maxcor: int = 10, ftol: float = 2.220446049250313e-09,
-           gtol: float = 1e-5, maxfun: int = 15000, maxls: int = 20) -> scipy.optimize.OptimizeResult:
-    """``scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=(lb, ub))`` (x0 = 0 by
-    default) with the same options, minus the wrapper's per-coordinate Python loops.
-
-    SciPy's wrapper converts the bounds between representations element by element in Python
-    (three loops over n): for F1 (n = 1.46M) that costs ~10 s of CPU per call, more than the three
-    evaluations of f it would pay for, and ~100 s for C2 (n = 15M). We drive SciPy's own L-BFGS-B
-    routine (``setulb``, reverse communication) with vectorized bounds instead, exactly as
-    ``_minimize_lbfgsb`` does; ``tests/test_sharpness.py`` checks that both give the same iterates.
-    If SciPy's private signature ever changes we fall back to ``scipy.optimize.minimize``.
-    """
-    n = len(lb)
-    x = np.clip(np.zeros(n) if x0 is None else np.array(x0, np.float64), lb, ub)
-    try:
-        from scipy.optimize import _lbfgsb
-        fast = "setulb(m,x,l,u,nbd,f,g,factr,pgtol,wa,iwa,task,lsave,isave,dsave,maxls,ln_task)" \
-            in (_lbfgsb.setulb.__doc__ or "")
-    except ImportError:
-        fast = False
-    if not fast:
-        return scipy.optimize.minimize(fun_and_grad, x, jac=True, method="L-BFGS-B",
-                                       bounds=scipy.optimize.Bounds(lb, ub),
-                                       options=dict(maxiter=maxiter, maxcor=maxcor, ftol=ftol,
-                                                    gtol=gtol, maxfun=maxfun, maxls=maxls))
-    m = maxcor
-    low, up = np.asarray(lb, np.float64).copy(), np.asarray(ub, np.float64).copy()
-    nbd = np.full(n, 2, np.int32)  # 2: both bounds finite (our box always is)
-    f, g = np.array(0.0), np.zeros(n)
-    wa = np.zeros(2 * m * n + 5 * n + 11 * m * m + 8 * m)
-    iwa, task, ln_task = np.zeros(3 * n, np.int32), np.zeros(2, np.int32), np.zeros(2, np.int32)
-    lsave, isave, dsave = np.zeros(4, np.int32), np.zeros(44, np.int32), np.zeros(29)
-    nit = nfev = 0
-    while True:
-        _lbfgsb.setulb(m, x, low, up, nbd, f, g, ftol / np.finfo(float).eps, gtol, wa, iwa, task,
-                       lsave, isave, dsave, maxls, ln_task)
-        if task[0] == 3:    # FG: evaluate at x
-            fx, gx = fun_and_grad(x.copy())
-            f, g = np.array(float(fx)), np.asarray(gx, np.float64)
-            nfev += 1
-        elif task[0] == 1:  # NEW_X: an iteration finished
-            nit += 1
-            if nit >= maxiter:
-                task[:] = (5, 504)
-            elif nfev > maxfun:
-                task[:] = (5, 502)
-        else:
-            break
-    return scipy.optimize.OptimizeResult(x=x, fun=float(f), jac=g, nit=nit, nfev=nfev,
-                                         success=task[0] == 4, status=int(task[0]),
-                                         message=_task_message(int(task[0]), int(task[1])))
-
-
-def tolerance_glue() -> dict:
-    """SciPy's default L-BFGS-B tolerances as glue for the prose (``tol_ftol``, ``tol_gtol``)."""
-    return {"tol_ftol": f"{TOLERANCES['scipy']['ftol']:.2g}", "tol_gtol": f"{TOLERANCES['scipy']['gtol']:g}"}
-
-
-def _task_message(task: int, detail: int) -> str:
-    """SciPy's words for setulb's (task, detail) codes, e.g. "STOP: TOTAL NO. OF ITERATIONS REACHED
-    LIMIT"; the bare codes where SciPy does not name them."""
-    try:
-        from scipy.optimize._lbfgsb_py import status_messages, task_messages
-        return f"{status_messages[task]}: {task_messages[detail]}".rstrip(": ")
-    except (ImportError, KeyError):
-        return f"task {task}/{detail}"
-
-
-# why a solve ended, from L-BFGS-B's message: every iteration asked for, an exact first-order
-# maximizer of the box (with tolerances off the projected gradient is exactly 0: no iteration can
-# improve it), or something that stopped it early (a tolerance, a failed line search)
-STOP_REASONS = ("iteration limit", "stationary", "stopped early")
-
-
-def stop_reason(message: str, iterations: int, iters: int, tol: str = "none") -> str:
-    """One of ``STOP_REASONS`` for a solve that ran ``iterations`` of ``iters``."""
-    if iterations >= iters:
-        return "iteration limit"
-    if tol == "none" and "PROJECTED GRADIENT <= PGTOL" in message:
-        return "stationary"
-    return "stopped early"
 
 
 def maximize_in_box(value_and_grad: Callable, x: torch.Tensor, eps: float, A: Subspace | None = None,

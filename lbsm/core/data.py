@@ -2,8 +2,9 @@
 
 Every file is checked against its published md5 before it is parsed (CIFAR pickles are only
 unpickled after the check). Files are found in a data directory: the ``data_dir`` argument, else
-``$LBSM_DATA``, else ``~/.cache/lbsm``. Missing files are downloaded from the official URLs when
-``download=True`` and the network allows, and checked the same way.
+``$LBSM_DATA``, else ``~/.cache/lbsm`` (:mod:`lbsm.core.datadir`). Missing files are downloaded
+from the official URLs when ``download=True`` and the network allows, and checked the same way;
+an archive carried in parts is joined by :mod:`lbsm.core.parts`.
 
 Preprocessing follows the official code (``X /= 255``): pixels are scaled to [0, 1] and nothing
 else is done (the paper: "used without any pre-processing"). Images keep their official layout:
@@ -24,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-class DataError(RuntimeError):
-    """A data file is missing, corrupt or of the wrong format; the message says how to fix it."""
+from .datadir import DataError, data_dir, extract_archive, md5  # noqa: F401 - data.extract_archive
+from .parts import PARTS_MD5, read_parts_md5, reassemble, split  # noqa: F401 - data.split, ...
 
 
 @dataclass(frozen=True)
@@ -97,21 +97,6 @@ HOW_TO_GET = {
              f"save them as {TIMIT_FORMAT}",
 }
 DATASETS = ("mnist", "cifar10", "cifar100", "timit")
-
-
-def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The data directory: ``path``, else ``$LBSM_DATA``, else ``~/.cache/lbsm``."""
-    if path is None:
-        path = os.environ.get("LBSM_DATA") or Path.home() / ".cache" / "lbsm"
-    return Path(path).expanduser()
-
-
-def md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def expected_files(name: str) -> dict[str, str | None]:
@@ -370,85 +355,3 @@ def _download(url: str, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
         raise DataError(f"could not download {url} ({exc}); {_offline_hint(dest)}") from exc
     os.replace(tmp, dest)
-
-
-def extract_archive(archive: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    """Unpack a tar (e.g. ``cifar-10-batches-py.tar.xz``) into the data directory."""
-    root = data_dir(root)
-    root.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
-    return root
-
-
-# --------------------------------------------------------------------------- carrying data in parts
-PARTS_MD5 = "parts.md5"
-
-
-def split(archive: str | os.PathLike, out: str | os.PathLike, part_mb: float = 45) -> list[Path]:
-    """Cut ``archive`` into parts of at most ``part_mb`` MB (for machines reached through
-    transfers of limited size), with ``parts.md5``: the md5 of every part and of the whole."""
-    archive, out = Path(archive), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    size, parts, lines = int(part_mb * 10**6), [], []
-    with open(archive, "rb") as f:
-        while chunk := f.read(size):
-            p = out / f"{archive.name}.part{len(parts):02d}"
-            p.write_bytes(chunk)
-            parts.append(p)
-            lines.append(f"{hashlib.md5(chunk).hexdigest()}  {p.name}")
-    lines.append(f"{md5(archive)}  {archive.name}")
-    (out / PARTS_MD5).write_text("\n".join(lines) + "\n")
-    return parts
-
-
-def read_parts_md5(listing: Path) -> list[tuple[str, str]]:
-    """(md5, file name) per line of ``parts.md5``: the parts, then the whole archive. Each name
-    must be a plain file name in the listing's folder (no folder, no ``..``, not absolute): a
-    listing is input, and a name like ``../../x`` would make reassemble write outside it."""
-    import re
-    try:
-        lines = [line for line in listing.read_text().splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{listing}: unreadable ({exc}); copy parts.md5 again") from None
-    entries = []
-    for i, line in enumerate(lines, 1):
-        m = re.fullmatch(r"([0-9a-f]{32}) [ *]?([A-Za-z0-9._+-]+)", line.strip())
-        if not m or m.group(2) in (".", "..", PARTS_MD5):
-            raise DataError(f"{listing} line {i}: {line[:80]!r} is not 'MD5  FILENAME' with a plain "
-                            "file name in this folder; write it anew with `python -m lbsm data split`")
-        entries.append((m.group(1), m.group(2)))
-    if len(entries) < 2:
-        raise DataError(f"{listing}: {len(entries)} line(s); it must list at least one part and, "
-                        "last, the whole archive (as `python -m lbsm data split` writes it)")
-    names = [n for _, n in entries]
-    if len(set(names)) != len(names):
-        raise DataError(f"{listing}: a file name appears twice; write it anew with `data split`")
-    for name in names:  # also refuses a name that is a link pointing out of the folder
-        if not (listing.parent / name).resolve().is_relative_to(listing.parent.resolve()):
-            raise DataError(f"{listing}: {name} resolves outside {listing.parent}; refused")
-    return entries
-
-
-def reassemble(parts_dir: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    """Join the parts of :func:`split` found in ``parts_dir``, check every md5 (each part, the
-    whole archive), and unpack the archive into the data directory; returns the archive."""
-    parts_dir = Path(parts_dir)
-    listing = parts_dir / PARTS_MD5
-    if not listing.is_file():
-        raise DataError(f"{listing} is missing: copy parts.md5 with the parts (see README, On a GPU)")
-    *parts, (whole_md5, whole_name) = read_parts_md5(listing)
-    missing = [name for _, name in parts if not (parts_dir / name).is_file()]
-    if missing:
-        raise DataError(f"{parts_dir}: missing part(s) {', '.join(missing)}; copy every part first")
-    for want, name in parts:
-        if md5(parts_dir / name) != want:
-            raise DataError(f"{parts_dir / name}: md5 mismatch (damaged in transfer); copy it again")
-    archive = parts_dir / whole_name
-    with open(archive, "wb") as f:
-        for _, name in parts:
-            f.write((parts_dir / name).read_bytes())
-    if md5(archive) != whole_md5:
-        raise DataError(f"{archive}: md5 {md5(archive)} after joining, expected {whole_md5}")
-    extract_archive(archive, root)
-    return archive

@@ -35,7 +35,7 @@ NETWORKS = {
     "C3": ("cifar100", 100, (3, 32, 32)),
     "C4": ("cifar100", 100, (3, 32, 32)),
 }
-BN_POLICIES = ("batch", "running")
+from .constants import BN_EVAL_POLICIES as BN_POLICIES  # noqa: E402 - defined once, in constants
 CONV_NETS = tuple(k for k, (_, _, shape) in NETWORKS.items() if len(shape) == 3)
 
 
@@ -129,10 +129,13 @@ def evaluation(model: nn.Module, bn: str = "batch"):
     ``BatchNormalization(mode=2)`` in the official code (results then depend on the evaluation
     batch size: we use 5000 like the official scripts). Running statistics are left untouched.
     ``running``: PyTorch's usual eval mode (running statistics).
+
+    On exit every submodule's ``training`` flag and every BatchNorm's ``track_running_stats`` are
+    what they were on entry, also where they differed from the model's own (set by hand).
     """
     if bn not in BN_POLICIES:
         raise ValueError(f"unknown BatchNorm policy {bn!r}; choose one of {', '.join(BN_POLICIES)}")
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     saved = []
     if bn == "batch":
@@ -147,4 +150,5 @@ def evaluation(model: nn.Module, bn: str = "batch"):
     finally:
         for m, track in saved:
             m.track_running_stats = track
-        model.train(was_training)
+        for m, was_training in modes:  # each flag as it was (model.train(x) would set them all to x)
+            m.training = was_training

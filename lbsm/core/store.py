@@ -12,25 +12,21 @@ served from the file ever after. Layout (``results/README.md`` documents it for 
     ROOT/MANIFEST.sha256                  the published dataset: sha256 of every file above
     WEIGHTS/<net>-<key>/{x0,final,resume}.pt, epochs/NNNN.pt   weights: an ignored local cache
 
-ROOT is the ``root`` argument, else ``$LBSM_RESULTS``, else the repository's ``results/`` (the
-published dataset) when the package runs from a checkout, else ``./results``. WEIGHTS is
-``$LBSM_WEIGHTS``, else ``ROOT/weights`` (ignored by git). A run's metadata is written last: its
-presence marks the run finished.
+ROOT is the ``root`` argument, else ``$LBSM_RESULTS``, else the checkout's ``results/``; WEIGHTS
+is ``$LBSM_WEIGHTS``, else ``ROOT/weights`` (:mod:`lbsm.core.paths`). A run's metadata is written
+last: its presence marks the run finished.
 
 Verification is not optional: every file the store serves is covered by a checksum the reader
-requires. ``meta.json`` holds the sha256 of ``config.json`` and ``history.csv`` and, in
-``meta_sha256``, the sha256 of its own content (without that field); an analysis holds the sha256
-of its own content in ``sha256``. A run's key is recomputed from its ``config.json`` and an
-analysis' key from its kind, version and params on every read: a file filed under another key is
-damage. A missing or malformed checksum is damage too, never a pass. A damaged file is moved to
-``ROOT/damaged/`` (never deleted) with a message naming it, and the next request computes it again;
-the analyses of a run set aside (or retrained with other weights) are set aside with it, so
-that nothing computed from the old weights is served next to the new. ``MANIFEST.sha256``
-(``sha256sum`` format) pins the published dataset as a whole: ``python -m lbsm runs --verify``
-checks it, ``--write-manifest`` writes it. Damaged weights (a truncated ``final.pt``) are set
-aside the same way and the run is retrained. Locks (``ROOT/.locks``, ``fcntl.flock``, released by
-the kernel when a process dies) make concurrent workers compute each run or analysis once; a killed
-worker leaves no lock behind and no half-written file (temporary file, then rename).
+requires, and the key of a run (from its ``config.json``) or of an analysis (from its kind,
+version and params) is recomputed on every read: a file filed under another key is damage
+(:mod:`lbsm.core.records`). A damaged file is moved to ``ROOT/damaged/`` (never deleted) with a
+message naming it, and the next request computes it again; the analyses of a run set aside (or
+retrained with other weights) are set aside with it, so that nothing computed from the old
+weights is served next to the new. Damaged weights (a truncated ``final.pt``) are set aside the
+same way and the run is retrained. ``MANIFEST.sha256`` pins the published dataset as a whole
+(:mod:`lbsm.core.manifest`). Locks (``ROOT/.locks``, ``fcntl.flock``, released by the kernel when
+a process dies) make concurrent workers compute each run or analysis once; a killed worker leaves
+no lock behind and no half-written file (:mod:`lbsm.core.files`).
 
 A store may be shared (a cluster file system): files are readable as the umask allows, and a
 reader that cannot read or move a file (no permission) raises :class:`StoreAccessError` naming it
@@ -41,12 +37,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
-import io
-import json
 import os
-import re
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -54,131 +45,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-MANIFEST = "MANIFEST.sha256"
-RUN_FILES = ("config.json", "history.csv")  # checksummed in meta.json
-PUBLISHED_RUN_FILES = ("config.json", "meta.json", "history.csv", "retrained.json")
-HEX64 = re.compile(r"[0-9a-f]{64}")
-KEY = re.compile(r"[0-9a-f]{16}")
-# names a store may hold: runs/<NET>-<key>/<file>, analyses/<kind>/<key>.json (archives, manifests)
-PUBLISHED_PATH = re.compile(r"runs/[A-Za-z0-9]+-[0-9a-f]{16}/(config\.json|meta\.json|history\.csv|"
-                            r"retrained\.json)|analyses/[a-z0-9_]+/[0-9a-f]{16}\.json")
-STATUSES = ("done", "diverged")
-
-
-def _env_path(var: str) -> Path | None:
-    """``$var`` as a path; None if unset. Set but empty is an error, not a silent fallback."""
-    value = os.environ.get(var)
-    if value is None:
-        return None
-    if not value.strip():
-        raise ValueError(f"${var} is set but empty; unset it or set it to a folder")
-    return Path(value).expanduser()
-
-
-def results_dir(root: str | os.PathLike | None = None) -> Path:
-    """The results root: ``root``, ``$LBSM_RESULTS``, the checkout's ``results/``, or ``./results``."""
-    if root is not None:
-        if not str(root).strip():
-            raise ValueError("the results folder is an empty string; pass a folder (--results DIR) "
-                             "or leave it out for $LBSM_RESULTS / the published results/")
-        path, what = Path(root).expanduser(), f"results folder {root}"
-    elif (path := _env_path("LBSM_RESULTS")) is not None:
-        what = f"$LBSM_RESULTS {path}"
-    elif (REPO / "pyproject.toml").is_file() and (REPO / "lbsm").is_dir():
-        return REPO / "results"
-    else:
-        return Path("results")
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} is a file, not a folder; point it at a results folder")
-    return path
-
-
-def config_key(config: dict) -> str:
-    """Stable hash of a config dict (sorted-key JSON)."""
-    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where Linux allows (/proc), else set and reset."""
-    with contextlib.suppress(OSError, ValueError, StopIteration):
-        line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("Umask:"))
-        return int(line.split()[1], 8)
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all (temporary file, fsync, rename). The file is readable as
-    the umask allows (``mkstemp`` makes 0600 files: a second user of a shared store could not read
-    them). A failure names the path (a full disk says which file system)."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _named(exc, path) from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _named(exc, path) from exc
-        raise
-
-
-def _named(exc: OSError, path: Path) -> OSError:
-    hint = (" (free space there, or point $LBSM_RESULTS / $LBSM_WEIGHTS at another disk)"
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
-    return type(exc)(exc.errno, f"{exc.strerror or exc} while writing {path}{hint}")
-
-
-def save_torch(obj, path: Path) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    write_atomic(path, buf.getvalue())
-
-
-def load_torch(path: Path, device="cpu"):
-    """A tensor file from the store; never unpickles anything but tensors and plain containers."""
-    return torch.load(path, map_location=device, weights_only=True)
-
-
-def save_json(obj, path: Path) -> None:
-    write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
-
-
-def load_json(path: Path):
-    return json.loads(Path(path).read_text())
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _content_sha(record: dict, field: str = "sha256") -> str:
-    """Checksum of a record's content (everything but the checksum ``field`` itself)."""
-    body = {k: v for k, v in record.items() if k != field}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def seal_meta(meta: dict) -> dict:
-    """``meta`` with ``meta_sha256``: the checksum that covers meta.json's own content."""
-    meta = json.loads(json.dumps({k: v for k, v in meta.items() if k != "meta_sha256"}, default=str))
-    return {**meta, "meta_sha256": _content_sha(meta, "meta_sha256")}
-
-
-def seal_record(record: dict) -> dict:
-    """An analysis record with ``sha256``: the checksum of its content."""
-    record = json.loads(json.dumps({k: v for k, v in record.items() if k != "sha256"}, default=str))
-    return {**record, "sha256": _content_sha(record)}
+from . import manifest
+from .files import _umask, load_json, save_json, sha256
+from .paths import REPO, path_root, results_dir, weights_root
+from .records import analysis_problem, config_key, content_sha, meta_problem, refers_to, seal_record
 
 
 class DamagedError(RuntimeError):
@@ -198,75 +68,12 @@ def _access_error(path: Path, problem: str | None = None) -> StoreAccessError:
         "make the store readable (chmod -R a+rX), or use a store of your own (--results DIR)")
 
 
-def path_root(path: Path) -> Path:
-    """The store root above a path under runs/ or analyses/ (for messages)."""
-    for parent in Path(path).parents:
-        if parent.name in ("runs", "analyses"):
-            return parent.parent
-    return Path(path).parent
-
-
-def meta_problem(meta) -> str | None:
-    """What is wrong with the shape of a loaded meta.json (None: the fields the store needs are
-    there and of the right type; the checksums are checked by the caller)."""
-    if not isinstance(meta, dict):
-        return f"not a JSON object (a {type(meta).__name__})"
-    if meta.get("status") not in STATUSES:
-        return f"status {meta.get('status')!r} is not one of {', '.join(STATUSES)}"
-    n = meta.get("epochs_run")
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        return f"epochs_run {n!r} is not a whole number >= 0"
-    sums = meta.get("sha256")
-    if not isinstance(sums, dict) or set(sums) != set(RUN_FILES) or \
-            not all(isinstance(v, str) and HEX64.fullmatch(v) for v in sums.values()):
-        return (f"sha256 {sums!r} is missing or malformed (it must hold the sha256 of "
-                f"{' and '.join(RUN_FILES)}): the files cannot be verified")
-    return None
-
-
-def analysis_problem(record, path: Path | None = None) -> str | None:
-    """What is wrong with a loaded analysis record (None: intact). With ``path``, the record must
-    also be filed under its own kind and key."""
-    if not isinstance(record, dict):
-        return f"not a JSON object (a {type(record).__name__})"
-    for k, t in (("kind", str), ("version", int), ("params", dict), ("provenance", dict),
-                 ("sha256", str)):
-        if not isinstance(record.get(k), t) or (t is int and isinstance(record.get(k), bool)):
-            return f"field {k!r} is missing or not a {t.__name__}"
-    if record.get("value") is None:
-        return "field 'value' is missing"
-    if not HEX64.fullmatch(record["sha256"]) or record["sha256"] != _content_sha(record):
-        return "checksum mismatch (the file changed after it was written)"
-    if path is not None:
-        key = config_key({"kind": record["kind"], "version": record["version"],
-                          "params": record["params"]})
-        if path.parent.name != record["kind"] or path.stem != key:
-            return (f"filed as {path.parent.name}/{path.name} but its kind, version and params "
-                    f"belong in {record['kind']}/{key}.json")
-    return None
-
-
-def _refers_to(params, name: str) -> bool:
-    """Whether any parameter value (in lists and dicts too) is the run name ``name``."""
-    if isinstance(params, dict):
-        return any(_refers_to(v, name) for v in params.values())
-    if isinstance(params, (list, tuple)):
-        return any(_refers_to(v, name) for v in params)
-    return params == name
-
-
 class Store:
     """The results store: runs and analyses under ``root``, weights under ``weights``."""
 
     def __init__(self, root: str | os.PathLike | None = None, weights: str | os.PathLike | None = None):
         self.root = results_dir(root)
-        if weights is not None and not str(weights).strip():
-            raise ValueError("the weights folder is an empty string; pass a folder or leave it out")
-        w = Path(weights).expanduser() if weights is not None else _env_path("LBSM_WEIGHTS")
-        self.weights_root = w if w is not None else self.root / "weights"
-        if self.weights_root.exists() and not self.weights_root.is_dir():
-            raise ValueError(f"weights folder {self.weights_root} is a file; point $LBSM_WEIGHTS "
-                             "at a folder")
+        self.weights_root = weights_root(self.root, weights)
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r}, weights={str(self.weights_root)!r})"
@@ -326,7 +133,7 @@ class Store:
         if problem := meta_problem(meta):
             return f"{mp}: {problem}"
         if "meta_sha256" in meta or require_meta_sha:
-            if meta.get("meta_sha256") != _content_sha(meta, "meta_sha256"):
+            if meta.get("meta_sha256") != content_sha(meta, "meta_sha256"):
                 why = ("checksum mismatch (the file changed after it was written)"
                        if "meta_sha256" in meta else
                        "no meta_sha256: its own content is not covered (written by code older "
@@ -369,13 +176,13 @@ class Store:
         hold, e.g. after a profile stopped training it."""
         names = {p.name for p in self.run_dirs()}
         out = []
-        for path, rec in self._analysis_files():
+        for path, rec in self.analysis_files():
             params = rec["params"] if isinstance(rec, dict) and isinstance(rec.get("params"), dict) else {}
             if any(params.get(k) is not None and params[k] not in names for k in ("run", "sb", "lb")):
                 out.append(path)
         return out
 
-    def _analysis_files(self, kind: str | None = None):
+    def analysis_files(self, kind: str | None = None):
         """(path, loaded record or None when unreadable) of every stored analysis (of ``kind``)."""
         for path in sorted(self.root.glob(f"analyses/{kind or '*'}/*.json")):
             if path.name.startswith(".") or path.parent.name.startswith("."):
@@ -386,19 +193,6 @@ class Store:
                 raise _access_error(path) from None
             except (OSError, ValueError):
                 yield path, None
-
-    def seal(self) -> dict:
-        """Add ``meta_sha256`` to runs whose files verify but whose meta.json was written without
-        it (by code older than that checksum); returns how many runs were sealed. A run or analysis
-        without its file checksums is damage and is not sealed (that is how a forgery looks)."""
-        runs = 0
-        for d in self.run_dirs():
-            meta = load_json(d / "meta.json")
-            if isinstance(meta, dict) and "meta_sha256" not in meta and \
-                    self.run_problem(d, require_meta_sha=False) is None:
-                save_json(seal_meta(meta), d / "meta.json")
-                runs += 1
-        return {"runs": runs, "analyses": 0}
 
     def set_aside(self, path: Path, problem: str | None = None) -> Path:
         """Move a damaged file or run folder under ``ROOT/damaged/`` (never deleted). A user who may
@@ -443,8 +237,8 @@ class Store:
         serving them next to analyses of the new weights would mix two minimizers. They are
         computed again when next requested."""
         out = []
-        for path, rec in self._analysis_files():
-            if isinstance(rec, dict) and _refers_to(rec.get("params"), run_name):
+        for path, rec in self.analysis_files():
+            if isinstance(rec, dict) and refers_to(rec.get("params"), run_name):
                 dest = self.set_aside(path, f"{path}: stale ({why})")
                 warnings.warn(f"{path}: stale ({why}); set aside in {dest}, computing it again "
                               "when next requested")
@@ -464,79 +258,31 @@ class Store:
         return hits[0]
 
     # ----------------------------------------------------------------------------- manifest
+    # the published dataset as a whole: lbsm.core.manifest
     def published_files(self) -> list[str]:
         """The dataset's files (runs and analyses), relative to the root, sorted."""
-        files = [p for d in self.run_dirs() for p in (d / f for f in PUBLISHED_RUN_FILES) if p.is_file()]
-        files += [p for p, _ in self._analysis_files()]
-        return sorted(str(p.relative_to(self.root)) for p in files)
+        return manifest.published_files(self)
 
     def read_manifest(self) -> dict[str, str]:
-        """{relative path: sha256} of ``MANIFEST.sha256``; ValueError naming the line when a line
-        is malformed or names a path outside the store's runs/ and analyses/."""
-        path = self.root / MANIFEST
-        out = {}
-        for i, line in enumerate(path.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            digest, sep, rel = line.partition("  ")
-            if not (sep and HEX64.fullmatch(digest) and PUBLISHED_PATH.fullmatch(rel)) or \
-                    not (self.root / rel).resolve().is_relative_to(self.root.resolve()):
-                raise ValueError(f"{path} line {i}: {line[:120]!r} is not 'SHA256  runs/... or "
-                                 "analyses/...' (write it anew with `python -m lbsm runs "
-                                 "--write-manifest` once the store verifies)")
-            out[rel] = digest
-        return out
+        """{relative path: sha256} of ``MANIFEST.sha256`` (see :func:`manifest.read_manifest`)."""
+        return manifest.read_manifest(self)
 
     def verify(self, require_manifest: bool | None = None) -> dict:
-        """Check the whole store: every run and analysis (schema, key, checksums) and the manifest
-        (every listed file present with its sha256). Returns {"problems": [...], "unlisted": [...],
-        "checked": n}: problems are "file: what is wrong" lines; unlisted are files added since the
-        manifest was written (each verified by its own checksums). ``require_manifest`` (default:
-        for the checkout's published results/) makes a missing manifest a problem."""
-        problems, unlisted = [], []
-        for d in self.run_dirs():
-            if p := self.run_problem(d):
-                problems.append(p)
-        for path, rec in self._analysis_files():
-            if p := (analysis_problem(rec, path) if rec is not None else "unreadable JSON"):
-                problems.append(f"{path}: {p}")
-        files = self.published_files()
+        """Check the whole store and its manifest (see :func:`manifest.verify`).
+        ``require_manifest`` (default: for the checkout's published results/) makes a missing
+        manifest a problem."""
         if require_manifest is None:
             require_manifest = self.root.resolve() == (REPO / "results").resolve()
-        if (self.root / MANIFEST).is_file():
-            try:
-                listed = self.read_manifest()
-            except ValueError as exc:
-                problems.append(str(exc))
-                listed = {}
-            for rel, digest in listed.items():
-                f = self.root / rel
-                if not f.is_file():
-                    problems.append(f"{f}: listed in {MANIFEST} but missing")
-                elif sha256(f) != digest:
-                    problems.append(f"{f}: its sha256 differs from {MANIFEST} (changed since the "
-                                    "manifest was written)")
-            unlisted = [rel for rel in files if rel not in listed]
-        elif require_manifest:
-            problems.append(f"{self.root / MANIFEST}: missing (write it with `python -m lbsm runs "
-                            f"--write-manifest --results {self.root}` once the store verifies)")
-        return {"problems": problems, "unlisted": unlisted, "checked": len(files)}
+        return manifest.verify(self, require_manifest)
+
+    def seal(self) -> dict:
+        """Seal the runs written without ``meta_sha256`` (see :func:`manifest.seal`)."""
+        return manifest.seal(self)
 
     def write_manifest(self) -> dict:
-        """Seal runs written without ``meta_sha256``, verify everything, then write
-        ``MANIFEST.sha256`` over every run and analysis file. Refuses (ValueError naming the files)
-        while anything fails to verify: a manifest vouches only for what checks out."""
-        sealed = self.seal()["runs"]
-        found = self.verify(require_manifest=False)
-        # a manifest being replaced is no reason to refuse: only the files themselves count
-        bad = [p for p in found["problems"] if MANIFEST not in p]
-        if bad:
-            raise ValueError(f"{len(bad)} file(s) of {self.root} fail verification, no manifest "
-                             "written:\n  " + "\n  ".join(bad))
-        files = self.published_files()
-        write_atomic(self.root / MANIFEST,
-                     "".join(f"{sha256(self.root / rel)}  {rel}\n" for rel in files).encode())
-        return {"files": len(files), "sealed": sealed, "manifest": str(self.root / MANIFEST)}
+        """Seal, verify, then write ``MANIFEST.sha256`` (see :func:`manifest.write_manifest`)."""
+        return manifest.write_manifest(self)
+
 
     # ----------------------------------------------------------------------------- locks
     @contextlib.contextmanager
@@ -616,7 +362,7 @@ class Store:
         provenance. Damaged records are left out (set aside when next requested) and listed in
         ``df.attrs["damaged"]``."""
         rows, damaged = [], []
-        for p, rec in self._analysis_files(kind):
+        for p, rec in self.analysis_files(kind):
             if problem := (analysis_problem(rec, p) if rec is not None else "unreadable JSON"):
                 damaged.append(f"{p}: {problem}")
                 continue

@@ -15,15 +15,17 @@ says so in every caption. Every trial-based table (2, 3, 4, 7; E.3; Figs. 2, 3, 
 set of SB/LB baseline runs of ``Profile.trials``: the remedies' knobs repeat the trial's stop rule
 and cap, so their baselines have the same store keys.
 
-Every chapter reads its knobs from ``get(profile)``; what a profile skips it says in the chapter.
+Every chapter reads its specs from ``get(profile)`` (papermill parameters:
+:func:`lbsm.experiments.parameters.override`); what a profile skips it says in the chapter.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..train import protocol as train
-
+from ..core.constants import EPS, SB_BATCH, SHARPNESS_ITERS, SUBSPACE_DIM
+from ..train.protocol import TrainConfig, lb_batch
+from .specs import (ConeSpec, Fig4Spec, Fig5Spec, Fig6Spec, Remedies, RemedySpec,
+                    RunSettings, SharpnessSettings, SmallBatches)
 
 @dataclass(frozen=True)
 class NetPlan:
@@ -68,11 +70,11 @@ class Profile:
     description: str
     nets: dict[str, NetPlan]
     # Metric 2.1 (Tables 3-4) and Hessian eigenvalues
-    sharpness_iters: int = 10
-    sharpness_eps: tuple[float, ...] = (1e-3, 5e-4)
+    sharpness_iters: int = SHARPNESS_ITERS
+    sharpness_eps: tuple[float, ...] = EPS
     sharpness_subset: int | None = None      # None: the full training set
     sharpness_seeds: int | None = None       # solve for the first k seeds (None: all)
-    subspace_dim: int = 100
+    subspace_dim: int = SUBSPACE_DIM
     subspace_seeds: int | None = None
     hessian_k: int = 5
     hessian_subset: int | None = 10000
@@ -84,9 +86,9 @@ class Profile:
     alpha_points: int = 25
     landscape_subset: int | None = None
     landscape_bn: str = "batch"              # BatchNorm policy along the path (lbsm.landscape)
-    # Section 3 and Appendix E (knobs read by lbsm.experiments; see each chapter)
-    small_batches: dict = field(default_factory=dict)
-    remedies: dict = field(default_factory=dict)
+    # Section 3 and Appendix E: typed specs of each section (lbsm.experiments.specs)
+    small_batches: SmallBatches = SmallBatches()
+    remedies: Remedies = Remedies()
     # the sensitivity chapter ("What the paper left open"); None: not run under this profile
     sensitivity: Sensitivity | None = None
 
@@ -108,19 +110,31 @@ class Profile:
         plan = self.nets.get(net)
         return (plan and plan.landscape_subset) or self.landscape_subset
 
-    def trial(self, net: str, seed: int, **overrides) -> tuple[train.TrainConfig, train.TrainConfig]:
+    def trial(self, net: str, seed: int, **overrides) -> tuple[TrainConfig, TrainConfig]:
         """The SB and LB configs of one trial (same seed, hence the same x0)."""
         plan = self.net(net)
-        lb = train.lb_batch(net, plan.train_subset)
+        lb = lb_batch(net, plan.train_subset)
         common = dict(seed=seed, stop=plan.stop, train_subset=plan.train_subset,
                       test_subset=plan.test_subset, precision=plan.precision,
                       checkpoints=plan.checkpoints, **overrides)
-        return (train.TrainConfig(net, train.SB_BATCH, epochs=plan.sb_epochs, **common),
-                train.TrainConfig(net, lb, epochs=plan.lb_epochs, **common))
+        return (TrainConfig(net, SB_BATCH, epochs=plan.sb_epochs, **common),
+                TrainConfig(net, lb, epochs=plan.lb_epochs, **common))
 
-    def trials(self, net: str, **overrides) -> list[tuple[train.TrainConfig, train.TrainConfig]]:
+    def trials(self, net: str, **overrides) -> list[tuple[TrainConfig, TrainConfig]]:
         return [self.trial(net, s, **overrides) for s in self.net(net).seeds]
 
+
+PAPER_NETS = ("F1", "F2", "C1", "C2", "C3", "C4")
+FIVE = (0, 1, 2, 3, 4)  # the paper's five trials
+
+# smoke: tiny subsets, 1-2 epochs, 2 L-BFGS-B iterations
+_SMOKE_F1 = RunSettings(train_subset=2000, test_subset=1000)
+_SMOKE_C1 = RunSettings(train_subset=500, test_subset=500)
+_SMOKE_SHARP = SharpnessSettings(iters=2, subset=500)
+# cpu: the trials' plateau rule; Metric 2.1 on 10,000 (Fig. 4, remedies) or 5,000 examples
+_PLATEAU = RunSettings(stop="plateau")
+_SHARP_10K = SharpnessSettings(subset=10000)
+_SHARP_5K = SharpnessSettings(subset=5000)
 
 PROFILES = {
     "smoke": Profile(
@@ -128,31 +142,23 @@ PROFILES = {
         nets={"F1": NetPlan(seeds=(0, 1), sb_epochs=2, lb_epochs=2, train_subset=2000, test_subset=1000),
               "C1": NetPlan(seeds=(0,), sb_epochs=1, lb_epochs=1, train_subset=500, test_subset=500)},
         sharpness_iters=2, sharpness_subset=500, sharpness_seeds=1, subspace_dim=10,
-        subspace_seeds=1, hessian_k=2, hessian_subset=64, hutchinson_samples=2, hessian_nets=("F1",), alpha_points=7,
-        landscape_subset=1000,
-        small_batches=dict(  # kwargs of lbsm.experiments functions, per network
-            fig4={"F1": dict(batch_sizes=(64, 256, 1000), epochs=1, seeds=(0,), train_subset=2000,
-                             test_subset=1000, sharpness_iters=2, sharpness_subset=500)},
-            fig5={"F1": dict(sb_epochs=2, lb_epochs=1, seed=0, train_subset=2000, test_subset=1000,
-                             sharpness_iters=2, sharpness_subset=500)},
-            fig6={"F1": dict(sb_epochs=2, lb_epochs=2, epochs=None, seed=0, train_subset=2000,
-                             test_subset=1000, sharpness_iters=2, sharpness_subset=500)},
-            cone={"F1": dict(directions=10, radius=1e-3, threshold=0.5, subset=500, sharpness_iters=2)},
-            appendix_c=dict(f_s=0.2)),
-        remedies=dict(  # table -> network -> kwargs of lbsm.experiments.remedy_trials
-            augmentation={"C1": dict(augment=True, seeds=(0,), sb_epochs=1, lb_epochs=1, plain_lb=True,
-                                     sharpness_sb=True,
-                                     train_subset=500, test_subset=500, sharpness_iters=2,
-                                     sharpness_subset=500)},
-            conservative={"F1": dict(method="conservative", seeds=(0,), sb_epochs=1, lb_epochs=1,
-                                     plain_lb=True, sharpness_sb=True, train_subset=2000,
-                                     test_subset=1000, sharpness_iters=2, sharpness_subset=500)},
-            adversarial={"F1": dict(method="adversarial", seeds=(0,), sb_epochs=1, lb_epochs=1,
-                                    train_subset=2000, test_subset=1000, sharpness_iters=2,
-                                    sharpness_subset=500)},
-            stability={"F1": dict(method="stability", seeds=(0,), sb_epochs=1, lb_epochs=1,
-                                  train_subset=2000, test_subset=1000, sharpness_iters=2,
-                                  sharpness_subset=500)}),
+        subspace_seeds=1, hessian_k=2, hessian_subset=64, hutchinson_samples=2, hessian_nets=("F1",),
+        alpha_points=7, landscape_subset=1000,
+        small_batches=SmallBatches(
+            fig4=(Fig4Spec("F1", (64, 256, 1000), epochs=1, train=_SMOKE_F1, sharpness=_SMOKE_SHARP),),
+            fig5=(Fig5Spec("F1", sb_epochs=2, lb_epochs=1, train=_SMOKE_F1, sharpness=_SMOKE_SHARP),),
+            fig6=(Fig6Spec("F1", sb_epochs=2, lb_epochs=2, train=_SMOKE_F1, sharpness=_SMOKE_SHARP),),
+            cone=(ConeSpec("F1", directions=10, subset=500, sharpness_iters=2),)),
+        remedies=Remedies(
+            augmentation=(RemedySpec("C1", augment=True, sb_epochs=1, lb_epochs=1, plain_lb=True,
+                                     sharpness_sb=True, train=_SMOKE_C1, sharpness=_SMOKE_SHARP),),
+            conservative=(RemedySpec("F1", method="conservative", sb_epochs=1, lb_epochs=1,
+                                     plain_lb=True, sharpness_sb=True, train=_SMOKE_F1,
+                                     sharpness=_SMOKE_SHARP),),
+            adversarial=(RemedySpec("F1", method="adversarial", sb_epochs=1, lb_epochs=1,
+                                    train=_SMOKE_F1, sharpness=_SMOKE_SHARP),),
+            stability=(RemedySpec("F1", method="stability", sb_epochs=1, lb_epochs=1,
+                                  train=_SMOKE_F1, sharpness=_SMOKE_SHARP),)),
         sensitivity=Sensitivity(iters=(2, 4), subsets=(200, 500, None), eval_batches=(250, 5000),
                                 fixed_epochs=(1, 1), plateau_cap=3, precision_seeds=1)),
     "cpu": Profile(
@@ -162,7 +168,7 @@ PROFILES = {
         # CIFAR-10: C1 keeps it only on the full 50,000 images (about 45 min a run on 2 cores), so
         # every C1 result is left to the paper profile (a GPU) rather than show another experiment
         # under its name (tests/test_profiles.py checks the ratio).
-        nets={"F1": NetPlan(seeds=(0, 1, 2, 3, 4), sb_epochs=100, lb_epochs=100, stop="plateau",
+        nets={"F1": NetPlan(seeds=FIVE, sb_epochs=100, lb_epochs=100, stop="plateau",
                             sharpness_subset=10000, landscape_subset=10000)},
         sharpness_seeds=None, subspace_seeds=None, hessian_k=3, hessian_subset=2000,
         hutchinson_samples=10, hessian_nets=("F1",), alpha_points=25,
@@ -173,71 +179,53 @@ PROFILES = {
         # reproductions. Fig. 4 trains every batch size under the trials' plateau rule (the paper:
         # 100 fixed epochs), so its B = 256 and B = 6000 runs are the gap chapter's trial 0;
         # Figs. 5 and 6 keep the paper's fixed-epoch protocol, shortened (their captions say so).
-        small_batches=dict(
-            fig4={"F1": dict(batch_sizes=(256, 1000, 3000, 6000, 15000), epochs=100, seeds=(0,),
-                             config={"stop": "plateau"}, sharpness_iters=10,
-                             sharpness_subset=10000)},
+        small_batches=SmallBatches(
+            fig4=(Fig4Spec("F1", (256, 1000, 3000, 6000, 15000), train=_PLATEAU, sharpness=_SHARP_10K),),
             # enough points to show a curve: 8 warm starts (about 40 s each with their solves) and
             # 8 sampled iterates per run (the paper draws every epoch)
-            fig5={"F1": dict(sb_epochs=10, lb_epochs=5, sb_epoch_subset=(0, 1, 2, 3, 4, 6, 8, 10),
-                             seed=0, sharpness_iters=10, sharpness_subset=5000)},
-            fig6={"F1": dict(sb_epochs=10, lb_epochs=20, epochs=8, seed=0,
-                             sharpness_iters=10, sharpness_subset=5000)},
-            cone={"F1": dict(directions=50, radius=1e-3, threshold=0.5, subset=10000,
-                             sharpness_iters=10)},
-            appendix_c=dict(f_s=0.2)),
+            fig5=(Fig5Spec("F1", sb_epochs=10, lb_epochs=5, sb_epoch_subset=(0, 1, 2, 3, 4, 6, 8, 10),
+                           sharpness=_SHARP_5K),),
+            fig6=(Fig6Spec("F1", sb_epochs=10, lb_epochs=20, epochs=8, sharpness=_SHARP_5K),),
+            cone=(ConeSpec("F1", directions=50, subset=10000),)),
         # the remedies repeat the trials' stop rule and cap: their SB and plain LB runs are the gap
         # chapter's (one baseline everywhere); Table 7 with the paper's 5 trials, E.3 (no numbers
-        # in the paper) on trial 0
-        remedies=dict(
-            augmentation={},  # C1 at the paper's LB/SB ratio needs all of CIFAR-10: paper profile
-            conservative={"F1": dict(method="conservative", seeds=(0, 1, 2, 3, 4), sb_epochs=100,
-                                     lb_epochs=100, plain_lb=True, sharpness_sb=True,
-                                     config={"stop": "plateau"}, sharpness_iters=10,
-                                     sharpness_subset=10000)},
-            adversarial={"F1": dict(method="adversarial", seeds=(0,), sb_epochs=100, lb_epochs=100,
-                                    config={"stop": "plateau"}, sharpness_iters=10,
-                                    sharpness_subset=10000)},
-            stability={"F1": dict(method="stability", seeds=(0,), sb_epochs=100, lb_epochs=100,
-                                  config={"stop": "plateau"}, sharpness_iters=10,
-                                  sharpness_subset=10000)}),
+        # in the paper) on trial 0. Table 6 (C1 at the paper's LB/SB ratio needs all of CIFAR-10)
+        # is left to the paper profile.
+        remedies=Remedies(
+            conservative=(RemedySpec("F1", method="conservative", seeds=FIVE, plain_lb=True,
+                                     sharpness_sb=True, train=_PLATEAU, sharpness=_SHARP_10K),),
+            adversarial=(RemedySpec("F1", method="adversarial", train=_PLATEAU, sharpness=_SHARP_10K),),
+            stability=(RemedySpec("F1", method="stability", train=_PLATEAU, sharpness=_SHARP_10K),)),
         # solves for start x iterations x tolerances (100 iterations cost ~90 s each on 10,000
         # examples), two on all 60,000, the fixed-epoch pair and bf16 pairs of 3 trials
         sensitivity=Sensitivity()),
     "paper": Profile(
         "paper", "the full protocol: 5 seeds, every network with data, until the loss ceases to improve",
-        nets={n: NetPlan(seeds=(0, 1, 2, 3, 4), sb_epochs=200, lb_epochs=200, stop="plateau")
-              for n in ("F1", "F2", "C1", "C2", "C3", "C4")},
+        nets={n: NetPlan(seeds=FIVE, sb_epochs=200, lb_epochs=200, stop="plateau") for n in PAPER_NETS},
         hessian_subset=None,
         # the paper's grid: Fig. 4 batch sizes as drawn (F2 1,500-61,500; C1 100-5,000), 100 epochs;
         # warm starts from every SB epoch (0-100); sharpness at every epoch (Fig. 6); remedies with
         # 5 seeds until the loss ceases to improve (Tables 6-7 on the networks the paper lists; E.3,
         # which the paper reports without numbers or networks, on F1 and C1)
-        small_batches=dict(
-            fig4={"F2": dict(batch_sizes=(1500, 5000, 10000, 15000, 20000, 30000, 40000, 50000, 61500),
-                             epochs=100, seeds=(0,)),
-                  "C1": dict(batch_sizes=(100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000),
-                             epochs=100, seeds=(0,))},
-            fig5={n: dict(sb_epochs=100, lb_epochs=100, sb_epoch_subset=None, seed=0)
-                  for n in ("F2", "C1")},
-            fig6={n: dict(sb_epochs=100, lb_epochs=100, epochs=None, seed=0) for n in ("F2", "C1")},
-            cone={n: dict(directions=1000, radius=1e-3, threshold=0.5, subset=None)
-                  for n in ("F1", "F2", "C1", "C2", "C3", "C4")},
-            appendix_c=dict(f_s=0.2)),
-        remedies=dict(
-            augmentation={n: dict(augment=True, seeds=(0, 1, 2, 3, 4), sb_epochs=200, lb_epochs=200,
-                                  plain_lb=True, sharpness_sb=True, config={"stop": "plateau"})
-                          for n in ("C1", "C2", "C3", "C4")},
-            conservative={n: dict(method="conservative", seeds=(0, 1, 2, 3, 4), sb_epochs=200,
-                                  lb_epochs=200, plain_lb=True, sharpness_sb=True,
-                                  config={"stop": "plateau"})
-                          for n in ("F1", "F2", "C1", "C2", "C3", "C4")},
-            adversarial={n: dict(method="adversarial", seeds=(0, 1, 2, 3, 4), sb_epochs=200,
-                                 lb_epochs=200, plain_lb=True, config={"stop": "plateau"})
-                         for n in ("F1", "C1")},
-            stability={n: dict(method="stability", seeds=(0, 1, 2, 3, 4), sb_epochs=200,
-                               lb_epochs=200, plain_lb=True, config={"stop": "plateau"})
-                       for n in ("F1", "C1")})),
+        small_batches=SmallBatches(
+            fig4=(Fig4Spec("F2", (1500, 5000, 10000, 15000, 20000, 30000, 40000, 50000, 61500)),
+                  Fig4Spec("C1", (100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000))),
+            fig5=tuple(Fig5Spec(n) for n in ("F2", "C1")),
+            fig6=tuple(Fig6Spec(n) for n in ("F2", "C1")),
+            cone=tuple(ConeSpec(n, directions=1000) for n in PAPER_NETS)),
+        remedies=Remedies(
+            augmentation=tuple(RemedySpec(n, augment=True, seeds=FIVE, sb_epochs=200, lb_epochs=200,
+                                          plain_lb=True, sharpness_sb=True, train=_PLATEAU)
+                               for n in ("C1", "C2", "C3", "C4")),
+            conservative=tuple(RemedySpec(n, method="conservative", seeds=FIVE, sb_epochs=200,
+                                          lb_epochs=200, plain_lb=True, sharpness_sb=True,
+                                          train=_PLATEAU) for n in PAPER_NETS),
+            adversarial=tuple(RemedySpec(n, method="adversarial", seeds=FIVE, sb_epochs=200,
+                                         lb_epochs=200, plain_lb=True, train=_PLATEAU)
+                              for n in ("F1", "C1")),
+            stability=tuple(RemedySpec(n, method="stability", seeds=FIVE, sb_epochs=200,
+                                       lb_epochs=200, plain_lb=True, train=_PLATEAU)
+                            for n in ("F1", "C1")))),
 }
 
 
@@ -245,8 +233,3 @@ def get(name: str) -> Profile:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
     return PROFILES[name]
-
-
-def replace(profile: Profile, **changes) -> Profile:
-    """A profile with some knobs changed (for a papermill override)."""
-    return dataclasses.replace(profile, **changes)

@@ -27,12 +27,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import sections as experiments
 from ..core import paper
-from . import profiles
-from . import results
-from ..train import protocol as training
+from ..core.constants import eps_label
 from ..core.store import Store
+from ..train import protocol as training
+from . import profiles, stored
+from .plans import Runs, data_ready, dataset_of, pick
 
 CHOICES = ("start", "iters", "tol", "subset", "bn", "eval_batch", "stop", "precision")
 LABELS = {"start": "L-BFGS-B start", "iters": "L-BFGS-B iterations",
@@ -83,18 +83,18 @@ def variant_trials(P: profiles.Profile) -> dict[tuple[str, str, int], tuple]:
 def configs(P: profiles.Profile) -> list[training.TrainConfig]:
     """Every run the study needs: the baseline trials (the first ``precision_seeds``) and the
     retrained variants."""
-    if P.sensitivity is None or not results.data_ready(results.dataset_of(P.sensitivity.net)):
+    if P.sensitivity is None or not data_ready(dataset_of(P.sensitivity.net)):
         return []
     s = P.sensitivity
     base = [c for seed in P.net(s.net).seeds[:max(1, s.precision_seeds)] for c in P.trial(s.net, seed)]
     return base + [c for pair in variant_trials(P).values() for c in pair]
 
 
-def _solve(run, P: profiles.Profile, **kw) -> dict:
+def _solve(run, P: profiles.Profile, store: Store, **kw) -> dict:
     s = _spec(P)
     args = dict(iters=P.sharpness_iters, subset=P.sharpness_examples(s.net), start="sign")
     args.update(kw)
-    return experiments.run_sharpness(run, (s.eps,), **args)[s.eps]
+    return stored.run_sharpness(run, (s.eps,), store=store, **args)[s.eps]
 
 
 def _row(choice, setting, regime, run, res, baseline: bool) -> dict:
@@ -108,15 +108,14 @@ def _row(choice, setting, regime, run, res, baseline: bool) -> dict:
                 commit=run.meta.get("commit"), run=run.name)
 
 
-def choice(P: profiles.Profile, name: str) -> pd.DataFrame:
+def choice(P: profiles.Profile, runs: Runs, store: Store, name: str) -> pd.DataFrame:
     """One tidy frame for ``name`` (one of ``CHOICES``): a row per (setting, regime) with the
     sharpness at ``eps``, the run's final test accuracy and whether it is the baseline."""
-    if P.sensitivity is None:
+    if P.sensitivity is None or not runs:
         return pd.DataFrame()
     s = _spec(P)
-    store = Store()
     sb_cfg, lb_cfg = baseline_trial(P)
-    pair = [training.fit(c, store, progress=False) for c in (sb_cfg, lb_cfg)]
+    pair = pick(runs, (sb_cfg, lb_cfg))
     base = dict(start="sign", iters=P.sharpness_iters, tol="none",
                 subset=P.sharpness_examples(s.net), bn=sb_cfg.bn_eval,
                 eval_batch=sb_cfg.eval_batch_size, stop=_stop_label(sb_cfg),
@@ -127,9 +126,8 @@ def choice(P: profiles.Profile, name: str) -> pd.DataFrame:
         seeds = sorted({v[0].seed for _, v in variants})
         baselines = [(base[name], P.trial(s.net, seed)) for seed in seeds]
         for setting, cfgs in baselines + variants:
-            runs = [training.fit(c, store, progress=False) for c in cfgs]
-            for regime, run in zip(("SB", "LB"), runs):
-                rows.append(_row(name, setting, regime, run, _solve(run, P),
+            for regime, run in zip(("SB", "LB"), pick(runs, cfgs)):
+                rows.append(_row(name, setting, regime, run, _solve(run, P, store),
                                  baseline=setting == base[name]))
     else:
         values = {"start": s.starts, "iters": s.iters, "tol": s.tolerances, "subset": s.subsets,
@@ -139,7 +137,7 @@ def choice(P: profiles.Profile, name: str) -> pd.DataFrame:
         for v in values:
             for regime, run in zip(("SB", "LB"), pair):
                 rows.append(_row(name, "all" if v is None else v, regime, run,
-                                 _solve(run, P, **{kw: v}), baseline=v == base[name]))
+                                 _solve(run, P, store, **{kw: v}), baseline=v == base[name]))
     df = pd.DataFrame(rows)
     df.attrs.update(net=s.net, eps=s.eps, seed=sb_cfg.seed)
     return df
@@ -158,7 +156,7 @@ def study(parts: dict) -> pd.DataFrame:
 def _paper_values(net: str, eps: float) -> tuple[float, float]:
     t3 = paper.table(3)
     ref = net if net in t3.index else "F1"
-    lab = results._eps_label(eps)
+    lab = eps_label(eps)
     return float(t3.loc[ref, f"sb_{lab}"]), float(t3.loc[ref, f"lb_{lab}"])
 
 

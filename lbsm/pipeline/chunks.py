@@ -34,7 +34,8 @@ from . import compute
 from ..train import ensemble
 from ..core import machine
 from ..core import models
-from ..experiments import results
+from ..experiments import parameters
+from ..experiments.plans import data_ready, dataset_of
 from ..train import protocol as train
 from ..core.store import Store
 
@@ -150,13 +151,13 @@ class Item:
 
 def _items(profile: str) -> list[tuple[str, str, str | None, object]]:
     """(what, chapter, net, chapter plan) of every priority item the profile can run here."""
-    P = results.profile(profile)
+    P = parameters.override(profile)
     out = []
     for what, chapter, net in PRIORITY:
-        if net is not None and (net not in P.nets or not results.data_ready(results.dataset_of(net))):
+        if net is not None and (net not in P.nets or not data_ready(dataset_of(net))):
             continue
-        Pn = results.profile(profile, nets=net) if net else P
-        out.append((what, chapter, net, compute.spec(chapter).plan(Pn, net)))
+        Pn = parameters.override(profile, nets=net) if net else P
+        out.append((what, chapter, net, compute.chapter_def(chapter).plan(Pn, net)))
     return out
 
 
@@ -283,7 +284,7 @@ def export(store: Store, archive: str | Path, since: set[str] | None = None,
     if buf.tell() > limit_bytes:
         raise ValueError(f"the archive would be {buf.tell() / 2**20:.1f} MiB, over the "
                          f"{limit_bytes / 2**20:.0f} MiB a window brings back; export fewer results")
-    from ..core.store import write_atomic
+    from ..core.files import write_atomic
     write_atomic(Path(archive), buf.getvalue())
     return {"files": len(files), "bytes": buf.tell(), "archive": str(archive)}
 
@@ -293,7 +294,7 @@ def _read_members(archive: Path) -> dict[str, bytes]:
     regular files named ``runs/<NET>-<key>/<file>`` or ``analyses/<kind>/<key>.json`` (and their
     folders), at most ``MAX_MEMBERS`` members and ``MAX_TOTAL_BYTES`` in all. Sizes are read from
     the headers, so an oversized member is refused before it is decompressed."""
-    from ..core.store import PUBLISHED_PATH
+    from ..core.manifest import PUBLISHED_PATH
     if not archive.is_file():
         raise ValueError(f"{archive}: no such file; give the .tar.gz that `compute --archive` wrote")
     out, total, count = {}, 0, 0

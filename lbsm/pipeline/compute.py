@@ -7,9 +7,11 @@ graph on an executor.
 
 The graph of a chapter (``graph``): one task per training run (a warm-started run depends on the
 run it starts from), then one task per part of the chapter (Table 3, Figure 4, ...), each
-depending on every run of the chapter. A part computes its analyses through the results store's
-cache (:meth:`lbsm.store.Store.analysis`), so running a part again, or a chapter whose results are
-all published, costs file reads. Everything is idempotent and resumable: a run or analysis is
+depending on every run of the chapter. The chapter's runs are loaded once and handed, with the
+store, to every part as arguments: a part is ``fn(plan, runs, store)`` (``runs``: {name: Run}),
+never looks a run up by name nor opens a store of its own, and changes none of its inputs. A part
+computes its analyses through the results store's cache (:meth:`lbsm.core.store.Store.analysis`),
+so running a part again, or a chapter whose results are all published, costs file reads. Everything is idempotent and resumable: a run or analysis is
 computed once (a lock per key), a killed worker's task is redone by another (Dask's scheduler does
 that), and nothing half-written is ever served (atomic writes).
 
@@ -18,34 +20,32 @@ process and returns every part the chapter renders.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
+import graphlib
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 
-from ..train import ensemble
-from ..experiments import results
-from ..experiments import sensitivity
-from ..train import protocol as train
-from ..experiments.profiles import Profile
+from ..core.data import data_dir
 from ..core.store import Store
+from ..experiments import appendix_e, parameters, plans, sections, sensitivity, trials
+from ..experiments.profiles import Profile
+from ..train import ensemble
+from ..train import protocol as train
 
 EXECUTORS = ("inprocess", "dask")
 
 
 @dataclass(frozen=True)
-class Spec:
-    """A chapter: how to build its plan from a profile, the runs it trains, the parts it computes."""
-    plan: Callable                      # (Profile, nets) -> the argument of ``runs`` and the parts
-    runs: Callable                      # plan -> list[TrainConfig]
-    parts: dict[str, Callable] = field(default_factory=dict)  # part name -> plan -> value
-
-
-def _trials(P: Profile) -> list[train.TrainConfig]:
-    return [c for net in P.nets if results.data_ready(results.dataset_of(net))
-            for pair in P.trials(net) for c in pair]
+class ChapterDef:
+    """A chapter: its plan from a profile, the runs that plan trains, and its parts, each a
+    function ``(plan, runs, store) -> value`` of the plan, the chapter's runs
+    ({name: Run}, built once) and the store."""
+    plan: Callable                      # (Profile, nets) -> the plan (a Profile, or a Plan of sections)
+    configs: Callable                   # plan -> list[TrainConfig]
+    parts: dict[str, Callable] = field(default_factory=dict)
 
 
 def _profile_plan(P: Profile, nets) -> Profile:
@@ -53,41 +53,43 @@ def _profile_plan(P: Profile, nets) -> Profile:
 
 
 def _sections_plan(chapter: str) -> Callable:
-    return lambda P, nets: results.plan(P, chapter, nets=nets)
+    return lambda P, nets: plans.plan(P, chapter, nets=nets)
 
 
-SPECS: dict[str, Spec] = {
-    "intro": Spec(_profile_plan, lambda P: []),
-    "setup": Spec(_profile_plan, lambda P: []),
-    "gap": Spec(_profile_plan, _trials, {"trained": results.trained}),
-    "interpolation": Spec(_profile_plan, _trials, {
-        "trained": results.trained,
-        "linear": results.part_linear, "curvilinear": results.part_curvilinear,
-        "distance": results.part_distance}),
-    "sharpness": Spec(_profile_plan, _trials, {
-        "trained": results.trained,
-        "table3": results.part_table3, "table4": results.part_table4,
-        "kinds": results.part_kinds, "hessian": results.part_hessian}),
-    "small_batches": Spec(_sections_plan("small_batches"), results.section_configs, {
-        "fig4": results.fig4, "fig5": results.fig5, "fig6": results.fig6, "cone": results.cone}),
-    "remedies": Spec(_sections_plan("remedies"), results.section_configs, {
-        "augmentation": results.part_augmentation, "conservative": results.part_conservative,
-        "robust": results.robust, "parametric": results.part_parametric}),
-    "sensitivity": Spec(_profile_plan, sensitivity.configs, {
+def _no_runs(plan) -> list:
+    return []
+
+
+CHAPTER_DEFS: dict[str, ChapterDef] = {
+    "intro": ChapterDef(_profile_plan, _no_runs),
+    "setup": ChapterDef(_profile_plan, _no_runs),
+    "gap": ChapterDef(_profile_plan, trials.trial_configs, {"trained": trials.trials}),
+    "interpolation": ChapterDef(_profile_plan, trials.trial_configs, {
+        "trained": trials.trials, "linear": trials.linear, "curvilinear": trials.curvilinear,
+        "distance": trials.distance}),
+    "sharpness": ChapterDef(_profile_plan, trials.trial_configs, {
+        "trained": trials.trials, "table3": trials.table3, "table4": trials.table4,
+        "kinds": trials.kinds, "hessian": trials.hessian_spectrum}),
+    "small_batches": ChapterDef(_sections_plan("small_batches"), sections.configs, {
+        "fig4": sections.fig4, "fig5": sections.fig5, "fig6": sections.fig6, "cone": sections.cone}),
+    "remedies": ChapterDef(_sections_plan("remedies"), appendix_e.configs, {
+        "augmentation": appendix_e.augmentation, "conservative": appendix_e.conservative,
+        "robust": appendix_e.robust, "parametric": appendix_e.parametric}),
+    "sensitivity": ChapterDef(_profile_plan, sensitivity.configs, {
         c: functools.partial(sensitivity.choice, name=c) for c in sensitivity.CHOICES}),
 }
-CHAPTERS = tuple(SPECS)
+CHAPTERS = tuple(CHAPTER_DEFS)
 
 
-def spec(chapter: str) -> Spec:
-    if chapter not in SPECS:
-        raise ValueError(f"unknown chapter {chapter!r}; choose one of {', '.join(SPECS)} or all")
-    return SPECS[chapter]
+def chapter_def(chapter: str) -> ChapterDef:
+    if chapter not in CHAPTER_DEFS:
+        raise ValueError(f"unknown chapter {chapter!r}; choose one of {', '.join(CHAPTER_DEFS)} or all")
+    return CHAPTER_DEFS[chapter]
 
 
 def graph(chapter: str, plan) -> tuple[dict[str, train.TrainConfig], dict[str, tuple[str, ...]]]:
     """The run tasks of a chapter: {run name: config} and {run name: names it depends on}."""
-    cfgs = {c.name: c for c in spec(chapter).runs(plan)}
+    cfgs = {c.name: c for c in chapter_def(chapter).configs(plan)}
     deps = {name: tuple(d for d in [c.init.partition("@")[0]] if d in cfgs) if c.init else ()
             for name, c in cfgs.items()}
     return cfgs, deps
@@ -95,86 +97,54 @@ def graph(chapter: str, plan) -> tuple[dict[str, train.TrainConfig], dict[str, t
 
 def _order(cfgs: dict, deps: dict) -> list[str]:
     """Run names in an order where every run comes after those it depends on."""
-    done, out = set(), []
-
-    def visit(n):
-        if n not in done:
-            done.add(n)
-            for d in deps[n]:
-                visit(d)
-            out.append(n)
-    for n in cfgs:
-        visit(n)
-    return out
+    return list(graphlib.TopologicalSorter({n: deps[n] for n in cfgs}).static_order())
 
 
 # --------------------------------------------------------------------------- executors
 def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: bool) -> dict:
     cfgs, deps = graph(chapter, plan)
-    missing = [cfgs[n] for n in _order(cfgs, deps)
-               if not store.is_finished(store.run_dir(cfgs[n].net, cfgs[n].key))]
+    order = [cfgs[n] for n in _order(cfgs, deps)]
+    missing = [c for c in order if not store.is_finished(store.run_dir(c.net, c.key))]
     if use_ensemble:  # seeds of one protocol together; the rest (warm starts too) one by one, in order
         ensemble.fit_ensemble(missing, store, progress=progress)
     else:
         train.sweep(missing, store, progress=progress, desc=f"{chapter}: runs")
-    with _using(store):  # the parts open Store() themselves, as on a Dask worker
-        return {name: fn(plan) for name, fn in spec(chapter).parts.items()}
+    runs = {c.name: train.fit(c, store, progress=False) for c in order}  # each loaded once
+    return {name: fn(plan, runs, store) for name, fn in chapter_def(chapter).parts.items()}
 
 
-def _env(store: Store) -> dict:
-    """What a worker needs to find the same store and data (they may be other machines)."""
-    from ..core.data import data_dir
-    return {"LBSM_RESULTS": str(store.root.resolve()), "LBSM_WEIGHTS": str(store.weights_root.resolve()),
-            "LBSM_DATA": str(data_dir().resolve())}
-
-
-@contextlib.contextmanager
-def _using(store: Store):
-    """Within: every ``Store()`` (the parts, the runs they load) is ``store``, through the same
-    environment a Dask worker gets (``_env``); the environment is restored after."""
-    env = _env(store)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _with_env(env: dict, threads: int | None):
-    os.environ.update(env)
+def _on_worker(data: str, threads: int | None):
+    """A Dask worker (maybe another machine) reads the data sets from the same directory."""
+    os.environ["LBSM_DATA"] = data
     if threads:
         import torch
         torch.set_num_threads(threads)
 
 
-def _run_task(cfg: train.TrainConfig, env: dict, threads: int | None, *after) -> str:
-    """Dask task: train one run into the store (or find it there); returns its name."""
-    _with_env(env, threads)
-    return train.fit(cfg, Store(), progress=False).name
+def _run_task(cfg: train.TrainConfig, store: Store, data: str, threads: int | None, *after) -> train.Run:
+    """Dask task: train one run into the store (or find it there)."""
+    _on_worker(data, threads)
+    return train.fit(cfg, store, progress=False)
 
 
-def _part_task(chapter: str, part: str, plan, env: dict, threads: int | None, *after):
-    """Dask task: one part of a chapter (its analyses through the store's cache)."""
-    _with_env(env, threads)
-    return spec(chapter).parts[part](plan)
+def _part_task(chapter: str, part: str, plan, store: Store, data: str, threads: int | None, *runs):
+    """Dask task: one part of a chapter, on the chapter's runs (its analyses through the store's
+    cache)."""
+    _on_worker(data, threads)
+    return chapter_def(chapter).parts[part](plan, {r.name: r for r in runs}, store)
 
 
 def _dask(chapter: str, plan, store: Store, client, threads: int | None) -> dict:
     cfgs, deps = graph(chapter, plan)
-    env = _env(store)
+    data = str(data_dir().resolve())
     futures = {}
     for n in _order(cfgs, deps):
-        futures[n] = client.submit(_run_task, cfgs[n], env, threads, *[futures[d] for d in deps[n]],
-                                   key=f"run-{n}", pure=False, retries=2)
+        futures[n] = client.submit(_run_task, cfgs[n], store, data, threads,
+                                   *[futures[d] for d in deps[n]], key=f"run-{n}", pure=False, retries=2)
     runs = list(futures.values())
-    parts = {name: client.submit(_part_task, chapter, name, plan, env, threads, *runs,
+    parts = {name: client.submit(_part_task, chapter, name, plan, store, data, threads, *runs,
                                  key=f"{chapter}-{name}-{time.time_ns()}", pure=False, retries=2)
-             for name in spec(chapter).parts}
+             for name in chapter_def(chapter).parts}
     return dict(zip(parts, client.gather(list(parts.values()))))
 
 
@@ -215,18 +185,19 @@ def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess
             nets=None, store: Store | None = None, progress: bool = False,
             use_ensemble: bool | None = None, **overrides) -> dict[str, Chapter]:
     """Compute what ``chapters`` (a name, a list, or ``"all"``) need under ``profile`` (a name or
-    a ready Profile; ``nets``/``overrides``: the papermill parameters of ``results.profile``) and
+    a ready Profile; ``nets``/``overrides``: papermill parameters, checked by
+    :func:`lbsm.experiments.parameters.override`) and
     return each chapter's parts. Runs first, analyses after; ``executor``: ``"inprocess"`` or
     ``"dask"`` (``scheduler``: address of an existing cluster, else a LocalCluster).
-    ``use_ensemble``: train the seeds of one protocol together (:mod:`lbsm.ensemble`); default:
+    ``use_ensemble``: train the seeds of one protocol together (:mod:`lbsm.train.ensemble`); default:
     on a GPU, where one small step leaves the device mostly idle."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     names = list(CHAPTERS) if chapters in ("all", None) else (
         [chapters] if isinstance(chapters, str) else list(chapters))
     for n in names:
-        spec(n)
-    P = profile if isinstance(profile, Profile) else results.profile(profile, nets=nets, **overrides)
+        chapter_def(n)
+    P = profile if isinstance(profile, Profile) else parameters.override(profile, nets=nets, **overrides)
     store = store or Store()
     if use_ensemble is None:
         use_ensemble = train.default_device().type == "cuda"
@@ -235,7 +206,7 @@ def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess
     try:
         for n in names:
             t0 = time.perf_counter()
-            plan = spec(n).plan(P, nets)
+            plan = chapter_def(n).plan(P, nets)
             parts = (_dask(n, plan, store, client, threads_per_worker) if client is not None
                      else _in_process(n, plan, store, progress, use_ensemble))
             out[n] = Chapter(n, plan, parts, time.perf_counter() - t0)
@@ -248,7 +219,22 @@ def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess
     return out
 
 
-def chapter(name: str, profile: str = "cpu", nets=None, **overrides) -> Chapter:
+def chapter(name: str, profile: str = "cpu", nets=None, store: Store | None = None,
+            **overrides) -> Chapter:
     """Everything chapter ``name`` renders, from the results store (computing what is missing
-    in this process): the one call each notebook makes."""
-    return compute(name, profile, nets=nets, **overrides)[name]
+    in this process): the one call each notebook makes, with its papermill parameters (an
+    unknown one is an error naming the known ones)."""
+    return compute(name, profile, nets=nets, store=store, **overrides)[name]
+
+
+# the names an IPython kernel puts in a notebook's namespace besides the notebook's own
+KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def notebook_parameters(namespace: dict) -> dict:
+    """A notebook's papermill parameters: the values its ``parameters`` cell and papermill's
+    injected cell defined (every plain variable of ``namespace`` when the chapter's first code
+    cell runs), so a misspelled ``-p`` name reaches :func:`chapter` and is refused there."""
+    return {k: v for k, v in namespace.items()
+            if not k.startswith("_") and k not in KERNEL_NAMES
+            and not isinstance(v, ModuleType) and not callable(v)}

@@ -12,10 +12,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..experiments import sections as experiments
 from ..core import paper
-from .render import EPS, LB_COLOR, PAPER_FIG_NET, SB_COLOR, eps_label
-from ..experiments.results import Result, Trained
+from ..core.constants import EPS, eps_label
+from .render import LB_COLOR, PAPER_FIG_NET, SB_COLOR
+from ..core.constants import sharpness_col
+from ..experiments.plans import Result
+from ..experiments.trials import Trained
 
 # Every figure at 150 dpi with text of at least 8 pt (what a reader sees on the page: the
 # notebook's inline PNGs are drawn at figure.dpi); PNG output is byte-deterministic, so a
@@ -173,7 +175,7 @@ def plot_fig4(R: Result, knees: pd.DataFrame):
             ax.plot(d.index, d.test_acc, "o-", color=SB_COLOR, label="test accuracy")
             ax2 = ax.twinx()
             for e, ls in zip(EPS, ("-", "--")):
-                ax2.plot(d.index, d[experiments.sharpness_col(e)], ls, marker="s", ms=3,
+                ax2.plot(d.index, d[sharpness_col(e)], ls, marker="s", ms=3,
                          color=LB_COLOR, label=f"sharpness eps {eps_label(e)}")
             if not math.isnan(knees.loc[net, "knee (ours)"]):
                 ax.axvline(knees.loc[net, "knee (ours)"], color="grey", ls=":", label="knee (ours)")
@@ -206,7 +208,7 @@ def plot_fig5(R: Result):
             top[0].plot(d.sb_epoch, d.sb_test_acc, "o-", color=SB_COLOR, label="SB iterate")
             top[0].plot(d.sb_epoch, d.lb_test_acc, "s-", color=LB_COLOR, label="warm-started LB")
             for e, ls in zip(EPS, ("-", "--")):
-                bot[0].plot(d.sb_epoch, d[experiments.sharpness_col(e)].clip(lower=1e-4), ls, marker="s",
+                bot[0].plot(d.sb_epoch, d[sharpness_col(e)].clip(lower=1e-4), ls, marker="s",
                             ms=3, color=LB_COLOR, label=f"LB sharpness eps {eps_label(e)}")
             top[0].set(ylabel="test accuracy (%)", title=f"{net} (ours)")
             bot[0].set(yscale="log", xlabel="epoch of SB training", ylabel="sharpness")
@@ -245,7 +247,7 @@ def plot_fig6(R: Result):
             d = R.data[R.data.net == net]
             for (regime, i), (ls, color) in styles.items():
                 g = d[d.regime == regime].sort_values("train_loss")
-                row[0].plot(g.train_loss, g[experiments.sharpness_col(EPS[i])].clip(lower=1e-4), ls,
+                row[0].plot(g.train_loss, g[sharpness_col(EPS[i])].clip(lower=1e-4), ls,
                             color=color, ms=3, label=f"{regime} eps {eps_label(EPS[i])}")
             row[0].set(title=f"{net} (ours)")
         ref = PAPER_FIG_NET.get(net)

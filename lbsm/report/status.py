@@ -1,5 +1,5 @@
-"""The status of every artifact of the paper the book reproduces: one row per artifact, recorded
-by its chapter (``record``) and collected by the intro (``status_table``).
+"""The status of every artifact of the paper the book reproduces: one row per artifact, computed
+from its chapter's results (:mod:`lbsm.report.summary`) and tabled by the intro (``status_table``).
 
 A row says ``complete`` / ``partial`` / ``needs data`` / ``not run`` (how much of the artifact ran:
 whether its findings hold is the verdicts' job, ``lbsm.verdicts``), with a note listing the
@@ -10,8 +10,6 @@ small_batches and remedies: their knobs). ``<chapter>_status`` gives a chapter's
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -20,13 +18,15 @@ from ..core import models
 from ..core import paper
 from ..core.catalog import ARTIFACTS
 from ..experiments import profiles
-from .render import PAPER_NETS, declared_nets, deviations, display_table, glue_all, per_net
-from ..experiments.results import DATASET_NAMES, SECTIONS, Result, Trained, bind, data_ready, dataset_of
+from .captions import declared_nets, deviations, per_net, sharpness_settings
+from .render import PAPER_NETS, display_table
+from ..core.constants import DATASET_NAMES
+from ..experiments.plans import Result, data_ready, dataset_of
+from ..experiments.trials import Trained
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
 
-STATUS_KEY = "lbsm_status"
 
 
 
@@ -83,89 +83,23 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
                 note="; ".join(notes))
 
 
-def record(chapter: str, *rows: dict, verdicts: list[dict] = ()) -> None:
-    """Glue a chapter's status rows and verdicts (``lbsm.verdicts``; key ``lbsm_status``) for
-    the intro, and show the status rows (whole)."""
-    glue_all({STATUS_KEY: json.dumps({"chapter": chapter, "rows": list(rows),
-                                      "verdicts": list(verdicts)})})
+def show(rows: list[dict]) -> None:
+    """A chapter's status rows, whole (the intro collects them again from the results:
+    :func:`lbsm.report.summary.book_rows`)."""
     display_table(pd.DataFrame(list(rows)).set_index("artifact"))
 
 
-def _notebook_records(path: Path) -> list[dict]:
-    """The records glued by ``record`` in an executed chapter notebook."""
-    import ast
-    nb = json.loads(path.read_text())
-    out = []
-    for cell in nb.get("cells", []):
-        for o in cell.get("outputs", []):
-            if o.get("metadata", {}).get("scrapbook", {}).get("name") == STATUS_KEY:
-                text = next(v for k, v in o["data"].items() if k.endswith("text/plain"))
-                text = "".join(text) if isinstance(text, list) else text
-                out.append(json.loads(ast.literal_eval(text)))
-    return out
-
-
-def _notebook_status(path: Path) -> tuple[list[dict], dict]:
-    """Status rows glued by an executed chapter notebook, and its papermill metadata."""
-    rows = [r for rec in _notebook_records(path) for r in rec["rows"]]
-    return rows, json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
-
-
-def _book_dir(book_dir=None) -> Path:
-    """The executing notebook's directory (book/ or tests/nbval/) when it holds chapters, else book/."""
-    from ..core import catalog as book
-    if book_dir is None:
-        here = Path.cwd()
-        book_dir = here if any((here / f"{c}.ipynb").is_file() for c in book.CHAPTERS
-                               if c != book.ROOT) else book.BOOK_DIR
-    return Path(book_dir)
-
-
-def verdict_table(book_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every verdict the executed chapters recorded (``lbsm.verdicts``): the paper's panels first,
-    each in artifact order."""
-    from . import verdicts
-    return verdicts.frame(verdict_rows(book_dir))
-
-
-def verdict_rows(book_dir: str | Path | None = None) -> list[dict]:
-    """The verdict rows the executed chapters recorded, with the numbers each compared."""
-    from . import verdicts
-    book_dir = _book_dir(book_dir)
-    rows = []
-    for chapter in dict.fromkeys(a[1] for a in ARTIFACTS):
-        path = book_dir / f"{chapter}.ipynb"
-        if path.is_file():
-            rows += [v for rec in _notebook_records(path) for v in rec.get("verdicts", [])]
-    order = {a[0]: i for i, a in enumerate(ARTIFACTS)}
-    kinds = {k: i for i, k in enumerate(verdicts.KINDS)}  # the paper's own panels first
-    rows.sort(key=lambda r: (kinds.get(r.get("kind"), len(kinds)), order.get(r["artifact"], len(order))))
-    return rows
-
-
-def status_table(book_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every artifact of ``ARTIFACTS`` with the status its chapter recorded when it last ran.
-
-    Read from the executed notebooks next to the running one (the glued ``lbsm_status`` of each), so the
-    table describes exactly what the book shows; an artifact whose chapter is missing or has not
-    run is ``not run``.
-    """
-    book_dir = _book_dir(book_dir)
-    recorded = {}
-    for chapter in {a[1] for a in ARTIFACTS}:
-        path = book_dir / f"{chapter}.ipynb"
-        if path.is_file():
-            rows, _ = _notebook_status(path)
-            recorded.update({r["artifact"]: r for r in rows})
+def status_table(rows: list[dict]) -> pd.DataFrame:
+    """Every artifact of the catalog (``lbsm.core.catalog.ARTIFACTS``) with the status its
+    chapter's results give it (``rows``: :func:`lbsm.report.summary.book_rows`); an artifact no
+    chapter recorded is ``not run``."""
+    recorded = {r["artifact"]: r for r in rows}
     out = []
     for name, chapter, what, _ in ARTIFACTS:
         r = recorded.get(name)
-        exists = (book_dir / f"{chapter}.ipynb").is_file()
         out.append(dict(artifact=name, what=what, chapter=chapter,
-                        status=r["status"] if r else "not run",
-                        profile=r["profile"] if r else "",
-                        note=r["note"] if r else ("chapter has not run" if exists
-                                                  else "chapter not written yet")))
+                        status=r["status"] if r else "not run", profile=r["profile"] if r else "",
+                        note=r["note"] if r else "its chapter has not run"))
     return pd.DataFrame(out).set_index("artifact")
 
 
@@ -283,29 +217,36 @@ def interpolation_status(T: Trained, lin: pd.DataFrame, cur: pd.DataFrame, d: pd
 
 # --------------------------------------------------------------------------- small_batches, remedies chapters
 def _section_deviations(R: Result) -> list[str]:
-    """How the knobs of ``R`` depart from the paper's protocol (for the status rows)."""
+    """How the specs of ``R`` depart from the paper's protocol (for the status rows)."""
     out = set()
     pr = paper.protocol()
-    for net, kw in R.knobs.items():
-        a = bind(SECTIONS[R.plan.chapter][R.section], kw, net).arguments
-        seeds = a.get("seeds")
+    for net, spec in R.specs.items():
+        seeds = getattr(spec, "seeds", None)
         if seeds is not None and len(seeds) < pr["trials"]:
             out.add(f"{net}: {len(seeds)} of {pr['trials']} trials")
-        for k in ("epochs", "sb_epochs", "lb_epochs"):
-            if k in a and R.section in ("fig4", "fig5", "fig6") and a[k] != 100:
-                out.add(f"{net}: {k.replace('_', ' ')} {a[k]} instead of 100")
-        if R.plan.chapter == "remedies" and (a.get("config") or {}).get("stop") != "plateau":
-            out.add(f"{net}: fixed {a['sb_epochs']} SB / {a['lb_epochs']} LB epochs instead of "
+        if R.section in ("fig4", "fig5", "fig6"):
+            for k in ("epochs", "sb_epochs", "lb_epochs"):
+                v = getattr(spec, k, None)
+                if k == "epochs" and R.section == "fig6":
+                    if v is not None:  # Fig. 6's ``epochs`` samples the epochs (the paper: all)
+                        out.add(f"{net}: sharpness at {v if isinstance(v, int) else len(v)} sampled "
+                                "epochs instead of every epoch")
+                elif v is not None and v != 100:
+                    out.add(f"{net}: {k.replace('_', ' ')} {v} instead of 100")
+        train = getattr(spec, "train", None)
+        if R.plan.chapter == "remedies" and train.stop != "plateau":
+            out.add(f"{net}: fixed {spec.sb_epochs} SB / {spec.lb_epochs} LB epochs instead of "
                     "'until the loss ceased to improve'")
-        if a.get("train_subset") or a.get("test_subset"):
-            out.add(f"{net}: {a.get('train_subset') or 'all'} training / "
-                    f"{a.get('test_subset') or 'all'} test examples")
+        if train is not None and (train.train_subset or train.test_subset):
+            out.add(f"{net}: {train.train_subset or 'all'} training / "
+                    f"{train.test_subset or 'all'} test examples")
         if "bf16" in {r.meta.get("precision") for r in R.runs.get(net, [])}:
             out.add(f"{net}: bf16 autocast")
-        if a.get("sharpness_iters", 10) != pr["sharpness_lbfgsb_iterations"]:
-            out.add(f"{net}: {a['sharpness_iters']} L-BFGS-B iterations")
-        if a.get("sharpness_subset") or a.get("subset"):
-            out.add(f"{net}: sharpness on {a.get('sharpness_subset') or a.get('subset')} training examples")
+        iters, subset = sharpness_settings(spec)
+        if iters is not None and iters != pr["sharpness_lbfgsb_iterations"]:
+            out.add(f"{net}: {iters} L-BFGS-B iterations")
+        if subset:
+            out.add(f"{net}: sharpness on {subset} training examples")
         if net in R.plan.stand_ins.get(R.section, {}):
             out.add(f"{net} stands in for {R.plan.stand_ins[R.section][net]}")
     return sorted(out)

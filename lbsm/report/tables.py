@@ -14,96 +14,22 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..core import data as lbsm_data
-from ..experiments import sections as experiments
-from ..core import models
 from ..core import paper
-from ..experiments import profiles
-from ..train import protocol as training
-from .render import EPS, PAPER_FIG_NET, deviations, eps_label, mean_sd, per_net, pm
-from ..experiments.results import DATASET_NAMES, Plan, Result, Trained, bind, data_ready, dataset_of
+from ..core.constants import EPS, eps_label
+from .judgments import _paper_rise, first_rises
+from .render import PAPER_FIG_NET, mean_sd, pm
+from .verdicts import Paired
+from ..analyses.knee import knee
+from ..core.constants import sharpness_col
+from ..experiments import stored
+from ..experiments.plans import Plan, Result
+from ..experiments.trials import Trained
 
 TABLE2_ROWS = [("train SB", "train_sb", "train_acc", 0), ("train LB", "train_lb", "train_acc", 1),
                ("test SB", "test_sb", "test_acc", 0), ("test LB", "test_lb", "test_acc", 1)]
 
 
 # --------------------------------------------------------------------------- setup chapter
-def _layer_summary(model) -> str:
-    from torch import nn
-    kinds = {"Linear": nn.Linear, "Conv2d": nn.Conv2d, "BatchNorm": nn.modules.batchnorm._BatchNorm,
-             "MaxPool": nn.MaxPool2d, "Dropout": nn.Dropout}
-    counts = {k: sum(isinstance(m, t) for m in model.modules()) for k, t in kinds.items()}
-    return ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-
-
-def table1() -> pd.DataFrame:
-    """Table 1 of the paper with our networks: parameter counts and layers from ``lbsm.models``."""
-    t = paper.table(1)
-    rows = []
-    for net in paper.NETS:
-        m = models.build(net)
-        ds, k, shape = models.NETWORKS[net]
-        rows.append({"net": net, "type": t.loc[net, "type"], "data set": t.loc[net, "dataset"],
-                     "paper (Appendix B)": t.loc[net, "appendix_b"],
-                     "input": " × ".join(map(str, shape)), "classes": k,
-                     "layers (ours)": _layer_summary(m), "parameters (ours)": f"{models.num_params(m):,}"})
-    return pd.DataFrame(rows).set_index("net")
-
-
-def _features(shape) -> str:
-    return " × ".join(map(str, shape))
-
-
-def table5() -> pd.DataFrame:
-    """Table 5 (data sets): the paper's sizes next to what the data directory holds."""
-    t = paper.table(5)
-    names = {v: k for k, v in DATASET_NAMES.items()}
-    rows = []
-    for name in t.index:
-        ds = names[name]
-        row = {"data set": name, "train (paper)": int(t.loc[name, "train"]),
-               "test (paper)": int(t.loc[name, "test"]), "features (paper)": t.loc[name, "features"],
-               "classes (paper)": int(t.loc[name, "classes"])}
-        if data_ready(ds):
-            d = lbsm_data.load(ds)
-            row.update({"train (ours)": len(d.x_train), "test (ours)": len(d.x_test),
-                        "features (ours)": _features(d.input_shape), "classes (ours)": d.num_classes,
-                        "status": "loaded (md5 verified)"})
-        else:
-            row.update({"train (ours)": "—", "test (ours)": "—", "features (ours)": "—",
-                        "classes (ours)": "—", "status": f"needs data: {name}"})
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("data set")
-
-
-def profile_table(P: profiles.Profile) -> pd.DataFrame:
-    """What a profile trains: per network seeds, epochs, stop rule, subsets, precision, deviations."""
-    rows = []
-    for n, plan in P.nets.items():
-        rows.append({"net": n, "seeds": ", ".join(map(str, plan.seeds)),
-                     "SB batch": training.SB_BATCH, "LB batch": training.lb_batch(n, plan.train_subset),
-                     "epochs SB / LB": f"{plan.sb_epochs} / {plan.lb_epochs}", "stop": plan.stop,
-                     "train / test examples": f"{plan.train_subset or 'all'} / {plan.test_subset or 'all'}",
-                     "precision": plan.precision,
-                     "data": "ready" if data_ready(dataset_of(n)) else
-                     f"needs data: {DATASET_NAMES[dataset_of(n)]}",
-                     "deviations from the paper": "; ".join(deviations(P, n)) or "none"})
-    return pd.DataFrame(rows).set_index("net")
-
-
-def analysis_settings(P: profiles.Profile) -> pd.DataFrame:
-    """The profile's sharpness / Hessian / interpolation knobs next to the paper's values."""
-    pr = paper.protocol()
-    a = pr["parametric_alphas"]
-    rows = [("L-BFGS-B iterations (Metric 2.1)", P.sharpness_iters, pr["sharpness_lbfgsb_iterations"]),
-            ("eps", ", ".join(f"{e:g}" for e in P.sharpness_eps), ", ".join(f"{e:g}" for e in pr["sharpness_eps"])),
-            ("sharpness data (training examples)", per_net(P, P.sharpness_examples), "all (training function)"),
-            ("subspace dimension p (Table 4)", P.subspace_dim, pr["subspace_dim"]),
-            ("alpha points (Figs. 3, 7)", P.alpha_points, f"{a['num']} in [{a['start']}, {a['stop']}]"),
-            ("interpolation data", per_net(P, P.landscape_examples), "all"),
-            ("Hessian eigenvalues / data", f"{P.hessian_k} / {P.hessian_subset or 'all'}", "not computed"),
-            ("Hutchinson samples", P.hutchinson_samples, "not computed")]
-    return pd.DataFrame(rows, columns=["knob", f"profile {P.name}", "paper"]).set_index("knob")
 
 
 # --------------------------------------------------------------------------- gap chapter
@@ -121,7 +47,6 @@ def table2(T: Trained) -> pd.DataFrame:
             m, s = mean_sd(f[i][col] for f in finals)
             rows.append(dict(net=net, quantity=label, ours=m, ours_sd=s, paper=ptab.loc[net, pcol],
                              paper_sd=ptab.loc[net, f"{pcol}_sd"], seeds=len(finals)))
-        from .verdicts import Paired
         gap = Paired.of([f[0]["test_acc"] - f[1]["test_acc"] for f in finals])
         rows.append(dict(net=net, quantity="gap (test SB - LB)", ours=gap.mean, ours_sd=gap.sd,
                          paper=ptab.loc[net, "test_sb"] - ptab.loc[net, "test_lb"], paper_sd=float("nan"),
@@ -202,9 +127,8 @@ def _at(series: pd.DataFrame, alpha: float) -> float:
 def rise_table(curves: pd.DataFrame, kind: str = "linear") -> pd.DataFrame:
     """How steeply the training loss rises beyond each minimizer, per trial, where the two
     minimizers differ: one grid step h beyond each (``beyond SB`` = f(-h) - f(0), ``beyond LB`` =
-    f(1 + h) - f(1); ``lbsm.verdicts.first_rises``), not far out where both losses saturate at
+    f(1 + h) - f(1); ``lbsm.report.judgments.first_rises``), not far out where both losses saturate at
     ln 10; the paper's plotted curve read at the same alphas, where the paper draws the network."""
-    from .verdicts import _paper_rise, first_rises
     key = "Fig3" if kind == "linear" else "Fig7"
     rows = []
     train = curves[curves.split == "train"] if len(curves) else curves
@@ -230,11 +154,11 @@ def paper_knee(net: str) -> float:
     """Our knee rule applied to the paper's own Fig. 4 accuracy curve of ``net`` (F2 or C1)."""
     f = paper.figure(f"Fig4_{net}")
     f = f[f.series == "test_acc"]
-    return experiments.knee(f.x, f.y).batch_size
+    return knee(f.x, f.y).batch_size
 
 
 def knee_table(R: Result) -> pd.DataFrame:
-    """The threshold batch size per network (``experiments.knee`` on mean test accuracy over seeds)
+    """The threshold batch size per network (:func:`lbsm.analyses.knee.knee` on mean test accuracy over seeds)
     next to the paper's (stated, and our rule on its plotted curve), also as a fraction of the
     training set (so that F1 on MNIST can be read against F2 on TIMIT)."""
     stated = paper.statement("threshold_batch_size")
@@ -244,7 +168,7 @@ def knee_table(R: Result) -> pd.DataFrame:
         ref = PAPER_FIG_NET.get(net, net)
         n_train = R.runs[net][0].meta["n_train"] if R.runs.get(net) else float("nan")
         try:
-            k = experiments.knee(d.batch_size, d.test_acc)
+            k = knee(d.batch_size, d.test_acc)
             ours, level, slope = k.batch_size, k.plateau_acc, k.slope_per_decade
         except ValueError:  # fewer than three batch sizes
             ours = level = slope = float("nan")
@@ -262,7 +186,7 @@ def fig6_table(R: Result) -> pd.DataFrame:
     """Sharpness (eps 1e-3) at the first and the last sampled iterate of each run, ours and the
     paper's (the paper's series read at their highest and lowest loss)."""
     rows = []
-    col = experiments.sharpness_col(EPS[0])
+    col = sharpness_col(EPS[0])
     for net in R.nets:
         d = R.data[R.data.net == net]
         ref = PAPER_FIG_NET.get(net)
@@ -295,16 +219,15 @@ def cone_summary(R: Result) -> pd.DataFrame:
 
 
 def appendix_c(S: Plan, *results: Result) -> pd.DataFrame:
-    """Appendix C's model on our runs: ``experiments.compare_iterations`` on each (SB, LB) pair of
-    the Fig. 6 runs (one trial per network, same x0), with ``f_s`` from the profile's knobs, and the
+    """Appendix C's model on our runs: ``stored.compare_iterations`` on each (SB, LB) pair of
+    the Fig. 6 runs (one trial per network, same x0), with ``f_s`` from the profile's Appendix C spec, and the
     paper's worked example (f_s = 0.2, B_s / B_l = 0.1) as the last row."""
-    kw = S.shared.get("appendix_c", {})
     rows = []
     for R in results:
         for net, rs in R.runs.items():
             if len(rs) == 2:
-                rows.append({"net": net, **experiments.compare_iterations(rs[0], rs[1], **kw)})
-    f_s = bind(experiments.compare_iterations, kw).arguments["f_s"]
+                rows.append({"net": net, **stored.compare_iterations(rs[0], rs[1], f_s=S.appendix_c.f_s)})
+    f_s = S.appendix_c.f_s
     rows.append({"net": "paper example", "target_acc": float("nan"), "b_s": 1, "b_l": 10, "f_s": 0.2,
                  "i_s": None, "i_l": None, "ratio": float("nan"), "bound": 1 / (0.2 * 10),
                  "lb_faster": "iff I_l / I_s < bound"})
@@ -346,7 +269,7 @@ def remedy_table(R: Result, table: int) -> pd.DataFrame:
         _row(rows, net, f"test LB ({name})", list(rem.test_acc), *pv(lb_col))
         for e in EPS:
             lab = eps_label(e)
-            _row(rows, net, f"LB ({name}) sharpness eps {lab}", list(rem[experiments.sharpness_col(e)]),
+            _row(rows, net, f"LB ({name}) sharpness eps {lab}", list(rem[sharpness_col(e)]),
                  *pv(f"lb_sharpness_eps_{lab}"))
         if len(lb):
             _row(rows, net, "test LB (plain; paper: Table 2)", list(lb.test_acc),
@@ -354,7 +277,7 @@ def remedy_table(R: Result, table: int) -> pd.DataFrame:
             for e in EPS:
                 lab = eps_label(e)
                 _row(rows, net, f"LB (plain) sharpness eps {lab} (paper: Table 3)",
-                     list(lb[experiments.sharpness_col(e)]), t3.loc[net, f"lb_{lab}"], t3.loc[net, f"lb_{lab}_sd"])
+                     list(lb[sharpness_col(e)]), t3.loc[net, f"lb_{lab}"], t3.loc[net, f"lb_{lab}_sd"])
     df = pd.DataFrame(rows).set_index(["net", "quantity"])
     df["ours - paper"] = df.ours - df.paper
     return df
@@ -371,7 +294,7 @@ def robust_table(R: Result) -> pd.DataFrame:
     d = d.drop_duplicates(["net", "variant", "seed"])
     order = {"SB": 0, "LB": 1}
     d = d.iloc[np.argsort([order.get(v, 2) for v in d.variant], kind="stable")]
-    cols = ["test_acc"] + [experiments.sharpness_col(e) for e in EPS]
+    cols = ["test_acc"] + [sharpness_col(e) for e in EPS]
     rows = []
     for (net, variant), g in d.groupby(["net", "variant"], sort=False):
         base = d[(d.net == net) & (d.variant == "LB")]
@@ -387,56 +310,5 @@ def robust_table(R: Result) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- sensitivity chapter
-def sensitivity_table(summ: pd.DataFrame, choice: str) -> pd.DataFrame:
-    """One unstated choice: per setting SB and LB sharpness, LB/SB, the test-accuracy gap and the
-    distance in decades from the paper's Table 3 (the book's own setting marked)."""
-    if summ.empty:
-        return pd.DataFrame()
-    g = summ[summ.choice == choice]
-    return pd.DataFrame({
-        "setting": [f"{s} (book)" if b else s for s, b in zip(g.setting, g.baseline)],
-        "SB": g.sharpness_sb.map(lambda v: f"{v:.3g}"), "LB": g.sharpness_lb.map(lambda v: f"{v:.3g}"),
-        "LB/SB": g.ratio.map(lambda v: f"{v:.3g}"),
-        "test SB - LB (points)": g.gap.map(lambda v: f"{v:+.2f}"),
-        "L-BFGS-B iterations run (SB / LB)": g.iterations,
-        "decades from the paper": g.decades_from_paper.map(lambda v: f"{v:.2f}"),
-    }).set_index("setting")
 
 
-def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
-    """Every choice that changes a number and that the paper leaves open: where the code applies
-    it, its default there (read from the code: signatures and config fields), this profile's value,
-    and where the book measures what it changes."""
-    import dataclasses
-    import inspect
-    from ..analyses import sharpness
-    cfg = {f.name: f.default for f in dataclasses.fields(training.TrainConfig)}
-    box = inspect.signature(sharpness.maximize_in_box).parameters
-    ks = inspect.signature(sharpness.keskar_sharpness).parameters
-    net = P.sensitivity.net if P.sensitivity else next(iter(P.nets), "F1")
-    rows = [
-        ("L-BFGS-B start point", "lbsm.sharpness.maximize_in_box(start=)", box["start"].default,
-         "sign", "sensitivity: start"),
-        ("L-BFGS-B iterations", "Profile.sharpness_iters", 10, P.sharpness_iters,
-         "sensitivity: iters"),
-        ("L-BFGS-B stopping tolerances", "lbsm.sharpness.maximize_in_box(tol=)", box["tol"].default,
-         box["tol"].default, "sensitivity: tol"),
-        ("random subspace A (Table 4)", "lbsm.sharpness.Subspace.random(kind=)",
-         ks["subspace_kind"].default, ks["subspace_kind"].default, "sharpness: readings of A"),
-        ("training examples f averages over", "Profile.sharpness_subset / NetPlan.sharpness_subset",
-         "all", P.sharpness_examples(net) or "all", "sensitivity: subset"),
-        ("BatchNorm statistics in f and in evaluation", "TrainConfig.bn_eval", cfg["bn_eval"],
-         cfg["bn_eval"], "sensitivity: bn"),
-        ("evaluation batch", "TrainConfig.eval_batch_size", cfg["eval_batch_size"],
-         cfg["eval_batch_size"], "sensitivity: eval_batch"),
-        ("precision", "TrainConfig.precision (lbsm.machine)", cfg["precision"],
-         P.nets[net].precision if net in P.nets else cfg["precision"], "sensitivity: precision"),
-        ("stop rule", "TrainConfig.stop", cfg["stop"], P.nets[net].stop if net in P.nets else cfg["stop"],
-         "sensitivity: stop"),
-        ("plateau rule: patience, threshold (absolute), cap", "TrainConfig.patience / min_delta / epochs",
-         f"{cfg['patience']} epochs, {cfg['min_delta']:g}", f"{cfg['patience']} epochs, "
-         f"{cfg['min_delta']:g}, cap {P.nets[net].sb_epochs if net in P.nets else cfg['epochs']}",
-         "sensitivity: stop"),
-    ]
-    return pd.DataFrame(rows, columns=["choice", "where in the code", "default", f"profile {P.name}",
-                                       "measured in"]).set_index("choice").astype(str)

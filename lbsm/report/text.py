@@ -7,26 +7,26 @@ from :mod:`lbsm.tables`, the paper's numbers from :mod:`lbsm.paper`.
 """
 from __future__ import annotations
 
-import inspect
 import math
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..experiments import sections as experiments
-from ..core import models
 from ..core import paper
 from ..experiments import profiles
 from ..train import remedies
 from . import tables
-from ..train import protocol as training
-from .render import EPS, eps_label, mean_sd, pm
-from ..experiments.results import Plan, Result, Trained, bind
+from ..core.constants import EPS, eps_label
+from .render import mean_sd, pm
+from .verdicts import ALPHA, MIN_SEEDS
+from ..core.constants import sharpness_col
+from ..experiments.plans import Plan, Result
+from ..experiments.specs import ConeSpec
+from ..experiments.trials import Trained
 
 if TYPE_CHECKING:
-    from IPython.display import HTML, Markdown
+    from IPython.display import HTML
 
 
 # --------------------------------------------------------------------------- intro and setup chapters
@@ -75,45 +75,6 @@ def findings(rows: list[dict], profile: str) -> "HTML":
     return HTML(f"<div class='admonition tip'><p class='admonition-title'>Findings</p><ul>{body}</ul></div>")
 
 
-def table1_text(t1: pd.DataFrame) -> dict:
-    """Glue-ready parameter counts (``params_F1`` ...) and their range."""
-    n = {net: int(v.replace(",", "")) for net, v in t1["parameters (ours)"].items()}
-    return {**{f"params_{k}": f"{v:,}" for k, v in n.items()},
-            "params_min": f"{min(n.values()) / 1e6:.2f} M", "params_max": f"{max(n.values()) / 1e6:.2f} M"}
-
-
-def docstring_bullets(obj) -> list[str]:
-    """The ``* ...`` bullet items of an object's docstring, continuation lines joined."""
-    items, cur = [], None
-    for line in inspect.getdoc(obj).splitlines():
-        if line.startswith("* "):
-            cur = line[2:].strip()
-            items.append(cur)
-        elif cur is not None and line.startswith("  ") and line.strip():
-            items[-1] += " " + line.strip()
-        else:
-            cur = None
-    return items
-
-
-def protocol_choices() -> "Markdown":
-    """The protocol and architecture decisions the paper leaves open, from lbsm's docstrings.
-
-    They are written once, in ``lbsm.train`` (optimizer, stopping, x0), ``lbsm.models`` (layers,
-    initialization, BatchNorm, paper-vs-code architecture) and ``lbsm.models.evaluation``
-    (BatchNorm at evaluation); this function only quotes them.
-    """
-    from IPython.display import Markdown
-
-    def md(items):
-        return "\n".join("- " + re.sub(r"``([^`]+)``", r"`\1`", s) for s in items)
-    ev = inspect.getdoc(models.evaluation).split("\n\n", 1)[1].replace("\n", " ")
-    ev = re.sub(r"``([^`]+)``", r"`\1`", ev)
-    return Markdown("**Training (`lbsm.train`)**\n\n" + md(docstring_bullets(training)) +
-                    "\n\n**Networks (`lbsm.models`)**\n\n" + md(docstring_bullets(models)) +
-                    f"\n\n**BatchNorm at evaluation (`lbsm.models.evaluation`)**: {ev}")
-
-
 # --------------------------------------------------------------------------- gap chapter
 def gap_text(T: Trained, t2: pd.DataFrame) -> dict:
     """Glue-ready text for the gap chapter's prose (gap per network, ours vs paper, seeds)."""
@@ -123,7 +84,6 @@ def gap_text(T: Trained, t2: pd.DataFrame) -> dict:
         return {"gap_sentence": "no network could be trained", "gap_nets": "none",
                 "gap_profile": T.profile.name, "gap_max_paper": "—", "gap_min_paper": "—",
                 "gap_resolved": "0 of 0", "overfit_sentence": "no runs"}
-    from .verdicts import ALPHA, MIN_SEEDS
     g = t2.xs("gap (test SB - LB)", level="quantity")
     parts = [f"{net}: {pm(r.ours, r.ours_sd)} points over {int(r.seeds)} trials "
              f"(paired t-test {r['paired t-test']}; paper {r.paper:.2f})" for net, r in g.iterrows()]
@@ -237,14 +197,21 @@ def interpolation_text(lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) ->
 
 # --------------------------------------------------------------------------- small_batches chapter
 def compare(a_name: str, a: float, b_name: str, b: float, more: str, less: str,
-            fmt: str = ".3g") -> str:
-    """A comparison stated only as the numbers say: "LB sharper than SB (465 vs 12.6)", its
-    negation when they say otherwise, "LB and SB tie" when they are equal. It states the numbers,
+            fmt: str = ".3g", same: str | None = None) -> str:
+    """A comparison stated only as the numbers say: "LB is sharper than SB (465 vs 12.6)", "LB is
+    flatter than SB (2 vs 12.6)"; equal numbers: "LB is as sharp as SB (3 vs 3)" with ``same`` (the
+    plain adjective), else "LB is neither sharper nor flatter than SB (3 vs 3)"; a NaN: "LB is not
+    comparable with SB (nan vs 3)". An empty ``a_name`` gives the predicate alone ("sharper than
+    SB (465 vs 12.6)") for a sentence with its own verb ("LB ends " + ...). It states the numbers,
     not a finding: whether a difference is beyond seed noise is the verdicts' job."""
-    if a == b:
-        return f"{a_name} and {b_name} tie ({a:{fmt}} vs {b:{fmt}})"
-    word = f"{more} than" if a > b else f"{less} than"
-    return f"{a_name} {word} {b_name} ({a:{fmt}} vs {b:{fmt}})"
+    if math.isnan(a) or math.isnan(b):
+        word = "not comparable with"
+    elif a == b:
+        word = f"as {same} as" if same else f"neither {more} nor {less} than"
+    else:
+        word = f"{more} than" if a > b else f"{less} than"
+    said = f"{word} {b_name} ({a:{fmt}} vs {b:{fmt}})"
+    return f"{a_name} is {said}" if a_name else said
 
 
 def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6: Result,
@@ -262,8 +229,8 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
     shown = {a[0]: a[3] for a in ARTIFACTS}
     names = {"fig4": "Figure 4", "fig5": "Figure 5", "fig6": "Figure 6"}
     extra = {}
-    for section, per_net in S.knobs.items():
-        for net in per_net:
+    for section, section_specs in S.specs.items():
+        for net in (spec.net for spec in section_specs):
             if section in names and net not in shown[names[section]] and net not in stand:
                 extra.setdefault(net, []).append(names[section])
     out["standin_sentence"] = "; ".join(
@@ -279,7 +246,7 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
     parts = []
     for net in f5.nets:
         d = f5.data[f5.data.net == net].sort_values("sb_epoch")
-        c = experiments.sharpness_col(EPS[0])
+        c = sharpness_col(EPS[0])
         parts.append(f"{net}: LB sharpness {d[c].iloc[0]:.3g} from epoch {d.sb_epoch.iloc[0]} vs "
                      f"{d[c].iloc[-1]:.3g} from epoch {d.sb_epoch.iloc[-1]}, LB test accuracy "
                      f"{d.lb_test_acc.iloc[0]:.2f}% vs {d.lb_test_acc.iloc[-1]:.2f}%")
@@ -289,14 +256,13 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
         f"{n} {reg}: {r['sharpness first']:.3g} at loss {r['loss first']:.3g} to {r['sharpness last']:.3g} "
         f"at loss {r['loss last']:.3g}" for (n, reg), r in t6.iterrows()) or "not run"
     cs = tables.cone_summary(cn)
-    kw = next(iter(S.knobs.get("cone", {}).values()), {})
-    a = bind(experiments.cone_table, kw).arguments
-    out.update(cone_directions=str(a["directions"]), cone_radius=eps_label(a["radius"]),
-               cone_threshold=f"{a['threshold']:g}")
+    c = next(iter(S.specs.get("cone", ())), None) or ConeSpec("F1")  # the defaults when none runs
+    out.update(cone_directions=str(c.directions), cone_radius=eps_label(c.radius),
+               cone_threshold=f"{c.threshold:g}")
     out["cone_sentence"] = "; ".join(
         f"{n} {lab}: {r['steep fraction']:.0%} of {int(r.directions)} directions steep, median rise "
         f"{r['median rise / reference']:.2g} of the reference" for (n, lab), r in cs.iterrows()) or "not run"
-    col = experiments.sharpness_col(EPS[0])
+    col = sharpness_col(EPS[0])
     ends = []
     for net in f6.nets:
         d = f6.data[f6.data.net == net]
@@ -321,9 +287,9 @@ def method_args(S: Plan) -> dict:
     out = {}
     for section in ("conservative", "adversarial", "stability"):
         parts = []
-        for net, kw in S.knobs.get(section, {}).items():
-            a = bind(experiments.remedy_trials, kw, net).arguments
-            args = remedies.resolve_args(a["method"], net, a["method_args"])
+        for spec in S.specs.get(section, ()):
+            net = spec.net
+            args = remedies.resolve_args(spec.method, net, spec.method_args)
             parts.append(f"{net}: " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) and not
                                                  isinstance(v, bool) else f"{k} = {v}"
                                                  for k, v in args.items()))
@@ -376,7 +342,7 @@ def robust_text(R: Result) -> dict:
     minus the plain LB run's, per network (mean over seeds)."""
     if R.data.empty:
         return {"e3_sentence": "nothing ran", "e3_nets": "none", "rem_profile": R.plan.profile.name}
-    c = experiments.sharpness_col(EPS[0])
+    c = sharpness_col(EPS[0])
     parts = []
     for net, d in R.data.groupby("net", sort=False):
         base = d[d.regime == "LB"].drop_duplicates("seed")
@@ -388,64 +354,5 @@ def robust_text(R: Result) -> dict:
 
 
 # --------------------------------------------------------------------------- sensitivity chapter
-def precision_sentence(df: pd.DataFrame) -> str:
-    """Per trial, fp32 against the other precision: LB/SB at the study's eps and the test gap, and
-    the paired differences over trials (other - fp32) with their uncertainty."""
-    from ..experiments import sensitivity
-    from .verdicts import Paired
-    ps = sensitivity.per_seed(df, "precision") if len(df) else pd.DataFrame()
-    if ps.empty:
-        return "not run"
-    base = ps[ps.setting == "fp32"].set_index("seed")
-    parts = []
-    for setting, g in ps[ps.setting != "fp32"].groupby("setting", sort=False):
-        g = g.set_index("seed")
-        s = g.index.intersection(base.index)
-        per = "; ".join(f"trial {i}: LB/SB {base.ratio[i]:.3g} (fp32) vs {g.ratio[i]:.3g} ({setting}), "
-                        f"gap {base.gap[i]:+.2f} vs {g.gap[i]:+.2f}" for i in s)
-        dg = Paired.of((g.gap[s] - base.gap[s]).to_numpy())
-        dr = Paired.of([math.log10(a / b) for a, b in zip(g.ratio[s], base.ratio[s]) if a > 0 and b > 0])
-        parts.append(f"{per}. {setting} - fp32 over trials: gap {dg.text(2, ' points')}, "
-                     f"log10 of LB/SB {dr.text(2)}")
-    return " ".join(parts)
 
 
-def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame, df: pd.DataFrame | None = None) -> dict:
-    """Glue-ready: the paper's Table 3 values the study measures against, which unstated choice
-    moves our Table 3 most toward them (or that none does), from the closing table, and what the
-    precision changes per trial."""
-    if close.empty:
-        return {"sens_paper": "—", "sens_sentence": "The study did not run under this profile.",
-                "sens_where": "not run", "sens_precision_sentence": "not run"}
-    a = summ.attrs
-    top = close.iloc[0]
-    moves = top["moves toward the paper (decades)"]
-    if moves > 0:
-        sentence = (f"The choice that moves Table 3 most toward the paper is the "
-                    f"{close.index[0]}: from {top['baseline']} (the book's) to "
-                    f"{top['closest setting']} brings SB and LB {moves:.2f} decades closer "
-                    f"({top['decades from paper (baseline)']:.2f} -> "
-                    f"{top['decades from paper (closest)']:.2f}), with LB/SB "
-                    f"{top['LB/SB (baseline)']:.3g} -> {top['LB/SB (closest)']:.3g}.")
-    else:
-        sentence = ("No single choice moves Table 3 toward the paper: the book's settings are the "
-                    f"closest of those measured ({top['decades from paper (baseline)']:.2f} decades).")
-    return {"sens_paper": f"SB {a['paper_sb']:g}, LB {a['paper_lb']:g}", "sens_sentence": sentence,
-            "sens_where": f"{a.get('net')}, seed {a.get('seed')}, eps {a.get('eps'):g}",
-            "sens_precision_sentence": precision_sentence(df if df is not None else pd.DataFrame())}
-
-
-def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "") -> "Markdown":
-    """Caption of the study: profile, network, trial, eps, the book's settings, devices, commits."""
-    from IPython.display import Markdown
-    if df.empty:
-        return Markdown(f"*{what} — profile `{P.name}` runs no sensitivity study.*")
-    a = df.attrs
-    return Markdown(
-        f"*{what + ' — ' if what else ''}profile `{P.name}`; {a['net']}, trial (seed) {a['seed']}, "
-        f"Metric 2.1 at eps {a['eps']:g}; the book's settings: {P.sharpness_iters} L-BFGS-B "
-        f"iterations from the gradient's box vertex, f on "
-        f"{P.sharpness_examples(a['net']) or 'all'} training examples with batch statistics in "
-        f"batches of {training.EVAL_BATCH}; runs trained in "
-        f"{', '.join(sorted(set(df.precision.dropna())))} on {', '.join(sorted(set(df.device.dropna())))} "
-        f"at commit {', '.join(sorted(set(df.commit.dropna())))}.*")

@@ -40,7 +40,8 @@ from ..core import data as lbsm_data
 from ..core import machine
 from ..core import models
 from ..core import validate
-from ..core.store import Store, save_torch
+from ..core.files import save_torch
+from ..core.store import Store
 from .protocol import (Run, TrainConfig, default_device, evaluate, fit, initial_state,
                     plateaued, publish)
 

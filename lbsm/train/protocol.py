@@ -1,5 +1,9 @@
 """The paper's training protocol: ADAM on the mean cross-entropy, SB = 256 vs LB = 10% of the data.
 
+A run is what its :class:`~lbsm.train.config.TrainConfig` determines; this module trains it (or
+loads it from the store), resumes it when interrupted, retrains it when its weights are lost, and
+hands it back as a :class:`Run`.
+
 Fast by construction (as airbench): the whole data set is a tensor on the device, each epoch
 draws one permutation and slices minibatches out of it, evaluation runs in batches of 5000, and
 nothing synchronizes with the host inside an epoch. Same config and seed on the same machine give
@@ -29,12 +33,11 @@ import dataclasses
 import math
 import os
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,86 +48,14 @@ from ..core import machine
 from ..core import models
 from ..core import validate
 from . import remedies
-from ..core.machine import PRECISIONS, arithmetic, check_precision
-from ..core.store import (RUN_FILES, DamagedError, Store, config_key, load_json, load_torch, save_json,
-                    save_torch, seal_meta, sha256, write_atomic)
+from ..core.constants import EVAL_BATCH, SB_BATCH, STOPS  # noqa: F401 - lbsm.train.protocol.SB_BATCH, .STOPS
+from ..core.files import load_json, load_torch, save_json, save_torch, sha256, write_atomic
+from ..core.machine import arithmetic, check_precision
+from ..core.records import RUN_FILES, seal_meta
+from ..core.store import DamagedError, Store
+from .config import TrainConfig, lb_batch  # noqa: F401 - lb_batch: lbsm.train.protocol.lb_batch
 
-TRAIN_CODE_VERSION = 3  # bump when a change alters the numbers training produces
 HISTORY_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
-STOPS = ("epochs", "plateau")  # stop rules: fixed epochs, or until the training loss plateaus
-SB_BATCH = 256
-EVAL_BATCH = 5000  # the official scripts evaluate with batch_size=5000
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a run; its hash is the run's key in the results store."""
-    net: str
-    batch_size: int
-    seed: int = 0
-    epochs: int = 100
-    stop: str = "epochs"          # "epochs" | "plateau"
-    patience: int = 5             # plateau rule: epochs without an improvement of ...
-    min_delta: float = 1e-4       # ... more than this (absolute, in mean cross-entropy)
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    bn_eval: str = "batch"        # BatchNorm policy for the per-epoch metrics, see models.evaluation
-    eval_batch_size: int = EVAL_BATCH
-    precision: str = "fp32"       # "fp32" (the paper's) | "bf16" (autocast) | "tf32" (CUDA), for
-                                  # training and its per-epoch evaluation; see lbsm.machine
-    train_subset: int | None = None  # first N training examples (None: all)
-    test_subset: int | None = None
-    method: str = "adam"          # "adam" or a remedy from lbsm.remedies.METHODS
-    method_args: dict = field(default_factory=dict)
-    augment: bool = False         # lbsm.remedies.augment on every minibatch (conv nets)
-    init: str | None = None       # "RUN@EPOCH": start from a stored run's epoch weights (warm start)
-    checkpoints: bool = False     # keep the weights after every epoch (epochs/NNNN.pt)
-
-    def __post_init__(self):
-        models.check_net(self.net)
-        if self.stop not in STOPS:
-            raise ValueError(f"unknown stop rule {self.stop!r}; choose one of {', '.join(STOPS)}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        if self.bn_eval not in models.BN_POLICIES:
-            raise ValueError(f"unknown BatchNorm policy {self.bn_eval!r}; choose one of "
-                             f"{', '.join(models.BN_POLICIES)}")
-        validate.positive_int("batch_size", self.batch_size)
-        validate.epochs("epochs", self.epochs, minimum=0)
-        validate.seed("seed", self.seed)
-        validate.optional_subset("train_subset", self.train_subset)
-        validate.optional_subset("test_subset", self.test_subset)
-        validate.positive_int("eval_batch_size", self.eval_batch_size)
-        validate.finite_positive_float("lr", self.lr)
-        object.__setattr__(self, "betas", tuple(self.betas))
-
-    @property
-    def dataset(self) -> str:
-        return models.NETWORKS[self.net][0]
-
-    def key_dict(self) -> dict:
-        """What the key hashes: the config, the training-code version and, for a user-supplied
-        data set (TIMIT features), the md5 of its files, so other features make other runs."""
-        d = {**dataclasses.asdict(self), "train_code_version": TRAIN_CODE_VERSION}
-        user_data = lbsm_data.fingerprint(self.dataset)
-        return d if user_data is None else {**d, "data_md5": user_data}
-
-    @property
-    def key(self) -> str:
-        return config_key(self.key_dict())
-
-    @property
-    def name(self) -> str:
-        """The run's name in the store: ``<net>-<key>``."""
-        return f"{self.net}-{self.key}"
-
-
-def lb_batch(net: str, n_train: int | None = None) -> int:
-    """LB = 10% of the training set (MNIST 6000, CIFAR 5000, TIMIT 72133)."""
-    n = n_train or {"mnist": 60000, "cifar10": 50000, "cifar100": 50000, "timit": 721329}[
-        models.NETWORKS[net][0]]
-    return max(1, round(n / 10))
 
 
 def default_device() -> torch.device:

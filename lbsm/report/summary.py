@@ -1,0 +1,156 @@
+"""Each chapter's status rows and verdict rows, computed in one place from the chapter's parts,
+for the chapter itself and for the intro, which collects them all from the results (never from
+rendered notebooks).
+
+``chapter_rows("gap", C)`` gives ``(status rows, verdict rows)`` of a computed chapter ``C``
+(:func:`lbsm.pipeline.compute.chapter`); ``book_rows(chapters)`` does every chapter of a
+:func:`lbsm.pipeline.compute.compute` result and orders the verdicts as the intro shows them.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..core.catalog import ARTIFACTS
+from ..core.constants import KINDS
+from . import status, tables
+from .judgments import (distance, figure2, figure4, figure5, figure6, hessian, parametric, remedy,
+                        robust, sharpness, table2, trial_frame)
+from .verdicts import not_run, run_problems
+
+
+# --------------------------------------------------------------------------- verdicts per chapter
+def _trial_problems(T) -> dict:
+    return {net: run_problems(T.runs(net)) for net in T.nets}
+
+
+def gap_chapter(T, t2: pd.DataFrame | None = None) -> list[dict]:
+    P, probs = T.profile.name, _trial_problems(T)
+    hist = pd.concat([r.history.assign(net=net, seed=r.config.seed, regime=reg)
+                      for net in T.nets for pair in T.pairs[net]
+                      for reg, r in zip(("SB", "LB"), pair)], ignore_index=True) if T.nets else \
+        pd.DataFrame(columns=["net", "seed", "regime", "epoch", "test_acc"])
+    return (table2(trial_frame(T), probs) + not_run("Table 2", T.nets, P)
+            + figure2(hist, probs) + not_run("Figure 2", T.nets, P))
+
+
+def interpolation_chapter(T, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) -> list[dict]:
+    P, probs = T.profile.name, _trial_problems(T)
+    return (parametric(lin, "linear", probs) + not_run("Figure 3", set(lin.get("net", [])), P)
+            + parametric(cur, "curvilinear", probs) + not_run("Figure 7", set(cur.get("net", [])), P)
+            + distance(d, probs) + not_run("Distance ratio", set(d.get("net", [])), P))
+
+
+def sharpness_chapter(T, s3: pd.DataFrame, s4: pd.DataFrame, h: pd.DataFrame) -> list[dict]:
+    """``s3``, ``s4``: the per-seed solves (``lbsm.experiments.trials.sharpness_values``), ``h`` the Hessian rows."""
+    P, probs = T.profile, _trial_problems(T)
+
+    def nets(t):
+        return set(t.net) if len(t) else set()
+    return (sharpness(s3, "Table 3", P.sharpness_iters, probs) + not_run("Table 3", nets(s3), P.name)
+            + sharpness(s4, "Table 4", P.sharpness_iters, probs) + not_run("Table 4", nets(s4), P.name)
+            + hessian(h, probs) + not_run("Hessian spectrum", set(h.get("net", [])), P.name))
+
+
+def _section_problems(R) -> dict:
+    """Per network: the run problems of a section's runs, and the stand-in it is."""
+    out = {}
+    for net, runs in R.runs.items():
+        out[net] = run_problems(runs)
+    return out
+
+
+def small_batches_chapter(S, f4, knees: pd.DataFrame, f5, f6) -> list[dict]:
+    P = S.profile.name
+    out = []
+    for R, fn, name in ((f4, figure4, "Figure 4"), (f5, figure5, "Figure 5"), (f6, figure6, "Figure 6")):
+        probs = _section_problems(R)
+        if name == "Figure 4":  # the paper trains every batch size for 100 fixed epochs
+            for net, spec in R.specs.items():
+                if spec.train.stop == "plateau" or spec.epochs != 100:
+                    probs[net] = [p for p in probs.get(net, []) if not p.startswith("fixed epochs")] + [
+                        "not the paper's 100 fixed epochs per batch size"]
+        else:  # Figs. 5 and 6 are fixed-epoch experiments in the paper too (100 + 100 epochs)
+            for net, spec in R.specs.items():
+                probs[net] = [p for p in probs.get(net, []) if not p.startswith("fixed epochs")]
+                if spec.sb_epochs != 100 or spec.lb_epochs != 100:
+                    probs[net].append(f"{spec.sb_epochs} SB / {spec.lb_epochs} LB epochs, "
+                                      "not the paper's 100 / 100")
+        rows = fn(R.data, probs) if len(R.data) else []
+        stand = S.stand_ins.get(R.section, {})
+        for r in rows:
+            if r["net"] in stand:
+                r["evidence"] += f" ({r['net']} stands in for {stand[r['net']]}: an extension row)"
+        done = {r["net"] for r in rows} | set(stand.values())
+        out += rows + not_run(name, done, P)
+    return out
+
+
+def remedies_chapter(S, r6, r7, rb) -> list[dict]:
+    """``r6``, ``r7``, ``rb``: the Results of Tables 6, 7 and E.3."""
+    P = S.profile.name
+    rows6 = remedy(r6.data, 6, _section_problems(r6))
+    rows7 = remedy(r7.data, 7, _section_problems(r7))
+    rows_e3 = robust(rb.data, _section_problems(rb))
+    return (rows6 + not_run("Table 6", {r["net"] for r in rows6}, P) + rows7
+            + not_run("Table 7", {r["net"] for r in rows7}, P) + rows_e3
+            + not_run("Section E.3", {r["net"] for r in rows_e3}, P))
+
+
+# --------------------------------------------------------------------------- status and verdicts per chapter
+def _setup(C) -> tuple[list, list]:
+    return status.setup_status(C.profile, tables.table5()), []
+
+
+def _gap(C) -> tuple[list, list]:
+    T = C.trained
+    return status.gap_status(T), gap_chapter(T, tables.table2(T))
+
+
+def _interpolation(C) -> tuple[list, list]:
+    T = C.trained
+    return (status.interpolation_status(T, C.linear, C.curvilinear, C.distance),
+            interpolation_chapter(T, C.linear, C.curvilinear, C.distance))
+
+
+def _sharpness(C) -> tuple[list, list]:
+    T = C.trained
+    t3, t4 = tables.sharpness_table(C.table3, 3), tables.sharpness_table(C.table4, 4)
+    return (status.sharpness_status(T, t3, t4, C.hessian),
+            sharpness_chapter(T, C.table3, C.table4, C.hessian))
+
+
+def _small_batches(C) -> tuple[list, list]:
+    knees = tables.knee_table(C.fig4)
+    return (status.small_batches_status(C.fig4, C.fig5, C.fig6, C.cone),
+            small_batches_chapter(C.plan, C.fig4, knees, C.fig5, C.fig6))
+
+
+def _remedies(C) -> tuple[list, list]:
+    return (status.remedies_status(C.augmentation, C.conservative, C.robust),
+            remedies_chapter(C.plan, C.augmentation, C.conservative, C.robust))
+
+
+ROWS = {"setup": _setup, "gap": _gap, "interpolation": _interpolation, "sharpness": _sharpness,
+        "small_batches": _small_batches, "remedies": _remedies}
+
+
+def chapter_rows(name: str, C) -> tuple[list[dict], list[dict]]:
+    """(status rows, verdict rows) of chapter ``name`` from its computed parts ``C``."""
+    if name not in ROWS:
+        raise ValueError(f"chapter {name!r} records no status; those that do: {', '.join(ROWS)}")
+    return ROWS[name](C)
+
+
+def book_rows(chapters: dict) -> tuple[list[dict], list[dict]]:
+    """Every status row and verdict row of ``chapters`` ({name: computed chapter}): the verdicts
+    on the paper's own panels first, each kind in artifact order."""
+    st, vs = [], []
+    for name, C in chapters.items():
+        if name in ROWS:
+            s, v = chapter_rows(name, C)
+            st += s
+            vs += v
+    order = {a[0]: i for i, a in enumerate(ARTIFACTS)}
+    kinds = {k: i for i, k in enumerate(KINDS)}
+    vs.sort(key=lambda r: (kinds.get(r.get("kind"), len(kinds)), order.get(r["artifact"], len(order))))
+    return st, vs
