@@ -34,19 +34,26 @@ KINDS: dict[str, tuple[str, list[str]]] = {
     # every analysis of them is recomputed too)
     "train": ("lbsm.train.config:TRAIN_CODE_VERSION",
               ["lbsm.train.config", "lbsm.train.protocol", "lbsm.train.remedies", "lbsm.train.ensemble",
-               "lbsm.core.models", "lbsm.core.machine", "lbsm.core.data"]),
+               "lbsm.core.models", "lbsm.core.machine", "lbsm.core.data", "lbsm.core.constants"]),
     # store.analysis("sharpness"): Metric 2.1
     "sharpness": ("lbsm.analyses.sharpness:VERSION",
-                  ["lbsm.analyses.sharpness", "lbsm.analyses.solver", "lbsm.core.models"]),
+                  ["lbsm.analyses.sharpness", "lbsm.analyses.solver", "lbsm.core.models",
+                   "lbsm.experiments.stored:run_sharpness", "lbsm.experiments.stored:training_data",
+                   "lbsm.experiments.stored:METRIC_NAME", "lbsm.experiments.stored:_result_dict"]),
     # store.analysis("hessian"): top eigenvalues and Hutchinson traces
     "hessian": ("lbsm.analyses.hessian:VERSION",
                 ["lbsm.analyses.hessian", "lbsm.analyses.sharpness:Objective",
-                 "lbsm.analyses.sharpness:EVAL_BATCH", "lbsm.core.models"]),
+                 "lbsm.analyses.sharpness:EVAL_BATCH", "lbsm.core.models",
+                 "lbsm.experiments.trials:hessian_values", "lbsm.experiments.trials:run_data"]),
     # store.analysis("interpolation" | "distance" | "parametric_e3"): curves and distance ratios
-    "landscape": ("lbsm.analyses.landscape:VERSION", ["lbsm.analyses.landscape", "lbsm.core.models"]),
+    "landscape": ("lbsm.analyses.landscape:VERSION",
+                  ["lbsm.analyses.landscape", "lbsm.core.models", "lbsm.experiments.stored:path_between",
+                   "lbsm.experiments.trials:interpolation", "lbsm.experiments.trials:distance_ratios",
+                   "lbsm.experiments.appendix_e:parametric"]),
     # store.analysis("cone"): the sampled rises around a minimizer
     "cone": ("lbsm.analyses.cone:CONE_VERSION",
-             ["lbsm.analyses.cone", "lbsm.train.protocol:evaluate", "lbsm.core.models"]),
+             ["lbsm.analyses.cone", "lbsm.train.protocol:evaluate", "lbsm.core.models",
+              "lbsm.experiments.stored:cone_table"]),
 }
 
 ROOT = Path(__file__).resolve().parent.parent  # the directory holding the lbsm package

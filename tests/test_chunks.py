@@ -120,7 +120,10 @@ def test_the_gpu_path_needs_only_what_the_gpu_machine_has():
     code = ("import sys\n"
             "for m in ('matplotlib', 'IPython', 'myst_nb', 'dask', 'distributed', 'papermill', 'yaml'):\n"
             "    sys.modules[m] = None\n"
-            "from lbsm import chunks, cli, compute, ensemble, results\n"
+            "from lbsm import cli\n"
+            "from lbsm.pipeline import chunks, compute\n"
+            "from lbsm.train import ensemble\n"
+            "from lbsm.experiments import appendix_e, sections, sensitivity, trials\n"
             "cli.parser().parse_args(['compute', 'all', '--budget', '60', '--dry-run'])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -50,5 +50,5 @@ def test_book_profiles_keep_the_papers_lb_sb_ratio(name):
         ratio = lb.batch_size / sb.batch_size
         want = PAPER_RATIO[sb.dataset]
         assert abs(ratio / want - 1) < 0.1, f"{name}/{net}: LB/SB {ratio:.1f}, paper {want:.1f}"
-    for net, kw in P.remedies.get("augmentation", {}).items():
-        assert not kw.get("train_subset"), f"{name}: Table 6 on a subset changes the LB/SB ratio"
+    for spec in P.remedies.augmentation:
+        assert not spec.train.train_subset, f"{name}: Table 6 on a subset changes the LB/SB ratio"

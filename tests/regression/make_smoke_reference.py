@@ -40,10 +40,6 @@ def main(argv=None):
     import lbsm
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        from lbsm.core.machine import cpu_info
-    except ImportError:
-        from lbsm.machine import cpu_info
     t = _test_module()
     src = Path(lbsm.__file__).resolve().parent.parent
     commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"],
@@ -55,14 +51,13 @@ def main(argv=None):
         args.store = Path(tempfile.mkdtemp(prefix="smoke-reference-")) / "results"
         seconds = t.compute_smoke_slice(args.store)
     numbers = t.store_numbers(args.store)
-    cpu = cpu_info()
+    machine = t.machine_signature()  # cpu, cpu_flags, device ("cpu (N threads)"), torch
     ref = {
         "note": (f"computed by lbsm at commit {commit}{' (lbsm modified)' if dirty else ''} on "
-                 f"{cpu['cpu']} ({torch.get_num_threads()} threads, torch {torch.__version__}) "
-                 "with tests/regression/make_smoke_reference.py"),
-        "commit": commit, "lbsm_modified": bool(dirty), "cpu": cpu["cpu"],
-        "cpu_flags": cpu["cpu_flags"], "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "seconds": seconds, "slice": t.SMOKE_SLICE, **numbers}
+                 f"{machine['cpu']} {machine['cpu_flags']}, {machine['device']}, torch "
+                 f"{machine['torch']}, with tests/regression/make_smoke_reference.py"),
+        "commit": commit, "lbsm_modified": bool(dirty), **machine, "seconds": seconds,
+        "slice": t.SMOKE_SLICE, **numbers}
     args.out.write_text(json.dumps(ref, indent=1, sort_keys=False) + "\n")
     print(f"{args.out}: {len(numbers['runs'])} runs, {len(numbers['analyses'])} analyses "
           f"({ref['note']}; {seconds and round(seconds, 1)} s)")
