@@ -1,6 +1,6 @@
 """Command line: ``python -m lbsm {compute,import,train,runs,data,sharpness,interpolate} --help``.
 
-Every value is checked where it enters (``lbsm.validate``); a bad one is a one-line ``error: ...``
+Every value is checked where it enters (``lbsm.core.validate``); a bad one is a one-line ``error: ...``
 on stderr and exit status 2, never a traceback (``--debug`` shows it). Ctrl-C exits with 130.
 
 Start-up is part of every command's time: ``main`` adds the options of the one command it runs
@@ -36,7 +36,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def checked(check, name: str, **kw):
-    """An argparse ``type=`` that runs ``check(name, text, **kw)`` from ``lbsm.validate``."""
+    """An argparse ``type=`` that runs ``check(name, text, **kw)`` from ``lbsm.core.validate``."""
     def convert(text):
         try:
             return check(name, text, **kw)
@@ -57,7 +57,7 @@ def add_compute(c) -> None:
                    type=checked(validate.choice, "chapter", choices=compute.CHAPTERS + ("all",)),
                    help=f"chapters ({', '.join(compute.CHAPTERS)}) or all")
     c.add_argument("--profile", choices=list(profiles.PROFILES), default="cpu",
-                   help="how much of the protocol to run (lbsm.profiles)")
+                   help="how much of the protocol to run (lbsm.experiments.profiles)")
     c.add_argument("--nets", help="comma-separated networks to keep (default: the profile's)")
     c.add_argument("--executor", choices=compute.EXECUTORS, default="inprocess",
                    help="inprocess: this process; dask: a dask.distributed cluster")
@@ -93,6 +93,7 @@ def add_import(im) -> None:
 
 def add_train(t) -> None:
     from .core import models
+    from .core import constants
     from .core.constants import STOPS
     from .core.machine import PRECISIONS as precisions
     t.add_argument("--net", required=True, choices=list(models.NETWORKS),
@@ -102,7 +103,7 @@ def add_train(t) -> None:
     t.add_argument("--seeds", nargs="+", type=checked(validate.seed, "--seeds"),
                    help="several trials (overrides --seed), e.g. --seeds 0 1 2 3 4")
     t.add_argument("--ensemble", action="store_true",
-                   help="train the --seeds together in one vmapped step (lbsm.ensemble; the "
+                   help="train the --seeds together in one vmapped step (lbsm.train.ensemble; the "
                         "default of `compute` on a GPU)")
     t.add_argument("--seed", type=checked(validate.seed, "--seed"), default=0,
                    help="trial: seeds the initial weights x0, the minibatch order and dropout")
@@ -114,7 +115,7 @@ def add_train(t) -> None:
     t.add_argument("--precision", choices=precisions, default="fp32",
                    help="fp32: the paper's; bf16: autocast (fast only where the hardware has "
                         "native bf16); tf32: CUDA tensor cores")
-    t.add_argument("--bn", choices=models.BN_POLICIES, default="batch",
+    t.add_argument("--bn", choices=constants.BN_EVAL_POLICIES, default="batch",
                    help="BatchNorm policy of the per-epoch evaluation")
     t.add_argument("--train-subset", type=checked(validate.optional_subset, "--train-subset"),
                    help="use the first N training examples (default: all)")
@@ -159,7 +160,7 @@ def add_data(d) -> None:
 
 def add_sharpness(s) -> None:
     from .analyses import sharpness
-    from .core import models
+    from .core import constants
     s.add_argument("run", help="run name or key prefix (see `runs`)")
     s.add_argument("--eps", type=checked(validate.finite_positive_float, "--eps"), default=1e-3,
                    help="box size epsilon, relative to |x| + 1")
@@ -168,8 +169,9 @@ def add_sharpness(s) -> None:
     s.add_argument("--subspace-kind", choices=sharpness.SUBSPACE_KINDS, default="gaussian",
                    help="distribution of the random A: gaussian (N(0,1) entries) or uniform "
                         "([0,1)); '-unit': columns scaled to unit length")
-    s.add_argument("--iters", type=positive("--iters"), default=10, help="L-BFGS-B iterations")
-    s.add_argument("--bn", choices=models.BN_POLICIES, default="batch",
+    s.add_argument("--iters", type=positive("--iters"), default=constants.SHARPNESS_ITERS,
+                   help="L-BFGS-B iterations (the paper: 10)")
+    s.add_argument("--bn", choices=constants.BN_EVAL_POLICIES, default="batch",
                    help="BatchNorm policy when evaluating f")
     s.add_argument("--subset", type=checked(validate.optional_subset, "--subset"),
                    help="evaluate f on the first N of the run's training examples (default: all)")
@@ -182,6 +184,7 @@ def add_sharpness(s) -> None:
 
 def add_interpolate(i) -> None:
     from .analyses import landscape
+    from .core import constants
     i.add_argument("sb_run", help="the small-batch run: name or key prefix (see `runs`)")
     i.add_argument("lb_run", help="the large-batch run: name or key prefix")
     i.add_argument("--kind", choices=landscape.KINDS, default="linear",
@@ -189,7 +192,7 @@ def add_interpolate(i) -> None:
                         "curvilinear sin(a pi/2) x_l + cos(a pi/2) x_s")
     i.add_argument("--points", type=checked(validate.at_least, "--points", minimum=2), default=25,
                    help="number of alphas in [-1, 2] (at least 2)")
-    i.add_argument("--bn", choices=landscape.BN_POLICIES, default="batch",
+    i.add_argument("--bn", choices=constants.BN_PATH_POLICIES, default="batch",
                    help="BatchNorm policy along the path")
     i.add_argument("--out", help="also write the table to this CSV file (default: print only)")
     i.set_defaults(func=cmd_interpolate)

@@ -267,7 +267,7 @@ def stage(root: Path, shared: Path | None) -> int:
 
 
 def cmd_sharpness(a) -> int:
-    from .analyses.sharpness import sharpness_of_run
+    from .experiments.stored import sharpness_of_run
     if a.subspace is None and a.subspace_kind != "gaussian":
         raise ValueError(f"--subspace-kind {a.subspace_kind} only works with --subspace P (the "
                          "full space has no random subspace); add --subspace or leave it out")
@@ -288,7 +288,7 @@ def cmd_sharpness(a) -> int:
 
 
 def cmd_interpolate(a) -> int:
-    from .analyses.landscape import interpolate_runs
+    from .experiments.stored import interpolate_runs
     from .core.store import Store
     if a.out:
         validate.writable_file("--out", a.out)  # before the computation, not after it

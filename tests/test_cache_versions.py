@@ -43,7 +43,7 @@ KINDS: dict[str, tuple[str, list[str]]] = {
     # store.analysis("hessian"): top eigenvalues and Hutchinson traces
     "hessian": ("lbsm.analyses.hessian:VERSION",
                 ["lbsm.analyses.hessian", "lbsm.analyses.sharpness:Objective",
-                 "lbsm.analyses.sharpness:EVAL_BATCH", "lbsm.core.models",
+                 "lbsm.core.constants", "lbsm.core.models",
                  "lbsm.experiments.trials:hessian_values", "lbsm.experiments.trials:run_data"]),
     # store.analysis("interpolation" | "distance" | "parametric_e3"): curves and distance ratios
     "landscape": ("lbsm.analyses.landscape:VERSION",

@@ -13,6 +13,7 @@ from lbsm.analyses import landscape
 from lbsm.core import models
 from lbsm.analyses import sharpness
 from lbsm.core import data as lbsm_data
+from lbsm.core.constants import BN_EVAL_POLICIES, BN_PATH_POLICIES
 from lbsm.core.machine import PRECISIONS
 
 
@@ -164,12 +165,12 @@ def test_choices_come_from_the_package():
     def choices(cmd, dest):
         return list(next(a for a in subs[cmd]._actions if a.dest == dest).choices)
     assert choices("train", "net") == list(models.NETWORKS)
-    assert choices("train", "bn") == list(models.BN_POLICIES)
+    assert choices("train", "bn") == list(BN_EVAL_POLICIES)
     assert choices("train", "precision") == list(PRECISIONS)
     assert choices("sharpness", "subspace_kind") == list(sharpness.SUBSPACE_KINDS)
-    assert choices("sharpness", "bn") == list(models.BN_POLICIES)
+    assert choices("sharpness", "bn") == list(BN_EVAL_POLICIES)
     assert choices("interpolate", "kind") == list(landscape.KINDS)
-    assert choices("interpolate", "bn") == list(landscape.BN_POLICIES)
+    assert choices("interpolate", "bn") == list(BN_PATH_POLICIES)
     assert all(n in subs["data"].format_help() for n in lbsm_data.DATASETS)
 
 

@@ -8,7 +8,8 @@ from torch import nn
 
 from lbsm.train import protocol as train
 from lbsm.core.data import Dataset
-from lbsm.analyses.landscape import (combine, distance_ratio, interpolate, interpolate_runs,
+from lbsm.experiments.stored import interpolate_runs
+from lbsm.analyses.landscape import (combine, distance_ratio, interpolate,
                             loss_and_accuracy, recalibrate_)
 
 BATCH = 50

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from lbsm.core import models
+from lbsm.core.constants import BN_EVAL_POLICIES
 
 
 def fc(n_in, width, depth, n_out):  # Linear + BN(gamma, beta) per hidden layer, then output Linear
@@ -100,7 +101,7 @@ def test_unknown_network_and_policy():
             pass
 
 
-@pytest.mark.parametrize("bn", models.BN_POLICIES)
+@pytest.mark.parametrize("bn", BN_EVAL_POLICIES)
 @pytest.mark.parametrize("top", [True, False])
 def test_evaluation_restores_every_submodule_flag(bn, top):
     """Flags set by hand on submodules come back exactly: a BatchNorm frozen in eval mode inside a

@@ -11,7 +11,8 @@ from torch import nn
 from lbsm.core import models
 from lbsm.train import protocol as train
 from lbsm.analyses.sharpness import (Objective, SharpnessResult, Subspace, keskar_sharpness, lbfgsb,
-                            maximize_in_box, phi, sharpness_of_run)
+                            maximize_in_box, phi)
+from lbsm.experiments.stored import sharpness_of_run
 
 
 @pytest.fixture(autouse=True)

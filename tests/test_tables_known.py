@@ -82,3 +82,13 @@ def test_the_sharpness_verdict_follows_the_solves():
                if r["artifact"] == "Table 3" and r["net"] == "F1"}
     assert rows and rows <= {"reproduced", "same direction"}
     assert flipped == {"contradicts"}
+
+
+def test_the_setup_chapter_gives_its_status_rows():
+    """The intro collects every chapter's rows from the results: setup's need no runs."""
+    from lbsm.pipeline import compute
+    rows, verdict_rows = summary.chapter_rows("setup", compute.chapter("setup", "smoke"))
+    assert [r["artifact"] for r in rows] == ["Table 1", "Table 5"] and verdict_rows == []
+    assert rows[0]["status"] == "complete"
+    with pytest.raises(ValueError, match="records no status"):
+        summary.chapter_rows("data", None)

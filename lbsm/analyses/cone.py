@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.constants import EVAL_BATCH
+from ..core.constants import EVAL_BATCH, SHARPNESS_ITERS
 from ..train.protocol import evaluate
 from .sharpness import keskar_sharpness
 
@@ -28,7 +28,7 @@ class ConeResult:
 def cone_fraction(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, directions: int = 100,
                   radius: float = 1e-3, threshold: float = 0.5, reference: float | None = None,
                   seed: int = 0, bn: str = "batch", batch_size: int = EVAL_BATCH,
-                  sharpness_iters: int = 10, sharpness_fn: Callable | None = None) -> ConeResult:
+                  sharpness_iters: int = SHARPNESS_ITERS, sharpness_fn: Callable | None = None) -> ConeResult:
     """The paper's "not a cone" remark, made precise (it states no procedure, only "~5%").
 
     Directions: random vertices of Metric 2.1's box C_eps with eps = ``radius``: the step along

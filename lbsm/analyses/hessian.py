@@ -29,7 +29,8 @@ import scipy.sparse.linalg
 import torch
 from torch import nn
 
-from .sharpness import EVAL_BATCH, Objective
+from ..core.constants import EVAL_BATCH
+from .sharpness import Objective
 
 VERSION = 1  # of the stored eigenvalues and traces: bump when a change alters them
 

@@ -40,7 +40,6 @@ from ..core.constants import BN_PATH_POLICIES, EVAL_BATCH
 from ..core.data import Dataset
 
 VERSION = 1  # of the stored curves and distance ratios: bump when a change alters them
-BN_POLICIES = BN_PATH_POLICIES  # the name lbsm.cli and lbsm.experiments.results use
 KINDS = ("linear", "curvilinear")
 RUNNING_STATS = ("running_mean", "running_var")
 
@@ -160,36 +159,3 @@ def distance_ratio(x0, x_s, x_l, names: list[str] | None = None) -> float:
     return float((s - a).norm() / (l - a).norm())
 
 
-def interpolate_runs(sb_run: str, lb_run: str, kind: str = "linear", points: int = 25,
-                     bn: str = "batch", results=None, device=None, prob_clip: float | None = 1e-7,
-                     train_subset: int | None = None, test_subset: int | None = None) -> pd.DataFrame:
-    """``interpolate`` between two stored runs (names or key prefixes, as ``Store.find`` accepts)
-    on the SB run's data (its own train/test subsets, then the optional further ones).
-
-    ``df.attrs`` carries the run names and, when both runs start from the same x0 (the SB and LB
-    runs of one trial do), the distance ratio ||x_s - x0|| / ||x_l - x0||.
-    """
-    from ..core import data as lbsm_data
-    from ..core import validate
-    from ..core.store import Store
-    from ..train.protocol import Run, default_device
-    validate.at_least("points", points, 2)
-    validate.choice("kind", kind, KINDS)
-    validate.choice("bn", bn, BN_PATH_POLICIES)
-    device = torch.device(device) if device else default_device()
-    store = Store(results)
-    sb, lb = Run.load(store.find(sb_run), store), Run.load(store.find(lb_run), store)
-    if sb.config.net != lb.config.net:
-        raise ValueError(f"runs of different networks: {sb.config.net} and {lb.config.net}")
-    ds = lbsm_data.load(sb.config.dataset, device=device)
-    ds = ds.subset(sb.config.train_subset, sb.config.test_subset).subset(train_subset, test_subset)
-    model = sb.model("final", device)
-    x_s, x_l = model.state_dict(), {k: v.to(device) for k, v in lb.state("final").items()}
-    df = interpolate(model, x_s, x_l, ds, kind=kind, alphas=np.linspace(-1, 2, points), bn=bn,
-                     batch_size=sb.config.eval_batch_size, prob_clip=prob_clip)
-    df.attrs.update(sb_run=sb.path.name, lb_run=lb.path.name)
-    x0 = sb.state("x0")
-    if all(torch.equal(x0[k], lb.state("x0")[k]) for k in x0):
-        df.attrs["distance_ratio"] = distance_ratio(x0, sb.state("final"), lb.state("final"),
-                                                    trainable_names(model))
-    return df

@@ -66,11 +66,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad_and_value
 
-from ..core import models
+from ..core import models, validate
+from ..core.constants import EVAL_BATCH, SHARPNESS_ITERS
 # the L-BFGS-B driver, its tolerances and stop reasons (importable from here as before)
 from .solver import STOP_REASONS, TOLERANCES, lbfgsb, stop_reason, tolerance_glue  # noqa: F401
 
-EVAL_BATCH = 5000
 VERSION = 2  # of the stored Metric 2.1 values: bump when a change alters them
 # random A of Table 4: entries gaussian (N(0, 1)) or uniform ([0, 1)); "-unit": columns normalized
 SUBSPACE_KINDS = ("gaussian", "gaussian-unit", "uniform", "uniform-unit")
@@ -80,7 +80,7 @@ class Objective:
     """f(theta) = mean cross-entropy of ``model`` over (x, y) as a function of a flat vector theta
     of its trainable parameters, under the BatchNorm policy ``bn``.
 
-    The one place where the training loss of Metric 2.1 (and of the Hessian in ``lbsm.hessian``) is
+    The one place where the training loss of Metric 2.1 (and of the Hessian in ``lbsm.analyses.hessian``) is
     defined. theta has the model's dtype and device; the sum over examples is accumulated in
     float64 over batches of ``batch_size``, and so are gradients and Hessian-vector products.
     """
@@ -260,7 +260,7 @@ class BoxMaximum:
 
 
 def maximize_in_box(value_and_grad: Callable, x: torch.Tensor, eps: float, A: Subspace | None = None,
-                    iters: int = 10, start: str = "sign", tol: str = "none") -> BoxMaximum:
+                    iters: int = SHARPNESS_ITERS, start: str = "sign", tol: str = "none") -> BoxMaximum:
     """max f(x + A y) over |y_i| <= eps (|(A^+ x)_i| + 1), by L-BFGS-B on -f.
 
     ``value_and_grad(z)`` takes a float64 tensor z (the perturbed point, length n) and returns
@@ -341,7 +341,7 @@ class SharpnessResult:
 
 
 def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3,
-                     subspace: int | Subspace | None = None, iters: int = 10, bn: str = "batch",
+                     subspace: int | Subspace | None = None, iters: int = SHARPNESS_ITERS, bn: str = "batch",
                      batch_size: int = EVAL_BATCH, seed: int = 0, start: str = "sign",
                      subspace_kind: str = "gaussian", tol: str = "none") -> SharpnessResult:
     """Metric 2.1 of ``model``'s current weights on the training data (x, y).
@@ -350,7 +350,6 @@ def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
     ``subspace_kind`` drawn with ``seed`` (``Subspace.random``), or a ready ``Subspace``.
     ``start``, ``tol``: see ``maximize_in_box``.
     """
-    from ..core import validate
     validate.finite_positive_float("eps", eps)
     validate.positive_int("iters", iters)
     if isinstance(subspace, int) or subspace is not None and not isinstance(subspace, Subspace):
@@ -368,25 +367,3 @@ def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
                            message=box.message)
 
 
-def sharpness_of_run(run: str, eps: float = 1e-3, subspace: int | None = None, iters: int = 10,
-                     bn: str = "batch", train_subset: int | None = None, seed: int = 0,
-                     results=None, device=None, start: str = "sign",
-                     subspace_kind: str = "gaussian") -> SharpnessResult:
-    """Metric 2.1 of a stored run's final weights on that run's training data.
-
-    ``run`` is a name or key prefix as ``Store.find`` accepts. The run's own ``train_subset`` is
-    applied first, then the optional further ``train_subset`` (first N of those).
-    """
-    from ..core import data as lbsm_data
-    from ..core.store import Store
-    from ..train.protocol import Run, default_device
-    device = torch.device(device) if device else default_device()
-    store = Store(results)
-    r = Run.load(store.find(run), store)
-    ds = lbsm_data.load(r.config.dataset, device=device).subset(r.config.train_subset)
-    x, y = ds.x_train, ds.y_train
-    if train_subset is not None:
-        x, y = x[:train_subset], y[:train_subset]
-    return keskar_sharpness(r.model("final", device), x, y, eps=eps, subspace=subspace, iters=iters,
-                            bn=bn, batch_size=r.config.eval_batch_size, seed=seed, start=start,
-                            subspace_kind=subspace_kind)

@@ -35,7 +35,7 @@ NETWORKS = {
     "C3": ("cifar100", 100, (3, 32, 32)),
     "C4": ("cifar100", 100, (3, 32, 32)),
 }
-from .constants import BN_EVAL_POLICIES as BN_POLICIES  # noqa: E402 - defined once, in constants
+from .constants import BN_EVAL_POLICIES  # noqa: E402 - defined once, in constants
 CONV_NETS = tuple(k for k, (_, _, shape) in NETWORKS.items() if len(shape) == 3)
 
 
@@ -107,7 +107,7 @@ def build(net: str, seed: int | None = None) -> nn.Module:
         if seed is not None:
             torch.manual_seed(seed)
         model = glorot_init_(make())
-    # conv weights channels-last like the image tensors (lbsm.data): same numbers' definition,
+    # conv weights channels-last like the image tensors (lbsm.core.data): same numbers' definition,
     # ~2x faster convolutions on a CPU; a no-op for the fully connected networks
     return model.to(memory_format=torch.channels_last) if net in CONV_NETS else model
 
@@ -133,8 +133,8 @@ def evaluation(model: nn.Module, bn: str = "batch"):
     On exit every submodule's ``training`` flag and every BatchNorm's ``track_running_stats`` are
     what they were on entry, also where they differed from the model's own (set by hand).
     """
-    if bn not in BN_POLICIES:
-        raise ValueError(f"unknown BatchNorm policy {bn!r}; choose one of {', '.join(BN_POLICIES)}")
+    if bn not in BN_EVAL_POLICIES:
+        raise ValueError(f"unknown BatchNorm policy {bn!r}; choose one of {', '.join(BN_EVAL_POLICIES)}")
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     saved = []

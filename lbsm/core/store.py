@@ -46,6 +46,7 @@ import pandas as pd
 import torch
 
 from . import manifest
+from .machine import provenance
 from .files import _umask, load_json, save_json, sha256
 from .paths import REPO, path_root, results_dir, weights_root
 from .records import analysis_problem, config_key, content_sha, meta_problem, refers_to, seal_record
@@ -328,7 +329,6 @@ class Store:
             with self.lock(f"analysis-{kind}-{path.stem}"):
                 record = self._read_analysis(path)
                 if record is None:
-                    from .machine import provenance
                     t0 = time.perf_counter()
                     value = compute()
                     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")

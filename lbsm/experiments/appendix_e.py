@@ -115,7 +115,7 @@ def robust(S: Plan, runs: Runs, store: Store) -> Result:
 
 
 def parametric(S: Plan, runs: Runs, store: Store) -> pd.DataFrame:
-    """Linear parametric plots (:func:`lbsm.analyses.landscape.interpolate_runs`) from the SB
+    """Linear parametric plots (:func:`lbsm.experiments.stored.path_between`) from the SB
     baseline (alpha 0) to each LB variant of E.3 (alpha 1: plain, adversarial, stability), first
     seed of each network, with the profile's ``alpha_points`` and the network's
     ``landscape_examples``; each curve cached in the results store."""

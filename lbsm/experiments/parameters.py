@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..analyses import landscape
 from ..core import machine, models, validate
-from ..core.constants import STOPS
+from ..core.constants import BN_PATH_POLICIES, STOPS
 from . import profiles
 
 NETPLAN_FIELDS = {f.name for f in dataclasses.fields(profiles.NetPlan)}
@@ -23,7 +22,7 @@ POSITIVE = {"sb_epochs", "lb_epochs", "sharpness_iters", "subspace_dim", "hessia
             "hutchinson_samples"}
 SUBSETS = {"train_subset", "test_subset", "sharpness_subset", "hessian_subset",
            "landscape_subset", "sharpness_seeds", "subspace_seeds"}
-CHOICES = {"stop": STOPS, "landscape_bn": landscape.BN_POLICIES, "precision": machine.PRECISIONS}
+CHOICES = {"stop": STOPS, "landscape_bn": BN_PATH_POLICIES, "precision": machine.PRECISIONS}
 
 
 def override(profile: str, nets=None, seeds=None, **changes) -> profiles.Profile:

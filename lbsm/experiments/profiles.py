@@ -3,7 +3,7 @@
 * ``smoke``: seconds per chapter on 2 CPU cores (tiny subsets, 1-2 epochs, 2 L-BFGS-B
   iterations); what CI's nbval runs.
 * ``cpu``: the default of ``make book``; F1 under the paper's protocol on a 2-core laptop: full
-  MNIST, SB 256 vs LB 6000, the paper's 5 seeds, fp32, the plateau rule (``lbsm.train``: until
+  MNIST, SB 256 vs LB 6000, the paper's 5 seeds, fp32, the plateau rule (``lbsm.train.protocol``: until
   the training loss ceased to improve, capped at 100 epochs), Metric 2.1 with its 10 L-BFGS-B
   iterations, on the first 10,000 training examples (the paper: all). The CIFAR networks need
   all of CIFAR-10 to keep the paper's LB/SB ratio: the ``paper`` profile, on a GPU.
@@ -85,7 +85,7 @@ class Profile:
     # parametric plots (Figs. 3 and 7)
     alpha_points: int = 25
     landscape_subset: int | None = None
-    landscape_bn: str = "batch"              # BatchNorm policy along the path (lbsm.landscape)
+    landscape_bn: str = "batch"              # BatchNorm policy along the path (lbsm.analyses.landscape)
     # Section 3 and Appendix E: typed specs of each section (lbsm.experiments.specs)
     small_batches: SmallBatches = SmallBatches()
     remedies: Remedies = Remedies()

@@ -12,7 +12,7 @@ of the sharpness and gap chapters), on the first trial of one network (``Profile
 * ``subset``: f over the first N training examples (the paper: the training set);
 * ``bn``: f with batch statistics (the official code's mode) or the running ones;
 * ``eval_batch``: the batch f is evaluated in (with batch statistics it changes f itself);
-* ``stop``: the plateau rule (the profile's, ``lbsm.train``) or fixed SB / LB epochs, retrained;
+* ``stop``: the plateau rule (the profile's, ``lbsm.train.protocol``) or fixed SB / LB epochs, retrained;
 * ``precision``: the profile's fp32 (the paper's) against bf16 autocast, retrained for the first
   ``precision_seeds`` trials (``per_seed`` gives Table 3 and the gap of each).
 

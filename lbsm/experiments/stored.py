@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..analyses import cone, performance, sharpness
+from ..analyses import cone, landscape, performance, sharpness
 from ..analyses.sharpness import keskar_sharpness
 from ..core import data as lbsm_data
-from ..core.constants import EPS, SHARPNESS_ITERS, sharpness_col
+from ..core import validate
+from ..core.constants import BN_PATH_POLICIES, EPS, SHARPNESS_ITERS, sharpness_col
 from ..core.store import Store
 from ..train.protocol import Run, default_device
 
@@ -199,7 +200,6 @@ def path_between(sb: Run, lb: Run, kind: str = "linear", points: int = 25, bn: s
     """:func:`lbsm.analyses.landscape.interpolate` from ``sb``'s final weights (alpha 0) to
     ``lb``'s (alpha 1) at ``points`` alphas in [-1, 2], on the SB run's data (its own subsets, then
     the further ``train_subset`` / ``test_subset``), with Keras' probability clipping."""
-    from ..analyses import landscape
     if sb.config.net != lb.config.net:
         raise ValueError(f"runs of different networks: {sb.config.net} and {lb.config.net}")
     device = torch.device(device) if device else default_device()
@@ -209,3 +209,56 @@ def path_between(sb: Run, lb: Run, kind: str = "linear", points: int = 25, bn: s
     x_s, x_l = model.state_dict(), {k: v.to(device) for k, v in lb.state("final").items()}
     return landscape.interpolate(model, x_s, x_l, ds, kind=kind, alphas=np.linspace(-1, 2, points),
                                  bn=bn, batch_size=sb.config.eval_batch_size, prob_clip=1e-7)
+
+
+# --------------------------------------------------------------------------- by name (the command line)
+def sharpness_of_run(run: str, eps: float = 1e-3, subspace: int | None = None, iters: int = SHARPNESS_ITERS,
+                     bn: str = "batch", train_subset: int | None = None, seed: int = 0,
+                     results=None, device=None, start: str = "sign",
+                     subspace_kind: str = "gaussian") -> sharpness.SharpnessResult:
+    """Metric 2.1 of a stored run's final weights on that run's training data.
+
+    ``run`` is a name or key prefix as ``Store.find`` accepts. The run's own ``train_subset`` is
+    applied first, then the optional further ``train_subset`` (first N of those).
+    """
+    device = torch.device(device) if device else default_device()
+    store = Store(results)
+    r = Run.load(store.find(run), store)
+    ds = lbsm_data.load(r.config.dataset, device=device).subset(r.config.train_subset)
+    x, y = ds.x_train, ds.y_train
+    if train_subset is not None:
+        x, y = x[:train_subset], y[:train_subset]
+    return keskar_sharpness(r.model("final", device), x, y, eps=eps, subspace=subspace, iters=iters,
+                            bn=bn, batch_size=r.config.eval_batch_size, seed=seed, start=start,
+                            subspace_kind=subspace_kind)
+
+
+def interpolate_runs(sb_run: str, lb_run: str, kind: str = "linear", points: int = 25,
+                     bn: str = "batch", results=None, device=None, prob_clip: float | None = 1e-7,
+                     train_subset: int | None = None, test_subset: int | None = None) -> pd.DataFrame:
+    """``interpolate`` between two stored runs (names or key prefixes, as ``Store.find`` accepts)
+    on the SB run's data (its own train/test subsets, then the optional further ones).
+
+    ``df.attrs`` carries the run names and, when both runs start from the same x0 (the SB and LB
+    runs of one trial do), the distance ratio ||x_s - x0|| / ||x_l - x0||.
+    """
+    validate.at_least("points", points, 2)
+    validate.choice("kind", kind, landscape.KINDS)
+    validate.choice("bn", bn, BN_PATH_POLICIES)
+    device = torch.device(device) if device else default_device()
+    store = Store(results)
+    sb, lb = Run.load(store.find(sb_run), store), Run.load(store.find(lb_run), store)
+    if sb.config.net != lb.config.net:
+        raise ValueError(f"runs of different networks: {sb.config.net} and {lb.config.net}")
+    ds = lbsm_data.load(sb.config.dataset, device=device)
+    ds = ds.subset(sb.config.train_subset, sb.config.test_subset).subset(train_subset, test_subset)
+    model = sb.model("final", device)
+    x_s, x_l = model.state_dict(), {k: v.to(device) for k, v in lb.state("final").items()}
+    df = landscape.interpolate(model, x_s, x_l, ds, kind=kind, alphas=np.linspace(-1, 2, points),
+                               bn=bn, batch_size=sb.config.eval_batch_size, prob_clip=prob_clip)
+    df.attrs.update(sb_run=sb.path.name, lb_run=lb.path.name)
+    x0 = sb.state("x0")
+    if all(torch.equal(x0[k], lb.state("x0")[k]) for k in x0):
+        df.attrs["distance_ratio"] = landscape.distance_ratio(
+            x0, sb.state("final"), lb.state("final"), landscape.trainable_names(model))
+    return df

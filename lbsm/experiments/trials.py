@@ -186,7 +186,7 @@ def hessian_values(T: Trained, store: Store) -> pd.DataFrame:
 
 
 def interpolation(T: Trained, store: Store, kind: str = "linear", bn: str = "batch") -> pd.DataFrame:
-    """Loss and accuracy along the SB-LB path (``lbsm.landscape``) for every trial of each net.
+    """Loss and accuracy along the SB-LB path (``lbsm.analyses.landscape``) for every trial of each net.
 
     The paper plots one "randomly chosen" pair; the figure shows the first trial (lowest seed) and
     says so, the verdict uses every trial (a paired comparison over seeds). ``kind``:

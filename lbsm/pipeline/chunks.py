@@ -32,12 +32,16 @@ import torch
 
 from . import compute
 from ..train import ensemble
-from ..core import machine
+from ..core import data as lbsm_data
+from ..core import machine, validate
+from ..core.data import Dataset
+from ..core.files import write_atomic
+from ..core.manifest import PUBLISHED_PATH
 from ..core import models
 from ..experiments import parameters
 from ..experiments.plans import data_ready, dataset_of
 from ..train import protocol as train
-from ..core.store import Store
+from ..core.store import Store, analysis_problem
 
 # (what, chapter, network or None for every network of the chapter's knobs), most important first
 PRIORITY = [
@@ -85,7 +89,6 @@ class Cost:
         On a CPU a step's time grows linearly with the batch, so the steps run on a slice of
         ``probe`` examples (default 256 on a CPU, the whole batch on a GPU) and are scaled to
         the batch: a dry run takes seconds, not minutes of C2 steps at B = 5000."""
-        from ..core import data as lbsm_data
         device = torch.device(device) if device else train.default_device()
         probe = probe or (None if device.type == "cuda" else 256)
         out = {}
@@ -115,7 +118,6 @@ class Cost:
     @classmethod
     def parse(cls, items: list[str], ensemble_speedup: float = 1.0) -> "Cost":
         """``["C1@256=1.5", ...]`` (seconds per epoch, finite and > 0) as a Cost."""
-        from ..core import validate
         out = {}
         for item in items:
             key, sep, value = item.partition("=")
@@ -237,12 +239,10 @@ def plan_text(items: list[Item], budget: float, cost: Cost) -> str:
 def selftest(device=None, require_cuda: bool = False) -> dict:
     """Seconds, not the window: the device is the one asked for, a training step runs, and one
     ensemble step of two seeds equals their two single steps (no dropout: F1). Raises on failure."""
-    from ..train import ensemble
     t0 = time.perf_counter()
     device = torch.device(device) if device else train.default_device()
     if require_cuda and device.type != "cuda":
         raise RuntimeError("self-test: CUDA is not available (torch.cuda.is_available() is False)")
-    from ..core.data import Dataset
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(512, 784, generator=g), torch.randint(0, 10, (512,), generator=g)
     ds = Dataset("mnist", x, y, x[:128], y[:128], 10)  # synthetic, in MNIST's layout
@@ -284,7 +284,6 @@ def export(store: Store, archive: str | Path, since: set[str] | None = None,
     if buf.tell() > limit_bytes:
         raise ValueError(f"the archive would be {buf.tell() / 2**20:.1f} MiB, over the "
                          f"{limit_bytes / 2**20:.0f} MiB a window brings back; export fewer results")
-    from ..core.files import write_atomic
     write_atomic(Path(archive), buf.getvalue())
     return {"files": len(files), "bytes": buf.tell(), "archive": str(archive)}
 
@@ -294,7 +293,6 @@ def _read_members(archive: Path) -> dict[str, bytes]:
     regular files named ``runs/<NET>-<key>/<file>`` or ``analyses/<kind>/<key>.json`` (and their
     folders), at most ``MAX_MEMBERS`` members and ``MAX_TOTAL_BYTES`` in all. Sizes are read from
     the headers, so an oversized member is refused before it is decompressed."""
-    from ..core.manifest import PUBLISHED_PATH
     if not archive.is_file():
         raise ValueError(f"{archive}: no such file; give the .tar.gz that `compute --archive` wrote")
     out, total, count = {}, 0, 0
@@ -337,7 +335,6 @@ def import_archive(archive: str | Path, store: Store | None = None) -> dict:
     analysis is verified (schema, key recomputed, checksums) in a private folder, and only then is
     anything moved into the store, all or nothing, under the store's import lock (one import at a
     time). What the store already holds is kept as it is. Errors name the archive and member."""
-    from ..core.store import analysis_problem
     store = store or Store()
     archive = Path(archive)
     members = _read_members(archive)

@@ -37,7 +37,7 @@ COLUMN_DOC = {
     "seeds": ("trials behind the row", ""),
     "artifact": ("the paper's table, figure or statement", ""),
     "kind": ("paper: one of the paper's panels; extension: ours (another network, our addition)", ""),
-    "verdict": ("reproduced / same direction / inconclusive / contradicts / not run (lbsm.verdicts)", ""),
+    "verdict": ("reproduced / same direction / inconclusive / contradicts / not run (lbsm.report.verdicts)", ""),
     "claim": ("the paper's claim the verdict judges", ""),
     "evidence": ("the numbers the verdict was decided on, with n, mean ± sd and p", ""),
     "alpha": ("position on the path: 0 the SB minimizer, 1 the LB minimizer", ""),

@@ -1,4 +1,4 @@
-"""Every figure of the book: ours beside (or over) the paper's plotted series (``lbsm.paper``).
+"""Every figure of the book: ours beside (or over) the paper's plotted series (``lbsm.core.paper``).
 
 Each ``plot_*`` returns a closed matplotlib figure, shown with :func:`lbsm.report.show`; SB is
 blue and LB red throughout (``report.SB_COLOR`` / ``report.LB_COLOR``). In chapter order: Fig. 2
@@ -17,6 +17,7 @@ from ..core.constants import EPS, eps_label
 from .render import LB_COLOR, PAPER_FIG_NET, SB_COLOR
 from ..core.constants import sharpness_col
 from ..experiments.plans import Result
+from ..experiments.sensitivity import LABELS, _paper_values
 from ..experiments.trials import Trained
 
 # Every figure at 150 dpi with text of at least 8 pt (what a reader sees on the page: the
@@ -299,7 +300,6 @@ def plot_sensitivity(df: pd.DataFrame, choice: str):
     """Metric 2.1 of the SB (blue) and LB (red) minimizers under each setting of one unstated
     choice (log scale), the baseline setting ringed, the paper's Table 3 values as dashed lines."""
     import matplotlib.pyplot as plt
-    from ..experiments.sensitivity import LABELS, _paper_values
     d = df[df.choice == choice]
     if "seed" in d:  # a choice retrained for several trials: the figure is the first trial's
         d = d[d.seed == d.seed.min()]

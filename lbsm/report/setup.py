@@ -32,7 +32,7 @@ def _layer_summary(model) -> str:
 
 
 def table1() -> pd.DataFrame:
-    """Table 1 of the paper with our networks: parameter counts and layers from ``lbsm.models``."""
+    """Table 1 of the paper with our networks: parameter counts and layers from ``lbsm.core.models``."""
     t = paper.table(1)
     rows = []
     for net in paper.NETS:
@@ -127,7 +127,7 @@ def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
          cfg["bn_eval"], "sensitivity: bn"),
         ("evaluation batch", "TrainConfig.eval_batch_size", cfg["eval_batch_size"],
          cfg["eval_batch_size"], "sensitivity: eval_batch"),
-        ("precision", "TrainConfig.precision (lbsm.machine)", cfg["precision"],
+        ("precision", "TrainConfig.precision (lbsm.core.machine)", cfg["precision"],
          P.nets[net].precision if net in P.nets else cfg["precision"], "sensitivity: precision"),
         ("stop rule", "TrainConfig.stop", cfg["stop"], P.nets[net].stop if net in P.nets else cfg["stop"],
          "sensitivity: stop"),
@@ -164,7 +164,7 @@ def docstring_bullets(obj) -> list[str]:
 def protocol_choices() -> "Markdown":
     """The protocol and architecture decisions the paper leaves open, from lbsm's docstrings.
 
-    They are written once, in ``lbsm.train`` (optimizer, stopping, x0), ``lbsm.models`` (layers,
+    They are written once, in ``lbsm.train.protocol`` (optimizer, stopping, x0), ``lbsm.core.models`` (layers,
     initialization, BatchNorm, paper-vs-code architecture) and ``lbsm.models.evaluation``
     (BatchNorm at evaluation); this function only quotes them.
     """
@@ -174,6 +174,6 @@ def protocol_choices() -> "Markdown":
         return "\n".join("- " + re.sub(r"``([^`]+)``", r"`\1`", s) for s in items)
     ev = inspect.getdoc(models.evaluation).split("\n\n", 1)[1].replace("\n", " ")
     ev = re.sub(r"``([^`]+)``", r"`\1`", ev)
-    return Markdown("**Training (`lbsm.train`)**\n\n" + md(docstring_bullets(training)) +
-                    "\n\n**Networks (`lbsm.models`)**\n\n" + md(docstring_bullets(models)) +
+    return Markdown("**Training (`lbsm.train.protocol`)**\n\n" + md(docstring_bullets(training)) +
+                    "\n\n**Networks (`lbsm.core.models`)**\n\n" + md(docstring_bullets(models)) +
                     f"\n\n**BatchNorm at evaluation (`lbsm.models.evaluation`)**: {ev}")

@@ -2,7 +2,7 @@
 from its chapter's results (:mod:`lbsm.report.summary`) and tabled by the intro (``status_table``).
 
 A row says ``complete`` / ``partial`` / ``needs data`` / ``not run`` (how much of the artifact ran:
-whether its findings hold is the verdicts' job, ``lbsm.verdicts``), with a note listing the
+whether its findings hold is the verdicts' job, ``lbsm.report.verdicts``), with a note listing the
 networks done, the data missing and every deviation from the paper's protocol (training:
 :func:`lbsm.report.deviations`; analyses: ``analysis_deviations``; the sections of
 small_batches and remedies: their knobs). ``<chapter>_status`` gives a chapter's rows;
@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..core import models
 from ..core import paper
+from ..core import catalog
 from ..core.catalog import ARTIFACTS
 from ..experiments import profiles
 from .captions import declared_nets, deviations, per_net, sharpness_settings
@@ -113,8 +114,7 @@ def status_counts(status: pd.DataFrame) -> dict:
 def rerun_commands(chapters=None) -> "Markdown":
     """Markdown with the papermill command line that re-runs each chapter under a profile."""
     from IPython.display import Markdown
-    from ..core import catalog as book
-    chapters = chapters or [c for c in book.CHAPTERS if c != book.ROOT]
+    chapters = chapters or [c for c in catalog.CHAPTERS if c != catalog.ROOT]
     lines = ["```bash",
              "export LBSM_DATA=~/.cache/lbsm LBSM_RESULTS=$PWD/results   # data and results store",
              "python -m lbsm.book run --profile cpu                     # every chapter, then the intro"]
@@ -177,7 +177,7 @@ def setup_status(P: profiles.Profile, t5: pd.DataFrame) -> list[dict]:
     loaded = [n for n in t5.index if t5.loc[n, "status"].startswith("loaded")]
     missing = {n: n for n in t5.index if n not in loaded}
     return [artifact("Table 1", nets_done=paper.NETS, deviations_=[], profile_name=P.name,
-                     note="parameter counts from lbsm.models"),
+                     note="parameter counts from lbsm.core.models"),
             artifact("Table 5", nets_done=loaded, deviations_=[], missing=missing, profile_name=P.name)]
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..core.catalog import ARTIFACTS
 from ..core.constants import KINDS
-from . import status, tables
+from . import setup, status, tables
 from .judgments import (distance, figure2, figure4, figure5, figure6, hessian, parametric, remedy,
                         robust, sharpness, table2, trial_frame)
 from .verdicts import not_run, run_problems
@@ -98,7 +98,7 @@ def remedies_chapter(S, r6, r7, rb) -> list[dict]:
 
 # --------------------------------------------------------------------------- status and verdicts per chapter
 def _setup(C) -> tuple[list, list]:
-    return status.setup_status(C.profile, tables.table5()), []
+    return status.setup_status(C.profile, setup.table5()), []
 
 
 def _gap(C) -> tuple[list, list]:

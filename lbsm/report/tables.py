@@ -3,7 +3,7 @@
 One function per table, in chapter order: setup (Tables 1 and 5, the profile), gap (Table 2),
 sharpness (Tables 3 and 4, Hessian), interpolation (rise beyond each minimizer, distance ratio),
 small_batches (Fig. 4's knee, Fig. 6's ends, "not a cone", Appendix C) and remedies (Tables 6, 7,
-Section E.3). Inputs are what :mod:`lbsm.results` returns; nothing here trains or solves.
+Section E.3). Inputs are what :mod:`lbsm.experiments` returns; nothing here trains or solves.
 Numeric ours/paper tables are turned into text by :func:`lbsm.report.pm_table`; the paper's own
 tables, as printed, are :func:`lbsm.report.paper_table`.
 """

@@ -3,7 +3,7 @@ the protocol decisions quoted from lbsm's docstrings.
 
 Every ``*_text`` returns ``{glue name: string}`` for :func:`lbsm.report.glue_all`; the markdown
 cells use them as ``{glue:text}`` so that no measured number is typed by hand. Tables are read
-from :mod:`lbsm.tables`, the paper's numbers from :mod:`lbsm.paper`.
+from :mod:`lbsm.report.tables`, the paper's numbers from :mod:`lbsm.core.paper`.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from . import tables
 from ..core.constants import EPS, eps_label
 from .render import mean_sd, pm
 from .verdicts import ALPHA, MIN_SEEDS
+from ..core.catalog import ARTIFACTS
 from ..core.constants import sharpness_col
 from ..experiments.plans import Plan, Result
 from ..experiments.specs import ConeSpec
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- intro and setup chapters
 def intro_text() -> dict:
-    """Glue-ready numbers of the paper's claims for the intro (from ``lbsm.paper``)."""
+    """Glue-ready numbers of the paper's claims for the intro (from ``lbsm.core.paper``)."""
     t = paper.table(2)
     gap = t.test_sb - t.test_lb
     o, r = paper.statement("sharpness_orders_of_magnitude"), paper.statement("distance_ratio")
@@ -225,7 +226,6 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
            "appc_fs": f"{appc.attrs.get('f_s', float('nan')):g}",
            "appc_paper_bound": f"{1 / (0.2 * 10):g}"}
     stand = {k: v for s in S.stand_ins.values() for k, v in s.items()}
-    from ..core.catalog import ARTIFACTS
     shown = {a[0]: a[3] for a in ARTIFACTS}
     names = {"fig4": "Figure 4", "fig5": "Figure 5", "fig6": "Figure 6"}
     extra = {}

@@ -36,7 +36,7 @@ class TrainConfig:
     bn_eval: str = "batch"        # BatchNorm policy for the per-epoch metrics, see models.evaluation
     eval_batch_size: int = EVAL_BATCH
     precision: str = "fp32"       # "fp32" (the paper's) | "bf16" (autocast) | "tf32" (CUDA), for
-                                  # training and its per-epoch evaluation; see lbsm.machine
+                                  # training and its per-epoch evaluation; see lbsm.core.machine
     train_subset: int | None = None  # first N training examples (None: all)
     test_subset: int | None = None
     method: str = "adam"          # "adam" or a remedy from lbsm.remedies.METHODS

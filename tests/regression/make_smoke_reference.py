@@ -8,8 +8,9 @@ The reference in this folder was computed by the code before the layering redesi
     git -C /work/main worktree remove /tmp/old --force
 
 Options: ``--out FILE`` (default: smoke_reference.json beside this script), ``--store DIR``
-(dump an existing store instead of computing one), ``--threads N`` (torch threads; the
-reference: 2, on 2 cores). Remake it only when a change is meant to move numbers, and say so.
+(dump an existing store instead of computing one; its machine is then this one's, as told),
+``--threads N`` (torch threads; default ``SMOKE_THREADS``, what the test computes with). Remake
+it only when a change is meant to move numbers, and say so.
 """
 from __future__ import annotations
 
@@ -36,22 +37,23 @@ def main(argv=None):
     ap.add_argument("--store", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
-    import torch
     import lbsm
-    if args.threads:
-        torch.set_num_threads(args.threads)
     t = _test_module()
+    threads = args.threads or t.SMOKE_THREADS
     src = Path(lbsm.__file__).resolve().parent.parent
     commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "lbsm"],
                            capture_output=True, text=True).stdout.strip()
-    seconds = None
     if args.store is None:
         args.store = Path(tempfile.mkdtemp(prefix="smoke-reference-")) / "results"
-        seconds = t.compute_smoke_slice(args.store)
+        seconds, machine = t.compute_smoke_slice(args.store, threads)
+    else:
+        seconds = None
+        with t.torch_threads(threads):
+            machine = t.machine_signature()
+    # machine: cpu, cpu_flags, device ("cpu (N threads)"), torch
     numbers = t.store_numbers(args.store)
-    machine = t.machine_signature()  # cpu, cpu_flags, device ("cpu (N threads)"), torch
     ref = {
         "note": (f"computed by lbsm at commit {commit}{' (lbsm modified)' if dirty else ''} on "
                  f"{machine['cpu']} {machine['cpu_flags']}, {machine['device']}, torch "
