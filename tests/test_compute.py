@@ -132,9 +132,9 @@ def test_parts_change_none_of_their_inputs(mnist, tmp_path, one_thread):
     P = parameters.override("smoke", nets="F1")
     S = plans.plan(P, "small_batches", nets="F1")
     before = copy.deepcopy((S.specs, S.skipped, S.stand_ins))
-    out = compute._in_process("small_batches", S, Store(tmp_path / "r"), False, False)
+    out, runs = compute._in_process("small_batches", S, Store(tmp_path / "r"), False, False)
     assert (S.specs, S.skipped, S.stand_ins) == before
-    assert set(out) == {"fig4", "fig5", "fig6", "cone"}
+    assert set(out) == {"fig4", "fig5", "fig6", "cone"} and all(r.status == "done" for r in runs.values())
 
 
 def test_notebook_parameters_reach_the_profile_check():

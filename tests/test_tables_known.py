@@ -92,3 +92,19 @@ def test_the_setup_chapter_gives_its_status_rows():
     assert rows[0]["status"] == "complete"
     with pytest.raises(ValueError, match="records no status"):
         summary.chapter_rows("data", None)
+
+
+def test_the_compute_cost_sums_the_stored_provenance(tmp_path):
+    """A chapter says what computing it took: its runs' training seconds plus the seconds of
+    every stored analysis that names one of them (others' analyses do not count)."""
+    from lbsm.core.store import Store
+    from lbsm.report import captions
+    store = Store(tmp_path / "r")
+    store.analysis("distance", {"sb": "F1-a", "lb": "F1-b"}, lambda: {"ratio": 5.0}, 1)
+    store.analysis("distance", {"sb": "F1-x", "lb": "F1-y"}, lambda: {"ratio": 4.0}, 1)
+    runs = {n: SimpleNamespace(name=n, store=store, meta={"wall_seconds": s, "device": "cpu (2 threads)"})
+            for n, s in (("F1-a", 90.0), ("F1-b", 30.0))}
+    text = captions.cost_text(runs, "interpolation", "cpu")
+    assert text.startswith("Its 2 runs took 2.0 min to train and their 1 stored analyses")
+    assert "on cpu (2 threads)" in text and "compute interpolation --profile cpu" in text
+    assert captions.cost_text({}) == ""

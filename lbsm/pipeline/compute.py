@@ -101,7 +101,7 @@ def _order(cfgs: dict, deps: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- executors
-def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: bool) -> dict:
+def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: bool) -> tuple[dict, dict]:
     cfgs, deps = graph(chapter, plan)
     order = [cfgs[n] for n in _order(cfgs, deps)]
     missing = [c for c in order if not store.is_finished(store.run_dir(c.net, c.key))]
@@ -110,7 +110,7 @@ def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: 
     else:
         train.sweep(missing, store, progress=progress, desc=f"{chapter}: runs")
     runs = {c.name: train.fit(c, store, progress=False) for c in order}  # each loaded once
-    return {name: fn(plan, runs, store) for name, fn in chapter_def(chapter).parts.items()}
+    return {name: fn(plan, runs, store) for name, fn in chapter_def(chapter).parts.items()}, runs
 
 
 def _on_worker(data: str, threads: int | None):
@@ -134,7 +134,7 @@ def _part_task(chapter: str, part: str, plan, store: Store, data: str, threads: 
     return chapter_def(chapter).parts[part](plan, {r.name: r for r in runs}, store)
 
 
-def _dask(chapter: str, plan, store: Store, client, threads: int | None) -> dict:
+def _dask(chapter: str, plan, store: Store, client, threads: int | None) -> tuple[dict, dict]:
     cfgs, deps = graph(chapter, plan)
     data = str(data_dir().resolve())
     futures = {}
@@ -145,7 +145,8 @@ def _dask(chapter: str, plan, store: Store, client, threads: int | None) -> dict
     parts = {name: client.submit(_part_task, chapter, name, plan, store, data, threads, *runs,
                                  key=f"{chapter}-{name}-{time.time_ns()}", pure=False, retries=2)
              for name in chapter_def(chapter).parts}
-    return dict(zip(parts, client.gather(list(parts.values()))))
+    values = client.gather(list(parts.values()) + runs)
+    return dict(zip(parts, values)), {r.name: r for r in values[len(parts):]}
 
 
 def dask_client(scheduler: str | None = None, workers: int | None = None,
@@ -162,11 +163,13 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
 
 @dataclass
 class Chapter:
-    """What one chapter renders: its plan (a Profile, or a Plan of sections) and its parts."""
+    """What one chapter renders: its plan (a Profile, or a Plan of sections), its parts, and the
+    runs they were computed from ({name: Run}; their provenance and cost go into the captions)."""
     name: str
     plan: object
     parts: dict
     seconds: float
+    runs: dict = field(default_factory=dict)
 
     def __getattr__(self, name):
         parts = self.__dict__.get("parts", {})
@@ -207,9 +210,9 @@ def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess
         for n in names:
             t0 = time.perf_counter()
             plan = chapter_def(n).plan(P, nets)
-            parts = (_dask(n, plan, store, client, threads_per_worker) if client is not None
-                     else _in_process(n, plan, store, progress, use_ensemble))
-            out[n] = Chapter(n, plan, parts, time.perf_counter() - t0)
+            parts, runs = (_dask(n, plan, store, client, threads_per_worker) if client is not None
+                           else _in_process(n, plan, store, progress, use_ensemble))
+            out[n] = Chapter(n, plan, parts, time.perf_counter() - t0, runs)
     finally:
         if client is not None:
             cluster = client.cluster

@@ -133,11 +133,42 @@ def provenance_text(runs) -> str:
     return f"device: {', '.join(devices)}; trained at commit {', '.join(commits)}"
 
 
-def coverage(T: Trained) -> "Markdown":
-    """Which networks this profile trained, and why the others are absent (needs data / profile)."""
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def cost_text(runs, chapter: str = "", profile: str = "") -> str:
+    """What computing these runs from nothing took, from their stored provenance: training (the
+    runs' ``wall_seconds``) and every stored analysis that names one of them (its ``seconds``),
+    on which devices; and the command that recomputes it. ``runs``: {name: Run} or a list."""
+    runs = list(runs.values()) if isinstance(runs, dict) else list(runs)
+    if not runs:
+        return ""
+    names = {r.name for r in runs}
+    train_s = sum(float(r.meta.get("wall_seconds") or 0) for r in runs)
+    devices = sorted({str(r.meta.get("device", "?")) for r in runs})
+    store = next((r.store for r in runs if getattr(r, "store", None) is not None), None)
+    analyses_s, n = 0.0, 0
+    a = store.analyses() if store is not None else pd.DataFrame()
+    if not a.empty:
+        cols = [c for c in ("param_run", "param_sb", "param_lb") if c in a]
+        hit = a[a[cols].isin(names).any(axis=1)] if cols else a.iloc[0:0]
+        analyses_s, n = float(pd.to_numeric(hit.get("seconds"), errors="coerce").sum()), len(hit)
+    again = (f"; `python -m lbsm compute {chapter} --profile {profile}` recomputes what a results "
+             "store lacks" if chapter and profile else "")
+    return (f"Its {len(runs)} runs took {_minutes(train_s)} to train and their {n} stored analyses "
+            f"(some shared with other chapters) {_minutes(analyses_s)}, on {', '.join(devices)}; "
+            f"rendering from the stored results takes seconds{again}.")
+
+
+def coverage(T: Trained, runs=None, chapter: str = "") -> "Markdown":
+    """Which networks this profile trained, why the others are absent (needs data / profile),
+    and, given the chapter's ``runs``, what computing them took (:func:`cost_text`)."""
     from IPython.display import Markdown
     lines = [f"Profile `{T.profile.name}` ({T.profile.description}) trains "
              f"{', '.join(T.nets) or 'no network'}."]
+    if runs:
+        lines[0] += " " + cost_text(runs, chapter, T.profile.name)
     for n in paper.NETS:
         if n in T.missing:
             lines.append(f"- **{n}: needs data: {DATASET_NAMES[T.missing[n]]}** "
@@ -202,10 +233,12 @@ def section_caption(R: Result, what: str = "", extra: str = "", analyses=("sharp
                     f"{provenance_text(runs)}{'; ' + made if made else ''}.*")
 
 
-def section_coverage(S: Plan) -> "Markdown":
-    """Per section: the networks it runs, those the paper shows, what is skipped and why."""
+def section_coverage(S: Plan, runs=None) -> "Markdown":
+    """Per section: the networks it runs, those the paper shows, what is skipped and why; given
+    the chapter's ``runs``, what computing them took (:func:`cost_text`)."""
     from IPython.display import Markdown
-    lines = [f"Profile `{S.profile.name}` ({S.profile.description}):", ""]
+    cost = (" " + cost_text(runs, S.chapter, S.profile.name)) if runs else ""
+    lines = [f"Profile `{S.profile.name}` ({S.profile.description}).{cost}", ""]
     for section in S.specs:
         run, skip = [spec.net for spec in S.specs[section]], S.skipped[section]
         wanted = PAPER_NETS[section]

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..experiments import profiles, sensitivity
-from ..train import protocol as training
+from ..core.constants import EVAL_BATCH
+from .captions import cost_text
 from .verdicts import Paired
 
 if TYPE_CHECKING:
@@ -77,8 +78,9 @@ def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame, df: pd.DataFrame |
             "sens_precision_sentence": precision_sentence(df if df is not None else pd.DataFrame())}
 
 
-def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "") -> "Markdown":
-    """Caption of the study: profile, network, trial, eps, the book's settings, devices, commits."""
+def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "", runs=None) -> "Markdown":
+    """Caption of the study: profile, network, trial, eps, the book's settings, devices, commits;
+    given the study's ``runs``, what computing them took."""
     from IPython.display import Markdown
     if df.empty:
         return Markdown(f"*{what} — profile `{P.name}` runs no sensitivity study.*")
@@ -88,6 +90,7 @@ def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "") -
         f"Metric 2.1 at eps {a['eps']:g}; the book's settings: {P.sharpness_iters} L-BFGS-B "
         f"iterations from the gradient's box vertex, f on "
         f"{P.sharpness_examples(a['net']) or 'all'} training examples with batch statistics in "
-        f"batches of {training.EVAL_BATCH}; runs trained in "
+        f"batches of {EVAL_BATCH}; runs trained in "
         f"{', '.join(sorted(set(df.precision.dropna())))} on {', '.join(sorted(set(df.device.dropna())))} "
-        f"at commit {', '.join(sorted(set(df.commit.dropna())))}.*")
+        f"at commit {', '.join(sorted(set(df.commit.dropna())))}.*"
+        + (f" {cost_text(runs, 'sensitivity', P.name)}" if runs else ""))
