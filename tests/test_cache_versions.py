@@ -33,7 +33,8 @@ KINDS: dict[str, tuple[str, list[str]]] = {
     # trained runs (their key includes the version: a bump retrains, and renames every run, so
     # every analysis of them is recomputed too)
     "train": ("lbsm.train.config:TRAIN_CODE_VERSION",
-              ["lbsm.train.config", "lbsm.train.protocol", "lbsm.train.remedies", "lbsm.train.ensemble",
+              ["lbsm.train.config", "lbsm.train.protocol", "lbsm.train.remedies", "lbsm.train.closing",
+               "lbsm.train.ensemble",
                "lbsm.core.models", "lbsm.core.machine", "lbsm.core.data", "lbsm.core.constants"]),
     # store.analysis("sharpness"): Metric 2.1
     "sharpness": ("lbsm.analyses.sharpness:VERSION",

@@ -106,7 +106,8 @@ def test_resolve_args_fills_defaults_and_rejects_typos():
         resolve_args("conservative", "F1", {"lambda": 1.0})
     with pytest.raises(ValueError, match="needs method_args"):
         resolve_args("adversarial", "F2")
-    assert set(remedies.METHODS) == {"conservative", "adversarial", "stability"}
+    assert set(remedies.METHODS) == {"conservative", "adversarial", "stability",
+                                     "sam", "asam", "ghost", "scaled"}  # the last: lbsm.train.closing
     assert train.step_function("stability") is remedies.stability_step
 
 

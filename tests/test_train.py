@@ -223,5 +223,5 @@ def test_config_errors(bad, match):
 
 def test_unknown_method(mnist, store):
     with pytest.raises(ValueError, match="unknown training method"):
-        fit(TrainConfig("F1", 256, epochs=1, method="sam", **SMALL), store, dataset=mnist,
+        fit(TrainConfig("F1", 256, epochs=1, method="lamb", **SMALL), store, dataset=mnist,
             progress=False)

@@ -47,7 +47,7 @@ from ..core import data as lbsm_data
 from ..core import machine
 from ..core import models
 from ..core import validate
-from . import remedies
+from . import closing, remedies
 from ..core.constants import EVAL_BATCH, SB_BATCH, STOPS  # noqa: F401 - lbsm.train.protocol.SB_BATCH, .STOPS
 from ..core.files import load_json, load_torch, save_json, save_torch, sha256, write_atomic
 from ..core.machine import arithmetic, check_precision
@@ -78,12 +78,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def adam_step(model, opt, xb, yb, cfg: TrainConfig) -> torch.Tensor:
     """One plain ADAM step on the minibatch mean cross-entropy; returns the (detached) loss."""
-    opt.zero_grad(set_to_none=True)
-    with arithmetic(cfg.precision, xb.device):
-        loss = F.cross_entropy(model(xb), yb)
-    loss.backward()
-    opt.step()
-    return loss.detach()
+    return closing._adam(model, opt, xb, yb, cfg, model)
 
 
 def step_function(method: str):

@@ -20,6 +20,19 @@ gradient, the adversarial and noisy copies): training mode, as in every other tr
 Each extra forward therefore draws its own dropout mask and normalizes with its own batch's
 statistics (the clean and perturbed copies are never concatenated into one batch, which would mix
 their statistics).
+
+What closes the gap (methods published after the paper; :mod:`lbsm.train.closing`, registered
+here under their ``method`` names): ``"sam"`` (Foret et al., 2021), ``"asam"`` (Kwon et al., 2021),
+``"ghost"`` (ghost batch normalization, Hoffer et al., 2017) and ``"scaled"`` (the learning rate
+scaled with the batch after a warm-up, Goyal et al., 2017).
+
+Train longer (Hoffer et al., 2017, "Train longer, generalize better", their "regime adaptation")
+needs no code: the LB run takes as many ADAM steps as the SB run, i.e. ``epochs`` = SB epochs x
+LB / SB batch (C1: 100 x 5000 / 256, about 1953 epochs; F1: 100 x 6000 / 256, about 2344). A
+profile writes it as a :class:`lbsm.experiments.specs.RemedySpec` with ``method="adam"`` (or
+``"ghost"``, as Hoffer et al. combine the two), ``lb_epochs=round(sb_epochs * lb / sb_batch)`` and
+``train=RunSettings(stop="epochs", ...)`` (the plateau rule would end the run long before), which
+builds a plain ``TrainConfig(net, lb, epochs=...)``: a new store key, no new field.
 """
 from __future__ import annotations
 
@@ -29,6 +42,7 @@ import torch.nn.functional as F
 
 from ..core import models
 from ..core.machine import arithmetic
+from . import closing
 
 # ---------------------------------------------------------------------------------------------
 # E.1 data augmentation
@@ -138,6 +152,8 @@ def resolve_args(method: str, net: str, method_args: dict | None = None) -> dict
     Unknown keys are rejected (a typo would otherwise silently train with the default)."""
     args = dict(method_args or {})
     dataset = models.NETWORKS[models.check_net(net)][0]
+    if method in closing.DEFAULTS:
+        return closing.resolve(method, args)
     if method == "adam":
         defaults = {}
     elif method == "conservative":
@@ -284,4 +300,5 @@ METHODS = {
     "conservative": conservative_step,
     "adversarial": adversarial_step,
     "stability": stability_step,
+    **closing.METHODS,  # sam, asam, ghost, scaled
 }
