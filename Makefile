@@ -76,6 +76,7 @@ bench: env data
 	$(BIN)/python benchmarks/bench_trainer.py
 	$(BIN)/python benchmarks/bench_sharpness.py
 	$(BIN)/python benchmarks/bench_compute.py
+	$(BIN)/python benchmarks/bench_cli.py
 
 clean:
 	rm -rf _build
