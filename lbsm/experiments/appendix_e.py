@@ -20,7 +20,7 @@ from ..core.store import Store
 from ..train.protocol import TrainConfig, lb_batch
 from ..train.remedies import resolve_args
 from . import stored
-from .plans import Plan, Result, Runs, pick, section_configs
+from .plans import Plan, Result, Runs, pick
 from .specs import RemedySpec
 
 ROBUST_SECTIONS = ("adversarial", "stability")  # E.3: always with the plain LB baseline
@@ -76,8 +76,8 @@ def _specs(S: Plan, section: str) -> tuple[RemedySpec, ...]:
 
 def configs(S: Plan) -> list[TrainConfig]:
     """Every run of the chapter, each once (E.3's with their plain LB baseline)."""
-    return section_configs(S, lambda section, spec: remedy_configs(_specs(S, section)[
-        S.specs[section].index(spec)]))
+    cfgs = [c for section in S.specs for spec in _specs(S, section) for c in remedy_configs(spec)]
+    return list({c.key: c for c in cfgs}.values())
 
 
 def remedy(S: Plan, section: str, runs: Runs, store: Store) -> Result:
