@@ -148,6 +148,11 @@ def bitwise_expected(reference: dict, here: dict | None, on_cpu: bool = True) ->
     ref = {k: reference.get(k) for k in ("cpu", "cpu_flags", "device", "torch")}
     if here != ref:
         return False, f"this machine {here} is not the reference's {ref}"
+    # NumPy / SciPy's BLAS (the Hessian's Lanczos, eigsh) takes its thread count from the
+    # environment, not from torch: another OMP_NUM_THREADS moves their last bits
+    omp, ref_omp = os.environ.get("OMP_NUM_THREADS"), reference.get("omp_num_threads")
+    if omp != ref_omp:
+        return False, f"OMP_NUM_THREADS={omp}, the reference's {ref_omp} (BLAS threads)"
     return True, f"this machine is the reference's {ref}"
 
 
