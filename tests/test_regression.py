@@ -46,6 +46,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO / "results"
 REFERENCE = Path(__file__).resolve().parent / "regression" / "smoke_reference.json"
+# read when pytest collects this file, before any test runs: a Dask LocalCluster started by
+# another test sets OMP_NUM_THREADS in this process, after the BLAS libraries have loaded
+OMP_AT_START = os.environ.get("OMP_NUM_THREADS")
 
 # ---------------------------------------------------------------------------------------------
 # Tolerances of A. The noise they absorb, measured on A's run (5 epochs of ADAM at B = 6000 on
@@ -149,8 +152,8 @@ def bitwise_expected(reference: dict, here: dict | None, on_cpu: bool = True) ->
     if here != ref:
         return False, f"this machine {here} is not the reference's {ref}"
     # NumPy / SciPy's BLAS (the Hessian's Lanczos, eigsh) takes its thread count from the
-    # environment, not from torch: another OMP_NUM_THREADS moves their last bits
-    omp, ref_omp = os.environ.get("OMP_NUM_THREADS"), reference.get("omp_num_threads")
+    # environment when it loads, not from torch: another OMP_NUM_THREADS moves their last bits
+    omp, ref_omp = OMP_AT_START, reference.get("omp_num_threads")
     if omp != ref_omp:
         return False, f"OMP_NUM_THREADS={omp}, the reference's {ref_omp} (BLAS threads)"
     return True, f"this machine is the reference's {ref}"
