@@ -22,7 +22,7 @@ import torch
 from ..analyses import cone, landscape, performance, sharpness
 from ..analyses.sharpness import keskar_sharpness
 from ..core import data as lbsm_data
-from ..core import validate
+from ..core import models, validate
 from ..core.constants import BN_PATH_POLICIES, EPS, SHARPNESS_ITERS, sharpness_col
 from ..core.store import Store
 from ..train.protocol import Run, default_device
@@ -196,7 +196,7 @@ def summarize(df: pd.DataFrame, by: Sequence[str] = ("net", "remedy", "regime"),
 
 def path_between(sb: Run, lb: Run, kind: str = "linear", points: int = 25, bn: str = "batch",
                  train_subset: int | None = None, test_subset: int | None = None,
-                 device=None) -> pd.DataFrame:
+                 device=None, prob_clip: float | None = 1e-7) -> pd.DataFrame:
     """:func:`lbsm.analyses.landscape.interpolate` from ``sb``'s final weights (alpha 0) to
     ``lb``'s (alpha 1) at ``points`` alphas in [-1, 2], on the SB run's data (its own subsets, then
     the further ``train_subset`` / ``test_subset``), with Keras' probability clipping."""
@@ -208,7 +208,7 @@ def path_between(sb: Run, lb: Run, kind: str = "linear", points: int = 25, bn: s
     model = sb.model("final", device)
     x_s, x_l = model.state_dict(), {k: v.to(device) for k, v in lb.state("final").items()}
     return landscape.interpolate(model, x_s, x_l, ds, kind=kind, alphas=np.linspace(-1, 2, points),
-                                 bn=bn, batch_size=sb.config.eval_batch_size, prob_clip=1e-7)
+                                 bn=bn, batch_size=sb.config.eval_batch_size, prob_clip=prob_clip)
 
 
 # --------------------------------------------------------------------------- by name (the command line)
@@ -245,20 +245,13 @@ def interpolate_runs(sb_run: str, lb_run: str, kind: str = "linear", points: int
     validate.at_least("points", points, 2)
     validate.choice("kind", kind, landscape.KINDS)
     validate.choice("bn", bn, BN_PATH_POLICIES)
-    device = torch.device(device) if device else default_device()
     store = Store(results)
     sb, lb = Run.load(store.find(sb_run), store), Run.load(store.find(lb_run), store)
-    if sb.config.net != lb.config.net:
-        raise ValueError(f"runs of different networks: {sb.config.net} and {lb.config.net}")
-    ds = lbsm_data.load(sb.config.dataset, device=device)
-    ds = ds.subset(sb.config.train_subset, sb.config.test_subset).subset(train_subset, test_subset)
-    model = sb.model("final", device)
-    x_s, x_l = model.state_dict(), {k: v.to(device) for k, v in lb.state("final").items()}
-    df = landscape.interpolate(model, x_s, x_l, ds, kind=kind, alphas=np.linspace(-1, 2, points),
-                               bn=bn, batch_size=sb.config.eval_batch_size, prob_clip=prob_clip)
+    df = path_between(sb, lb, kind=kind, points=points, bn=bn, train_subset=train_subset,
+                      test_subset=test_subset, device=device, prob_clip=prob_clip)
     df.attrs.update(sb_run=sb.path.name, lb_run=lb.path.name)
     x0 = sb.state("x0")
     if all(torch.equal(x0[k], lb.state("x0")[k]) for k in x0):
         df.attrs["distance_ratio"] = landscape.distance_ratio(
-            x0, sb.state("final"), lb.state("final"), landscape.trainable_names(model))
+            x0, sb.state("final"), lb.state("final"), landscape.trainable_names(models.build(sb.config.net)))
     return df
