@@ -207,3 +207,21 @@ def test_profile_overrides():
     assert parameters.override("smoke", seeds=None).nets == parameters.override("smoke").nets
     with pytest.raises(ValueError, match="unknown parameter.*bogus.*the parameters are profile, nets, seeds"):
         parameters.override("smoke", bogus=1)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_figures_are_numbered_with_caption_and_alt(chapter):
+    """Every figure a chapter makes goes through report.figure and has its {glue:figure}: a
+    label (numbered, cross-referenced), alt text and a caption; no figure is shown unnumbered."""
+    from lbsm.report.render import figure_key
+    nb = NOTEBOOKS[chapter]
+    code = "\n".join(source(c) for c in code_cells(nb))
+    assert not re.search(r"report\.show\((figures|dots)\.plot", code), f"{chapter}: an unnumbered figure"
+    markdown = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for name in re.findall(r'report\.figure\(.*?"([a-z_]+/[a-z0-9_]+)"', code, re.S):
+        key = figure_key(name)
+        block = re.search(r"```\{glue:figure\} " + re.escape(key) + r"\n(.*?)```", markdown, re.S)
+        assert block, f"{chapter}: figure {name} has no {{glue:figure}} {key}"
+        options, _, caption = block.group(1).partition("\n\n")
+        assert f":name: {key}" in options and re.search(r":alt: \w", options), f"{chapter}: {name}"
+        assert caption.strip().startswith("**"), f"{chapter}: {name}'s caption must say what is shown"

@@ -3,8 +3,9 @@ execution), serve it over http on localhost and open every page in headless Chro
 ``chromium`` and ``chromium-driver``, driven by selenium; `make test` installs them as root).
 
 Per page: no console error, every image loaded, math rendered by MathJax (one MathJax script, from
-the site), every CSV / zip link resolves, no table cell cut with "..."; the landing page shows the
-findings box and the verdict grid."""
+the site), every CSV / zip link resolves, no table cell cut with "...", no table wider than the
+page, every figure numbered ("Fig. N") with a caption and alt text, a provenance line under the
+tables and figures; the landing page shows the findings box and the verdict grid."""
 import functools
 import http.server
 import os
@@ -17,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from lbsm.core.catalog import CHAPTERS
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-PAGES = ["book/intro", "book/setup", "book/gap", "book/interpolation", "book/sharpness",
-         "book/small_batches", "book/remedies", "book/sensitivity", "book/data"]
+PAGES = [f"book/{c}" for c in CHAPTERS]  # every chapter of the toc (lbsm.core.catalog)
 WITH_MATH = {"book/interpolation", "book/sharpness", "book/remedies", "book/small_batches"}
 
 if not (CHROMIUM and DRIVER):
@@ -97,6 +99,27 @@ def test_page(site, browser, page):
     for href in set(links):
         with urllib.request.urlopen(href, timeout=30) as r:
             assert r.status == 200 and r.read(1), f"{page}: {href} does not resolve"
+    # every figure is numbered, captioned and described: a MyST {glue:figure} renders a <figure>
+    # whose caption starts "Fig. N" and whose image has alt text
+    figs = d.execute_script(
+        "return Array.from(document.querySelectorAll('img')).filter(i => i.naturalWidth > 300 && "
+        "!i.closest('.navbar, .bd-sidebar, header')).map(i => { const f = i.closest('figure'); "
+        "const c = f && f.querySelector('figcaption'); return {src: i.src, alt: i.alt, "
+        "caption: c ? c.innerText.trim() : ''}; })")
+    bad = [f for f in figs if not f["alt"] or not f["caption"].startswith("Fig.")]
+    assert not bad, f"{page}: figures without a number, caption or alt text: {bad[:3]}"
+    # no table scrolls sideways: neither it nor a box around it is wider than what it shows
+    wide = d.execute_script(
+        "const main = document.querySelector('article.bd-article') || document.querySelector('article');"
+        "const scrolls = t => { for (let e = t; e && e !== main; e = e.parentElement) {"
+        "  if (e.scrollWidth > e.clientWidth + 1) return true; } return false; };"
+        "return Array.from(document.querySelectorAll('table')).filter(scrolls).map(t => "
+        "t.innerText.slice(0, 60))")
+    assert not wide, f"{page}: tables wider than the page: {wide[:3]}"
+    # provenance is folded under each table and figure, a compact line shown
+    if page not in ("book/data", "book/intro"):
+        folds = d.execute_script("return document.querySelectorAll('details.lbsm-provenance summary').length")
+        assert folds > 0, f"{page}: no provenance line"
     if page == "book/intro":
         text = d.find_element("tag name", "body").text
         assert "Findings" in text and "verdict_grid.csv" in text

@@ -1,4 +1,5 @@
-"""Sphinx extension of the book's site (Jupyter Book `local_extensions`): after the HTML is
+"""Sphinx extension of the book's site (Jupyter Book `local_extensions`): the book's stylesheet
+(``static/lbsm.css``: tables that fit the page, the folded provenance line), and, after the HTML is
 written, two fixes that keep every page free of console errors (tests/test_browser.py checks).
 
 * Jupyter Book 1.0 registers sphinx-thebe's inline configuration script twice, so each page
@@ -39,6 +40,12 @@ def _fix_site(app, exception):
             page.write_text(fixed, encoding="utf-8")
 
 
+def _add_static(app):
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
 def setup(app):
+    app.connect("builder-inited", _add_static)
+    app.add_css_file("lbsm.css")
     app.connect("build-finished", _fix_site)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -64,7 +64,6 @@ def caption(T: Trained, what: str = "", nets=None, extra: str = "", analyses=())
     ``extra``: the analysis settings (``lbsm.status.analysis_note``) when the artifact is
     computed from the runs; ``analyses``: the store kinds whose commits and devices to state.
     """
-    from IPython.display import Markdown
     nets = [n for n in (nets or T.nets) if n in T.pairs]
     parts = []
     for n in nets:
@@ -78,9 +77,30 @@ def caption(T: Trained, what: str = "", nets=None, extra: str = "", analyses=())
                      f"{stop_text(sb + lb)}, {precisions(sb + lb)}{data}")
     runs = [r for n in nets for r in T.runs(n)]
     made = analysis_provenance(analyses, runs) if analyses else ""
-    return Markdown(f"*{what + ' — ' if what else ''}profile `{T.profile.name}`; "
-                    f"{'; '.join(parts) or 'no runs'}; {extra + '; ' if extra else ''}"
-                    f"{provenance_text(runs)}{'; ' + made if made else ''}.*")
+    full = (f"profile `{T.profile.name}`; {'; '.join(parts) or 'no runs'}; "
+            f"{extra + '; ' if extra else ''}{provenance_text(runs)}{'; ' + made if made else ''}.")
+    return collapsed(what, compact_line(T.profile.name, nets, runs), full)
+
+
+def compact_line(profile: str, nets, runs) -> str:
+    """The one line a reader sees: ``profile cpu · F1 · seeds 0-4 · fp32 · cpu (2 threads) ·
+    commit f55498e`` (every value the runs have, joined)."""
+    if not runs:
+        return f"profile {profile} · nothing ran"
+    seeds = sorted({r.config.seed for r in runs})
+    devices = sorted({str(r.meta.get("device", "?")) for r in runs})
+    commits = sorted({str(r.meta.get("commit", "?")) for r in runs})
+    return " · ".join([f"profile {profile}", ", ".join(nets),
+                       f"seed{'s' if len(seeds) > 1 else ''} {_span(seeds)}", precisions(runs),
+                       ", ".join(devices), f"commit {', '.join(commits)}"])
+
+
+def collapsed(what: str, line: str, full: str) -> "Markdown":
+    """Provenance under a table or figure: a compact line, the whole account folded under it
+    (an HTML ``<details>`` block: the reader opens it when they want the settings)."""
+    from IPython.display import Markdown
+    return Markdown(f'<details class="lbsm-provenance"><summary>{what + ": " if what else ""}'
+                    f"how it was made — {line}</summary>\n\n{full}\n\n</details>")
 
 
 def stop_text(runs) -> str:
@@ -186,9 +206,9 @@ def coverage(T: Trained, runs=None, chapter: str = "") -> "Markdown":
 
 def static_caption(P: profiles.Profile, what: str, source: str) -> "Markdown":
     """Caption of a table computed without training (profile, device, commit; no seeds/epochs)."""
-    from IPython.display import Markdown
-    return Markdown(f"*{what} — profile `{P.name}`; {source}; no training (seeds and epochs do not "
-                    "apply), no stored result: computed by `lbsm` when the page is rendered.*")
+    return collapsed(what, f"profile {P.name} · no training · computed when the page is rendered",
+                     f"profile `{P.name}`; {source}; no training (seeds and epochs do not apply), no "
+                     "stored result: computed by `lbsm` when the page is rendered.")
 
 
 def _epochs(runs) -> str:
@@ -210,7 +230,6 @@ def sharpness_settings(spec) -> tuple[int | None, int | None]:
 def section_caption(R: Result, what: str = "", extra: str = "", analyses=("sharpness",)) -> "Markdown":
     """A caption stating profile, networks, seeds, batch sizes, epochs, data, sharpness settings,
     device and commit of the runs behind ``R``."""
-    from IPython.display import Markdown
     parts, runs = [], []
     for net, rs in R.runs.items():
         if not rs:
@@ -228,9 +247,10 @@ def section_caption(R: Result, what: str = "", extra: str = "", analyses=("sharp
                      f"{rs[0].meta['n_test']} test examples, {precisions(rs)}{sharp}")
     eps = ", ".join(eps_label(e) for e in EPS)
     made = analysis_provenance(analyses, runs) if analyses and runs else ""
-    return Markdown(f"*{what + ' — ' if what else ''}profile `{R.plan.profile.name}`; "
-                    f"{'; '.join(parts) or 'no runs'}; eps {eps}; {extra + '; ' if extra else ''}"
-                    f"{provenance_text(runs)}{'; ' + made if made else ''}.*")
+    full = (f"profile `{R.plan.profile.name}`; {'; '.join(parts) or 'no runs'}; eps {eps}; "
+            f"{extra + '; ' if extra else ''}{provenance_text(runs)}{'; ' + made if made else ''}.")
+    nets = [net for net, rs in R.runs.items() if rs]
+    return collapsed(what, compact_line(R.plan.profile.name, nets, runs), full)
 
 
 def section_coverage(S: Plan, runs=None) -> "Markdown":

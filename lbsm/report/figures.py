@@ -77,7 +77,8 @@ def plot_accuracy(T: Trained, nets=None):
 
 # --------------------------------------------------------------------------- sharpness chapter
 def plot_sharpness(t3: pd.DataFrame, t4: pd.DataFrame):
-    """Sharpness (log scale) of SB and LB minimizers, ours (bars) vs the paper (black markers).
+    """Sharpness (log scale) of SB and LB minimizers, ours (bars, ± sd over trials) vs the paper
+    (black markers, ± 2 of its sd: the band the verdict rule accepts).
 
     Bars below 1e-3 are drawn at 1e-3 (the tables give the values).
     """
@@ -93,7 +94,10 @@ def plot_sharpness(t3: pd.DataFrame, t4: pd.DataFrame):
             s = t.xs(regime, level="regime")
             ax.bar(x + (i - 0.5) * 0.38, s.ours.clip(lower=1e-3), 0.38, yerr=s.ours_sd.fillna(0),
                    color=color, alpha=0.8, label=f"{regime} (ours)")
-            ax.plot(x + (i - 0.5) * 0.38, s.paper, "k_" if i else "kx", ms=10, label=f"{regime} (paper)")
+            band = 2 * s.paper_sd.fillna(0)  # on a log axis the lower arm stops short of zero
+            ax.errorbar(x + (i - 0.5) * 0.38, s.paper, yerr=[np.minimum(band, 0.9 * s.paper), band],
+                        fmt="k_" if i else "kx",
+                        ms=10, capsize=3, label=f"{regime} (paper, ± 2 sd)")
         ax.set(yscale="log", xticks=x, xticklabels=labels, ylabel="sharpness (Metric 2.1)", title=title)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="y")

@@ -1,5 +1,6 @@
 """Rendering helpers every chapter shares: ``mean ± sd`` text, one number format, ``show`` (a
-table or a figure with its tidy CSV under ``book/csv/``), ``glue_all`` (numbers for the prose).
+table with its tidy CSV under ``book/csv/``, provenance columns included), ``figure`` (a numbered
+MyST figure and its CSV), ``glue_all`` (numbers for the prose).
 
 The report layer, one job a module; data flows one way, from the compute step's parts::
 
@@ -8,6 +9,7 @@ The report layer, one job a module; data flows one way, from the compute step's 
     text       sentences generated from the numbers      verdicts   the rules a claim is judged by
     judgments  each claim judged on its numbers          status     how much of each artifact ran
     summary    a chapter's status and verdict rows       datapage   the index of every CSV
+    dots       dot plots beside the hard tables
 
 The notebooks in ``book/`` stay thin. The pattern of a chapter::
 
@@ -15,8 +17,10 @@ The notebooks in ``book/`` stay thin. The pattern of a chapter::
     T = C.trained
     captions.coverage(T)                       # which networks ran, why the others did not
     t2 = tables.table2(T)                      # ours vs the paper (numbers from lbsm.core.paper)
-    report.show(report.pm_table(t2), t2, "gap/table2")
-    captions.caption(T, "Table 2")             # profile, device, seeds, epochs, commit
+    report.show(report.pm_table(t2), t2, "gap/table2", C)   # the CSV says which runs made it
+    captions.caption(T, "Table 2")             # under it: a compact provenance line, folded details
+    report.figure(figures.plot_accuracy(T), report.histories(T), "gap/figure2", C)  # glued for
+    # the {glue:figure} directive beside it in the chapter, which numbers and captions it
     report.glue_all(text.gap_text(T, t2))      # numbers used in prose, glued
     rows, V = summary.chapter_rows("gap", C)   # status and verdict rows (the intro's too)
 """
@@ -52,10 +56,17 @@ def pm(mean: float, sd: float | None = None, digits: int = 2, sig: int | None = 
     """
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "—"
-    f = (lambda v: f"{v:.{sig}g}") if sig else (lambda v: f"{v:.{digits}f}")
+    text = sig3(mean, sig) if sig else f"{mean:.{digits}f}"
     if sd is None or (isinstance(sd, float) and math.isnan(sd)):
-        return f(mean)
-    return f"{f(mean)} ± {f(sd)}"
+        return text
+    # the sd with the mean's decimals (one format rule: 458 ± 23, 1.56 ± 0.49)
+    if "e" in text:
+        return f"{text} ± {sd:.{sig or 3}g}"
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    if 0 < abs(sd) and round(sd, decimals) == 0:  # never an sd of "0.0": one significant figure
+        decimals = -math.floor(math.log10(abs(sd)))
+        text = f"{mean:,.{decimals}f}" if "," in text else f"{mean:.{decimals}f}"
+    return f"{text} ± {sd:,.{decimals}f}"
 
 
 def mean_sd(values) -> tuple[float, float]:
@@ -136,22 +147,115 @@ def csv_dir() -> Path:
     return Path(os.environ.get("LBSM_CSV_DIR") or REPO / "book" / "csv")
 
 
-def show(shown, frame: pd.DataFrame | None = None, name: str = ""):
-    """Display ``shown`` (a table or a figure) and, under it, a link to download ``frame`` (default:
-    ``shown`` itself) as tidy CSV, written now to ``csv_dir() / f"{name}.csv"``."""
-    from IPython.display import HTML, display
-    frame = shown if frame is None else frame
+PAPER_SOURCE = "Keskar et al. (2017), arXiv:1609.04836, as printed"
+PROVENANCE = ("profile", "seeds", "precision", "device", "commit")  # the columns with_provenance adds
+
+
+def _runs_of(of) -> tuple[str, list]:
+    """(profile name, runs) of a chapter (``.profile``, ``.runs``), a dict of chapters, or a profile."""
+    if isinstance(of, dict):
+        chapters = list(of.values())
+        profile = "/".join(sorted({c.profile.name for c in chapters}))
+        return profile, list({r.name: r for c in chapters for r in c.runs.values()}.values())
+    if hasattr(of, "runs"):
+        return of.profile.name, list(of.runs.values())
+    return of.name, []
+
+
+def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
+    """``frame`` with provenance columns, so a CSV read on its own says where its numbers come from.
+
+    ``of``: the chapter that computed it (or a dict of chapters, or a profile when nothing was
+    trained), or a text naming the source (``PAPER_SOURCE``: the paper's own numbers). Per row:
+    the profile, and the seeds, precision, device and training commit of the runs behind it (the
+    runs of the row's network, and of its seed where the row has one). A column the table already
+    has is kept as it is; ``None`` adds nothing (the data page's own index)."""
+    if of is None:
+        return frame
+    out = frame.copy()
+    if isinstance(of, str):
+        out["source"] = of
+        return out
+    profile, runs = _runs_of(of)
+    if not runs:  # a table computed without training (Tables 1 and 5, the profile's settings)
+        return out.assign(profile=profile, source="computed by lbsm when the page was rendered; no training")
+    net_col = next((c for c in ("net", "network") if c in out), None)
+
+    def behind(row) -> list:
+        rs = [r for r in runs if net_col is None or r.config.net == row[net_col]]
+        if "seed" in out and pd.notna(row["seed"]):
+            rs = [r for r in rs if r.config.seed == row["seed"]]
+        return rs
+
+    def joined(rs, get) -> str:
+        return "/".join(sorted({str(get(r)) for r in rs}))
+
+    matched = [behind(row) for _, row in out.iterrows()] if len(out) else []
+    values = {"profile": lambda rs: profile,
+              "seeds": lambda rs: " ".join(map(str, sorted({r.config.seed for r in rs}))),
+              "precision": lambda rs: joined(rs, lambda r: r.meta.get("precision", r.config.precision)),
+              "device": lambda rs: joined(rs, lambda r: r.meta.get("device", "?")),
+              "commit": lambda rs: joined(rs, lambda r: r.meta.get("commit", "?"))}
+    for col in PROVENANCE:
+        if col in out or (col == "seeds" and "seed" in out):
+            continue
+        out[col] = [values[col](rs) for rs in matched]
+    return out
+
+
+def write_csv(frame: pd.DataFrame, name: str, of=None) -> pd.DataFrame:
+    """Write ``frame`` (tidy, with its provenance columns) to ``csv_dir() / f"{name}.csv"``."""
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
+    frame = with_provenance(frame, of)
     path = csv_dir() / f"{name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
+    return frame
+
+
+def _csv_link(name: str, rows: int):
+    from IPython.display import HTML
+    return HTML(f'<p class="lbsm-csv"><a href="../{name}.csv" download>data: {name}.csv</a> '
+                f'({rows} rows)</p>')
+
+
+def show(shown, frame: pd.DataFrame | None = None, name: str = "", of=None):
+    """Display ``shown`` (a table) and, under it, a link to download ``frame`` (default: ``shown``
+    itself) as tidy CSV with its provenance columns (``with_provenance(frame, of)``), written now
+    to ``csv_dir() / f"{name}.csv"``. A figure goes through :func:`figure` instead."""
+    from IPython.display import Markdown, display
+    frame = shown if frame is None else frame
+    if isinstance(shown, pd.DataFrame) and shown.empty and frame.empty:
+        # nothing ran (the chapter's coverage list says why): a sentence, not an empty table
+        # above a link to an empty file
+        (csv_dir() / f"{name}.csv").unlink(missing_ok=True)
+        return Markdown("*No rows: no network of this table ran under this profile (the list at "
+                        "the top of the chapter says why).*")
+    frame = write_csv(frame, name, of)
     if isinstance(shown, pd.DataFrame):
         display_table(shown)
     else:
         display(shown)
-    return HTML(f'<p class="lbsm-csv"><a href="../{name}.csv" download>data: {name}.csv</a> '
-                f'({len(frame)} rows)</p>')
+    return _csv_link(name, len(frame))
+
+
+def figure_key(name: str) -> str:
+    """The glue key and cross-reference label of figure ``name``: ``"sharpness/figure"`` ->
+    ``"fig-sharpness-figure"`` (``{glue:figure}`` and ``{numref}`` use it)."""
+    return "fig-" + name.replace("/", "-").replace("_", "-")
+
+
+def figure(fig, frame: pd.DataFrame, name: str, of=None):
+    """A numbered figure: glue ``fig`` under ``figure_key(name)`` for the chapter's
+    ``{glue:figure}`` (which numbers it and gives it its caption and alt text), write ``frame``
+    as its CSV (as :func:`show` does) and return the CSV link, shown under the figure."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+    frame = write_csv(frame, name, of)
+    glue(figure_key(name), fig, display=False)
+    plt.close(fig)
+    return _csv_link(name, len(frame))
 
 
 def display_table(df: pd.DataFrame) -> None:
@@ -181,16 +285,21 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
             out[c] = col.map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")
         else:
             out[c] = col.map(sig3)
+    # labels that can wrap: "test_sb_augmented" is one unbreakable word that widens the table
+    # beyond the page (the CSV keeps the names as they are)
+    if not isinstance(out.columns, pd.MultiIndex):
+        out.columns = [str(c).replace("_", " ") for c in out.columns]
     return out
 
 
-def sig3(v: float) -> str:
-    """3 significant figures without an exponent from 0.001 to a million: 8,407 / 12.6 / 0.00123."""
+def sig3(v: float, sig: int = 3) -> str:
+    """``sig`` (3) significant figures without an exponent from 0.001 to a million: 8,407 / 12.6
+    / 0.00123."""
     if pd.isna(v):
         return "—"
     if 1000 <= abs(v) < 1e6:
         return f"{v:,.0f}"
-    return f"{v:.3g}"
+    return f"{v:.{sig}g}"
 
 
 def stack(**frames: pd.DataFrame) -> pd.DataFrame:
@@ -211,19 +320,3 @@ def glue_all(values: dict) -> None:
     from myst_nb import glue
     for name, value in values.items():
         glue(name, value, display=False)
-
-
-# --------------------------------------------------------------------------- deviations from the paper
-
-
-# --------------------------------------------------------------------------- captions: runs of a profile
-
-
-# --------------------------------------------------------------------------- captions: sections of a plan
-
-
-# --------------------------------------------------------------------------- the data page
-# what the columns of the book's CSVs mean (the data page's dictionary); a column not listed is
-# named after the table it comes from and explained beside that table in its chapter
-
-

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..experiments import profiles, sensitivity
 from ..core.constants import EVAL_BATCH
-from .captions import cost_text
+from .captions import collapsed, cost_text
 from .verdicts import Paired
 
 if TYPE_CHECKING:
@@ -79,18 +79,20 @@ def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame, df: pd.DataFrame |
 
 
 def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "", runs=None) -> "Markdown":
-    """Caption of the study: profile, network, trial, eps, the book's settings, devices, commits;
-    given the study's ``runs``, what computing them took."""
+    """Caption of the study: profile, network, trial, eps, the book's settings, devices, commits
+    (a compact line, the rest folded under it); given the study's ``runs``, what computing them took."""
     from IPython.display import Markdown
     if df.empty:
         return Markdown(f"*{what} — profile `{P.name}` runs no sensitivity study.*")
     a = df.attrs
-    return Markdown(
-        f"*{what + ' — ' if what else ''}profile `{P.name}`; {a['net']}, trial (seed) {a['seed']}, "
-        f"Metric 2.1 at eps {a['eps']:g}; the book's settings: {P.sharpness_iters} L-BFGS-B "
-        f"iterations from the gradient's box vertex, f on "
-        f"{P.sharpness_examples(a['net']) or 'all'} training examples with batch statistics in "
-        f"batches of {EVAL_BATCH}; runs trained in "
-        f"{', '.join(sorted(set(df.precision.dropna())))} on {', '.join(sorted(set(df.device.dropna())))} "
-        f"at commit {', '.join(sorted(set(df.commit.dropna())))}.*"
-        + (f" {cost_text(runs, 'sensitivity', P.name)}" if runs else ""))
+    joined = {c: ", ".join(sorted(set(df[c].dropna()))) for c in ("precision", "device", "commit")}
+    line = " · ".join([f"profile {P.name}", a["net"], f"seed {a['seed']}", f"eps {a['eps']:g}",
+                       joined["precision"], joined["device"], f"commit {joined['commit']}"])
+    full = (f"profile `{P.name}`; {a['net']}, trial (seed) {a['seed']}, "
+            f"Metric 2.1 at eps {a['eps']:g}; the book's settings: {P.sharpness_iters} L-BFGS-B "
+            f"iterations from the gradient's box vertex, f on "
+            f"{P.sharpness_examples(a['net']) or 'all'} training examples with batch statistics in "
+            f"batches of {EVAL_BATCH}; runs trained in {joined['precision']} on {joined['device']} "
+            f"at commit {joined['commit']}."
+            + (f" {cost_text(runs, 'sensitivity', P.name)}" if runs else ""))
+    return collapsed(what, line, full)

@@ -1,0 +1,99 @@
+"""The book's rendering rules: one number format, CSVs that carry their provenance, numbered figures,
+no empty table shown."""
+import types
+
+import pandas as pd
+import pytest
+
+from lbsm.report import render
+
+
+def _run(net, seed, precision="fp32", device="cpu (2 threads)", commit="abc1234"):
+    return types.SimpleNamespace(name=f"{net}-{seed}", config=types.SimpleNamespace(net=net, seed=seed, precision=precision),
+                                 meta={"precision": precision, "device": device, "commit": commit})
+
+
+def _chapter(runs, profile="cpu"):
+    return types.SimpleNamespace(runs={r.name: r for r in runs}, profile=types.SimpleNamespace(name=profile))
+
+
+@pytest.mark.parametrize("mean, sd, sig, text", [
+    (98.03, 0.07, None, "98.03 ± 0.07"),      # accuracy: 2 decimals
+    (458.1, 22.7, 3, "458 ± 23"),            # 3 significant figures, the sd with the mean's decimals
+    (1.56, 0.485, 3, "1.56 ± 0.48"),
+    (0.317, 0.122, 3, "0.317 ± 0.122"),
+    (0.1, 0.01, 3, "0.10 ± 0.01"),           # never "± 0.0" for a non-zero sd
+    (0.11, 0.0, None, "0.11 ± 0.00"),
+    (6.07, float("nan"), 3, "6.07"),         # one seed: no sd
+])
+def test_one_number_format(mean, sd, sig, text):
+    assert render.pm(mean, sd, sig=sig) == text
+
+
+def test_provenance_columns_name_the_runs_behind_each_row():
+    runs = [_run("F1", 0), _run("F1", 1, commit="def5678"), _run("C1", 0, precision="bf16", device="H200")]
+    C = _chapter(runs)
+    per_net = render.with_provenance(pd.DataFrame({"net": ["F1", "C1"], "ours": [1.0, 2.0]}), C)
+    assert per_net.to_dict("records") == [
+        {"net": "F1", "ours": 1.0, "profile": "cpu", "seeds": "0 1", "precision": "fp32",
+         "device": "cpu (2 threads)", "commit": "abc1234/def5678"},
+        {"net": "C1", "ours": 2.0, "profile": "cpu", "seeds": "0", "precision": "bf16",
+         "device": "H200", "commit": "abc1234"}]
+    per_seed = render.with_provenance(pd.DataFrame({"net": ["F1"], "seed": [1], "v": [3.0]}), C)
+    assert "seeds" not in per_seed and per_seed.commit.tolist() == ["def5678"]
+    kept = render.with_provenance(pd.DataFrame({"net": ["F1"], "precision": ["as stated"]}), C)
+    assert kept.precision.tolist() == ["as stated"]  # a column the table has is its own
+    paper = render.with_provenance(pd.DataFrame({"net": ["F1"]}), render.PAPER_SOURCE)
+    assert paper.source.tolist() == [render.PAPER_SOURCE]
+    assert render.with_provenance(pd.DataFrame({"a": [1]}), None).columns.tolist() == ["a"]
+
+
+def test_show_writes_the_csv_with_provenance_and_refuses_an_empty_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("LBSM_CSV_DIR", str(tmp_path))
+    C = _chapter([_run("F1", 0)])
+    link = render.show(pd.DataFrame({"net": ["F1"], "ours": [1.5]}), name="ch/t", of=C)
+    assert "ch/t.csv" in link.data and "(1 rows)" in link.data
+    assert pd.read_csv(tmp_path / "ch/t.csv").columns.tolist()[-4:] == ["seeds", "precision", "device", "commit"]
+    (tmp_path / "ch/empty.csv").write_text("\n")  # a stale file from a profile that ran it
+    out = render.show(pd.DataFrame(), name="ch/empty", of=C)
+    assert "No rows" in out.data and not (tmp_path / "ch/empty.csv").exists()
+
+
+def test_figure_is_glued_under_its_label_and_its_csv_written(tmp_path, monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    monkeypatch.setenv("LBSM_CSV_DIR", str(tmp_path))
+    glued = {}
+    import myst_nb
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: glued.update({key: (value, display)}))
+    fig, _ = plt.subplots()
+    link = render.figure(fig, pd.DataFrame({"x": [1, 2]}), "ch/my_fig")
+    assert render.figure_key("ch/my_fig") == "fig-ch-my-fig"
+    assert glued == {"fig-ch-my-fig": (fig, False)} and "ch/my_fig.csv" in link.data
+    assert not plt.fignum_exists(fig.number)  # closed: shown once, by the directive
+
+
+def test_dot_plots_draw_ours_against_the_paper():
+    import matplotlib
+    matplotlib.use("Agg")
+    from lbsm.experiments.specs import ConeSpec
+    from lbsm.report import dots
+    knees = pd.DataFrame({"knee / training set (ours)": [0.1], "knee / training set (paper)": [0.02],
+                          "knee (paper curve, our rule)": [8400.0], "knee (paper, stated)": [15000.0],
+                          "paper net": ["F2"]}, index=pd.Index(["F1"], name="net"))
+    ax = dots.plot_knees(knees).axes[0]
+    xs = sorted(x for line in ax.lines for x in line.get_xdata())
+    assert xs[-1] == pytest.approx(0.1) and xs[0] == pytest.approx(0.02 * 8400 / 15000)
+    data = pd.DataFrame({"net": ["F1"] * 4, "label": ["SB", "SB", "LB", "LB"], "relative": [0.0, 0.6, 0.1, 0.2],
+                         "steep": [False, True, False, False]})
+    fig = dots.plot_cone(types.SimpleNamespace(data=data, specs={"F1": ConeSpec("F1")}))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts[0].startswith("steep: 50 % of 2") and texts[1].startswith("steep: 0 % of 2")
+    summ = pd.DataFrame({"choice": ["start", "start"], "setting": ["sign", "zero"], "baseline": [True, False],
+                         "sharpness_sb": [4.0, 1.5], "sharpness_lb": [450.0, 190.0]})
+    summ.attrs.update(net="F1", eps=1e-3)
+    ax = dots.plot_closing(summ).axes[0]
+    box = ax.patches[0]  # the paper's Table 3 F1 box: SB 1.23 ± 2 x 0.83, LB 205.14 ± 2 x 69.52
+    assert box.get_x() + box.get_width() == pytest.approx(1.23 + 2 * 0.83)
+    assert box.get_y() + box.get_height() == pytest.approx(205.14 + 2 * 69.52)
