@@ -55,6 +55,17 @@ KINDS: dict[str, tuple[str, list[str]]] = {
     "cone": ("lbsm.analyses.cone:CONE_VERSION",
              ["lbsm.analyses.cone", "lbsm.train.protocol:evaluate", "lbsm.core.models",
               "lbsm.experiments.stored:cone_table"]),
+    # store.analysis("adaptive" | "distance_x0" | "reparam" | "surface" | "noise"): the chapter
+    # "Beyond the paper"
+    "beyond": ("lbsm.experiments.beyond:VERSION",
+               ["lbsm.analyses.adaptive", "lbsm.analyses.reparam", "lbsm.analyses.surface",
+                "lbsm.analyses.noise", "lbsm.analyses.sharpness", "lbsm.analyses.solver",
+                "lbsm.analyses.landscape:loss_and_accuracy", "lbsm.analyses.landscape:recalibrate_",
+                "lbsm.core.models", "lbsm.experiments.stored:training_data",
+                "lbsm.experiments.trials:run_data", "lbsm.experiments.beyond:adaptive_values",
+                "lbsm.experiments.beyond:measure_adaptive", "lbsm.experiments.beyond:distance_x0",
+                "lbsm.experiments.beyond_more:reparam_point", "lbsm.experiments.beyond_more:surfaces",
+                "lbsm.experiments.beyond_more:noise_point"]),
 }
 
 ROOT = Path(__file__).resolve().parent.parent  # the directory holding the lbsm package

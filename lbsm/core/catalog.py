@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 BOOK_DIR = REPO / "book"
 ROOT = "intro"
 CHAPTERS = ("intro", "setup", "gap", "interpolation", "sharpness", "small_batches", "remedies",
-            "sensitivity", "data")
+            "sensitivity", "beyond", "data")
 LAST = (ROOT, "data")  # the intro collects the chapters' verdicts, the data page every CSV
 
 # every artifact of the paper the book reproduces, the chapter that makes it, and which networks

@@ -15,7 +15,7 @@ from . import profiles
 
 NETPLAN_FIELDS = {f.name for f in dataclasses.fields(profiles.NetPlan)}
 PROFILE_FIELDS = {f.name for f in dataclasses.fields(profiles.Profile)} - {
-    "name", "description", "nets", "small_batches", "remedies", "sensitivity"}
+    "name", "description", "nets", "small_batches", "remedies", "sensitivity", "beyond"}
 PARAMETERS = ("profile", "nets", "seeds", *sorted((NETPLAN_FIELDS | PROFILE_FIELDS) - {"seeds"}))
 # how each parameter is checked where it enters
 POSITIVE = {"sb_epochs", "lb_epochs", "sharpness_iters", "subspace_dim", "hessian_k",

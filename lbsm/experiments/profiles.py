@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from ..core.constants import EPS, SB_BATCH, SHARPNESS_ITERS, SUBSPACE_DIM
 from ..train.protocol import TrainConfig, lb_batch
-from .specs import (ConeSpec, Fig4Spec, Fig5Spec, Fig6Spec, Remedies, RemedySpec,
-                    RunSettings, SharpnessSettings, SmallBatches)
+from .specs import (BeyondSpec, Closing, ConeSpec, Fig4Spec, Fig5Spec, Fig6Spec, Remedies,
+                    RemedySpec, RunSettings, SharpnessSettings, SmallBatches)
 
 @dataclass(frozen=True)
 class NetPlan:
@@ -91,6 +91,8 @@ class Profile:
     remedies: Remedies = Remedies()
     # the sensitivity chapter ("What the paper left open"); None: not run under this profile
     sensitivity: Sensitivity | None = None
+    # the chapter "Beyond the paper" (lbsm.experiments.beyond), one spec per network
+    beyond: tuple[BeyondSpec, ...] = ()
 
     def net(self, name: str) -> NetPlan:
         if name not in self.nets:
@@ -136,6 +138,18 @@ _PLATEAU = RunSettings(stop="plateau")
 _SHARP_10K = SharpnessSettings(subset=10000)
 _SHARP_5K = SharpnessSettings(subset=5000)
 
+def closing_methods(net: str, longer_epochs: int | None = None) -> tuple[Closing, ...]:
+    """The chapter "Beyond the paper"'s LB methods (all with ADAM, as the paper): the learning rate
+    scaled linearly (with Goyal et al.'s 5 warm-up epochs) or by the square root of LB / SB, LB
+    trained longer, ghost batches of 256, SAM (rho 0.05) and ASAM (rho 0.5, eta 0.01).
+    ``longer_epochs``: the "train longer" run's epochs (None: as many steps as 100 SB epochs,
+    ``round(100 x LB / 256)``, the ``lbsm.train.remedies`` docstring's rule)."""
+    longer = longer_epochs or round(100 * lb_batch(net) / SB_BATCH)
+    return (Closing("linear", "scaled", {"rule": "linear"}), Closing("sqrt", "scaled", {"rule": "sqrt"}),
+            Closing("longer", epochs=longer), Closing("ghost", "ghost", {"ghost": SB_BATCH}),
+            Closing("sam", "sam", {"rho": 0.05}), Closing("asam", "asam", {"rho": 0.5, "eta": 0.01}))
+
+
 PROFILES = {
     "smoke": Profile(
         "smoke", "seconds per chapter: tiny subsets, 1-2 epochs, 2 L-BFGS-B iterations",
@@ -160,7 +174,12 @@ PROFILES = {
             stability=(RemedySpec("F1", method="stability", sb_epochs=1, lb_epochs=1,
                                   train=_SMOKE_F1, sharpness=_SMOKE_SHARP),)),
         sensitivity=Sensitivity(iters=(2, 4), subsets=(200, 500, None), eval_batches=(250, 5000),
-                                fixed_epochs=(1, 1), plateau_cap=3, precision_seeds=1)),
+                                fixed_epochs=(1, 1), plateau_cap=3, precision_seeds=1),
+        beyond=(BeyondSpec("F1", closing_methods("F1", longer_epochs=4), seeds=(0,), adaptive_iters=3,
+                           adaptive_seeds=1,
+                           average_samples=5, adaptive_subset=500, alphas=(0.5, 1.0, 2.0),
+                           reparam_subset=500, surface_points=5, surface_subset=500, noise_subset=200, noise_epochs=2,
+                           n_boot=100),)),
     "cpu": Profile(
         "cpu", "2-core laptop: F1 on full MNIST under the paper's protocol (5 seeds, fp32, until the "
                "training loss ceased to improve, capped at 100 epochs); the CIFAR networks need a GPU",
@@ -198,7 +217,17 @@ PROFILES = {
             stability=(RemedySpec("F1", method="stability", train=_PLATEAU, sharpness=_SHARP_10K),)),
         # solves for start x iterations x tolerances (100 iterations cost ~90 s each on 10,000
         # examples), two on all 60,000, the fixed-epoch pair and bf16 pairs of 3 trials
-        sensitivity=Sensitivity()),
+        sensitivity=Sensitivity(),
+        # Beyond the paper: the baselines are the 5 trials above (stored); the methods' LB runs cost
+        # 6-14 s an epoch on 2 shared cores (SAM and ASAM two passes a step), so within the chapter's
+        # 30 minutes they run for trial 0 only, "train longer" is 60 fixed epochs (twice the ~30
+        # epochs LB's plateau rule takes, an eighth of SB's steps), and adaptive sharpness,
+        # reparametrization, surfaces and noise scale are of trial 0's twins (the baselines'
+        # configs keeping their weights: the published baselines have none) on 2,000 examples
+        beyond=(BeyondSpec("F1", closing_methods("F1", longer_epochs=60), seeds=(0,),
+                           average_samples=20, adaptive_subset=2000, adaptive_seeds=1,
+                           reparam_subset=2000, surface_points=13, surface_subset=2000,
+                           noise_subset=2000, noise_epochs=5),)),
     "paper": Profile(
         "paper", "the full protocol: 5 seeds, every network with data, until the loss ceases to improve",
         nets={n: NetPlan(seeds=FIVE, sb_epochs=200, lb_epochs=200, stop="plateau") for n in PAPER_NETS},
@@ -225,7 +254,10 @@ PROFILES = {
                               for n in ("F1", "C1")),
             stability=tuple(RemedySpec(n, method="stability", seeds=FIVE, sb_epochs=200,
                                        lb_epochs=200, plain_lb=True, train=_PLATEAU)
-                            for n in ("F1", "C1")))),
+                            for n in ("F1", "C1"))),
+        # Beyond the paper on C1 and C2 (and F1), the full protocol: 5 seeds, "train longer" as
+        # many steps as 100 SB epochs (C1, C2: 1953 epochs; F1: 2344)
+        beyond=tuple(BeyondSpec(n, closing_methods(n)) for n in ("F1", "C1", "C2"))),
 }
 
 

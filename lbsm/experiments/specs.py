@@ -137,6 +137,50 @@ class Remedies:
     stability: tuple[RemedySpec, ...] = ()
 
 
+@dataclass(frozen=True)
+class Closing:
+    """One way to train a trial's LB run in the chapter "Beyond the paper": a ``method`` of
+    :mod:`lbsm.train.closing` (``"adam"``: plain ADAM) with its ``method_args``; ``epochs``: None
+    keeps the trial LB's stop rule and cap (the plateau rule), a number trains exactly that many
+    epochs (``stop="epochs"``: "train longer")."""
+    name: str
+    method: str = "adam"
+    method_args: dict = field(default_factory=dict)
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
+class BeyondSpec:
+    """The chapter "Beyond the paper" on one network's trials (``Profile.trials``: the gap chapter's
+    SB and LB runs are its baselines): the LB runs of ``methods`` for ``seeds`` (None: the trials'),
+    adaptive sharpness (worst case l_inf at ``adaptive_rho``, ``adaptive_iters`` steps; average at
+    ``average_rho`` over ``average_samples`` draws, both on ``adaptive_subset`` examples, in float64)
+    for every method run and the twins of the first ``adaptive_seeds`` baselines (None: all; a
+    twin is the baseline's config keeping every epoch's weights), the reparametrization at ``alphas`` (Metric 2.1 with the
+    profile's iterations on ``reparam_subset`` examples), filter-normalized surfaces on a
+    ``surface_points`` x ``surface_points`` grid in [-``surface_span``, ``surface_span``]^2 on
+    ``surface_subset`` examples, the gradient noise scale on ``noise_subset`` examples at
+    ``noise_epochs`` epochs of each twin (evenly spaced, both ends), and Kendall's tau with
+    ``n_boot`` bootstrap resamples. Reparametrization, surfaces and noise are of trial 0's twins."""
+    net: str
+    methods: tuple[Closing, ...] = ()
+    seeds: tuple[int, ...] | None = None
+    adaptive_rho: float = 1e-3
+    adaptive_iters: int = 20
+    average_rho: float = 0.1
+    average_samples: int = 100
+    adaptive_subset: int | None = 10000
+    adaptive_seeds: int | None = None
+    alphas: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0)
+    reparam_subset: int | None = 10000
+    surface_points: int = 21
+    surface_span: float = 1.0
+    surface_subset: int | None = 10000
+    noise_subset: int | None = 10000
+    noise_epochs: int = 6
+    n_boot: int = 1000
+
+
 def sections(group: SmallBatches | Remedies) -> dict[str, tuple]:
     """{section name: its specs} of a chapter's group (the per-network sections only)."""
     return {f.name: getattr(group, f.name) for f in dataclasses.fields(group)

@@ -52,6 +52,9 @@ PRIORITY = [
     ("C2: Table 3", "sharpness", "C2"),
     ("C1: Figs. 4-6", "small_batches", "C1"),
     ("Tables 6-7", "remedies", None),
+    # beyond the paper (issue 17) after the paper's own artifacts: C1, then C2
+    ("C1: beyond the paper", "beyond", "C1"),
+    ("C2: beyond the paper", "beyond", "C2"),
 ]
 # epochs a run with the plateau rule is expected to take (the paper's curves flatten by then);
 # its maximum (``epochs``) is what a run may take, so the budget check uses this guess only for

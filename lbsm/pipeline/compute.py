@@ -30,7 +30,7 @@ from types import ModuleType
 
 from ..core.data import data_dir
 from ..core.store import Store
-from ..experiments import appendix_e, parameters, plans, sections, sensitivity, trials
+from ..experiments import appendix_e, beyond, beyond_more, parameters, plans, sections, sensitivity, trials
 from ..experiments.profiles import Profile
 from ..train import ensemble
 from ..train import protocol as train
@@ -77,7 +77,11 @@ CHAPTER_DEFS: dict[str, ChapterDef] = {
         "robust": appendix_e.robust, "parametric": appendix_e.parametric}),
     "sensitivity": ChapterDef(_profile_plan, sensitivity.configs, {
         c: functools.partial(sensitivity.choice, name=c) for c in sensitivity.CHOICES}),
+    "beyond": ChapterDef(beyond.plan, beyond.configs, {
+        "closing": beyond.closing, "reparam": beyond_more.reparam, "surfaces": beyond_more.surfaces,
+        "noise": beyond_more.noise, "correlation": beyond_more.correlation}),
 }
+
 CHAPTERS = tuple(CHAPTER_DEFS)
 
 

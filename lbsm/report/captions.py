@@ -273,3 +273,13 @@ def section_coverage(S: Plan, runs=None) -> "Markdown":
         shown = ", ".join(wanted) if wanted else "no network named, no numbers"
         lines.append(f"- **{TITLES[section]}** (paper: {shown}): {'; '.join(parts)}.")
     return Markdown("\n".join(lines))
+
+
+def runs_caption(C, what: str = "") -> "Markdown":
+    """The provenance line of a table or figure made from every run of chapter ``C`` (its
+    ``runs`` and ``profile``): profile, networks, seeds, precision, devices, commits, folded."""
+    runs = list(C.runs.values())
+    nets = sorted({r.config.net for r in runs})
+    full = (f"profile `{C.profile.name}`; {len(runs)} runs of {', '.join(nets) or 'no network'}"
+            f"{stop_text(runs) if runs else ''}; {provenance_text(runs)}.")
+    return collapsed(what, compact_line(C.profile.name, nets, runs), full)

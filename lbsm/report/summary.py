@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..core.catalog import ARTIFACTS
 from ..core.constants import KINDS
+from . import beyond as beyond_report
 from . import setup, status, tables
 from .judgments import (distance, figure2, figure4, figure5, figure6, hessian, parametric, remedy,
                         robust, sharpness, table2, trial_frame)
@@ -130,8 +131,13 @@ def _remedies(C) -> tuple[list, list]:
             remedies_chapter(C.plan, C.augmentation, C.conservative, C.robust))
 
 
+def _beyond(C) -> tuple[list, list]:
+    """No status rows (nothing of the paper's); a verdict row per (network, LB method)."""
+    return [], beyond_report.verdict_rows(beyond_report.closing_table(C.closing, C.profile.sharpness_eps))
+
+
 ROWS = {"setup": _setup, "gap": _gap, "interpolation": _interpolation, "sharpness": _sharpness,
-        "small_batches": _small_batches, "remedies": _remedies}
+        "small_batches": _small_batches, "remedies": _remedies, "beyond": _beyond}
 
 
 def chapter_rows(name: str, C) -> tuple[list[dict], list[dict]]:
