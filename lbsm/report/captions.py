@@ -12,7 +12,7 @@ from ..core.constants import DATASET_NAMES, EPS, eps_label
 from ..experiments import profiles
 from ..experiments.plans import Plan, Result, data_ready, dataset_of
 from ..experiments.trials import Trained
-from .render import PAPER_NETS, TITLES, precisions
+from .render import PAPER_NETS, TITLES, meta_values, precisions
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
@@ -88,8 +88,7 @@ def compact_line(profile: str, nets, runs) -> str:
     if not runs:
         return f"profile {profile} · nothing ran"
     seeds = sorted({r.config.seed for r in runs})
-    devices = sorted({str(r.meta.get("device", "?")) for r in runs})
-    commits = sorted({str(r.meta.get("commit", "?")) for r in runs})
+    devices, commits = meta_values(runs, "device"), meta_values(runs, "commit")
     return " · ".join([f"profile {profile}", ", ".join(nets),
                        f"seed{'s' if len(seeds) > 1 else ''} {_span(seeds)}", precisions(runs),
                        ", ".join(devices), f"commit {', '.join(commits)}"])
@@ -148,8 +147,8 @@ def analysis_provenance(kinds, runs) -> str:
 
 def provenance_text(runs) -> str:
     """"device: ...; trained at commit ..." of ``runs`` (and the commit rendering them, if other)."""
-    devices = sorted({r.meta.get("device", "?") for r in runs}) or ["—"]
-    commits = sorted({r.meta.get("commit", "?") for r in runs}) or ["—"]
+    devices = meta_values(runs, "device") or ["—"]
+    commits = meta_values(runs, "commit") or ["—"]
     return f"device: {', '.join(devices)}; trained at commit {', '.join(commits)}"
 
 
@@ -166,7 +165,7 @@ def cost_text(runs, chapter: str = "", profile: str = "") -> str:
         return ""
     names = {r.name for r in runs}
     train_s = sum(float(r.meta.get("wall_seconds") or 0) for r in runs)
-    devices = sorted({str(r.meta.get("device", "?")) for r in runs})
+    devices = meta_values(runs, "device")
     store = next((r.store for r in runs if getattr(r, "store", None) is not None), None)
     analyses_s, n = 0.0, 0
     a = store.analyses() if store is not None else pd.DataFrame()

@@ -162,6 +162,12 @@ def _runs_of(of) -> tuple[str, list]:
     return of.name, []
 
 
+def meta_values(runs, key: str) -> list[str]:
+    """The distinct values (sorted text) of ``run.meta[key]`` over ``runs`` (``"?"`` where a run's
+    metadata lacks it): the devices, commits or precisions behind a table."""
+    return sorted({str(r.meta.get(key, "?")) for r in runs})
+
+
 def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
     """``frame`` with provenance columns, so a CSV read on its own says where its numbers come from.
 
@@ -187,15 +193,13 @@ def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
             rs = [r for r in rs if r.config.seed == row["seed"]]
         return rs
 
-    def joined(rs, get) -> str:
-        return "/".join(sorted({str(get(r)) for r in rs}))
-
     matched = [behind(row) for _, row in out.iterrows()] if len(out) else []
     values = {"profile": lambda rs: profile,
               "seeds": lambda rs: " ".join(map(str, sorted({r.config.seed for r in rs}))),
-              "precision": lambda rs: joined(rs, lambda r: r.meta.get("precision", r.config.precision)),
-              "device": lambda rs: joined(rs, lambda r: r.meta.get("device", "?")),
-              "commit": lambda rs: joined(rs, lambda r: r.meta.get("commit", "?"))}
+              "precision": lambda rs: "/".join(sorted({r.meta.get("precision", r.config.precision)
+                                                       for r in rs})),
+              "device": lambda rs: "/".join(meta_values(rs, "device")),
+              "commit": lambda rs: "/".join(meta_values(rs, "commit"))}
     for col in PROVENANCE:
         if col in out or (col == "seeds" and "seed" in out):
             continue
