@@ -55,7 +55,9 @@ def test_paper_profile_runs_every_method_on_c1_and_c2_with_five_seeds():
         longer = next(m for m in spec.methods if m.name == "longer")
         assert longer.epochs == round(100 * 5000 / 256)  # as many steps as 100 SB epochs
     cpu = profiles.get("cpu")
-    assert [s.net for s in cpu.beyond] == ["F1"] and cpu.beyond[0].seeds == (0,)
+    # the cpu profile: every method on the first four of the gap chapter's five trials (enough for
+    # the paired test; the fifth would add about an hour on 2 cores)
+    assert [s.net for s in cpu.beyond] == ["F1"] and beyond.seeds(cpu, cpu.beyond[0]) == (0, 1, 2, 3)
 
 
 def test_gpu_priority_puts_beyond_after_the_papers_artifacts():
@@ -89,12 +91,22 @@ def test_a_method_resolved_below_sb_does_not_close():
 def test_a_method_not_resolved_below_sb_closes():
     same = SB + pd.Series([0.1, -0.2, 0.15, -0.05, 0.0], index=SEEDS)
     j = rb.judge(SB, same, SB_SHARP, SB_SHARP * pd.Series([1.1, 0.9, 1.2, 0.8, 1.0], index=SEEDS))
-    assert j["closes"] == "closes" and j["flat"] == "flat" and j["verdict"] == "reproduced"
-    # closing the gap at a resolved-sharper minimizer contradicts the paper's account
-    assert rb.judge(SB, same, SB_SHARP, SB_SHARP * 100)["verdict"] == "contradicts"
-    # and so does a gap at a flat minimizer
-    low = SB - 1 + pd.Series([0.01, -0.02, 0.0, 0.02, -0.01], index=SEEDS)
-    assert rb.judge(SB, low, SB_SHARP, SB_SHARP)["verdict"] == "contradicts"
+    assert j["closes"] == "closes" and j["flat"] == "flat"
+    # neither difference resolved: the account is not tested (as the gap chapter reads it)
+    assert j["verdict"] == "inconclusive"
+    # an unresolved gap at a resolved-sharper minimizer: closes, but the account is not contradicted
+    j = rb.judge(SB, same, SB_SHARP, SB_SHARP * 100)
+    assert j["closes"] == "closes" and j["flat"] == "sharper than SB" and j["verdict"] == "inconclusive"
+
+
+def test_the_account_is_contradicted_only_by_resolved_differences_that_disagree():
+    shift = pd.Series([0.01, -0.02, 0.0, 0.02, -0.01], index=SEEDS)
+    low, high = SB - 1 + shift, SB + 1 + shift
+    flatter, sharper = SB_SHARP / 10 * (1 + shift), SB_SHARP * 10 * (1 + shift)
+    assert rb.judge(SB, high, SB_SHARP, flatter)["verdict"] == "reproduced"    # better and flatter
+    assert rb.judge(SB, low, SB_SHARP, flatter)["verdict"] == "contradicts"    # a gap at a flatter one
+    assert rb.judge(SB, high, SB_SHARP, sharper)["verdict"] == "contradicts"   # better yet sharper
+    assert rb.judge(SB, low, SB_SHARP, SB_SHARP)["verdict"] == "inconclusive"  # sharpness not resolved
 
 
 def test_too_few_seeds_is_inconclusive():
@@ -129,6 +141,8 @@ def test_closing_table_and_sentences_from_a_hand_made_frame():
     assert t.loc[("F1", beyond.LABELS["SB"])].gap == 0 and math.isnan(t.loc[("F1", "SB (plain)")].adaptive_worst)
     text = rb.closing_text(t)
     assert text["bey_closest"].startswith("LB + SAM on F1 comes closest to SB")
+    # SB - SAM per seed: -0.1, +0.1, -0.1; the t interval mean +- t(0.975, 2) sd / sqrt(3)
+    assert "95 % CI -0.32 to +0.25" in text["bey_closest"]
     assert "closes the gap: LB + SAM (F1); of those ending flat: LB + SAM (F1)" in text["bey_closers"]
     rows = rb.verdict_rows(t)
     assert {r["kind"] for r in rows} == {"extension"} and len(rows) == 2

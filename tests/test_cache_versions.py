@@ -46,26 +46,29 @@ KINDS: dict[str, tuple[str, list[str]]] = {
                 ["lbsm.analyses.hessian", "lbsm.analyses.sharpness:Objective",
                  "lbsm.core.constants", "lbsm.core.models",
                  "lbsm.experiments.trials:hessian_values", "lbsm.experiments.trials:run_data"]),
-    # store.analysis("interpolation" | "distance" | "parametric_e3"): curves and distance ratios
+    # store.analysis("interpolation" | "distance" | "parametric_e3" | "distance_x0"): curves and distances
     "landscape": ("lbsm.analyses.landscape:VERSION",
                   ["lbsm.analyses.landscape", "lbsm.core.models", "lbsm.experiments.stored:path_between",
                    "lbsm.experiments.trials:interpolation", "lbsm.experiments.trials:distance_ratios",
-                   "lbsm.experiments.appendix_e:parametric"]),
+                   "lbsm.experiments.appendix_e:parametric", "lbsm.experiments.beyond:distance_x0"]),
     # store.analysis("cone"): the sampled rises around a minimizer
     "cone": ("lbsm.analyses.cone:CONE_VERSION",
              ["lbsm.analyses.cone", "lbsm.train.protocol:evaluate", "lbsm.core.models",
               "lbsm.experiments.stored:cone_table"]),
-    # store.analysis("adaptive" | "distance_x0" | "reparam" | "surface" | "noise"): the chapter
+    # store.analysis("adaptive" | "reparam" | "surface"): the chapter
     # "Beyond the paper"
     "beyond": ("lbsm.experiments.beyond:VERSION",
                ["lbsm.analyses.adaptive", "lbsm.analyses.reparam", "lbsm.analyses.surface",
-                "lbsm.analyses.noise", "lbsm.analyses.sharpness", "lbsm.analyses.solver",
+                "lbsm.analyses.sharpness", "lbsm.analyses.solver",
                 "lbsm.analyses.landscape:loss_and_accuracy", "lbsm.analyses.landscape:recalibrate_",
                 "lbsm.core.models", "lbsm.experiments.stored:training_data",
                 "lbsm.experiments.trials:run_data", "lbsm.experiments.beyond:adaptive_values",
-                "lbsm.experiments.beyond:measure_adaptive", "lbsm.experiments.beyond:distance_x0",
-                "lbsm.experiments.beyond_more:reparam_point", "lbsm.experiments.beyond_more:surfaces",
-                "lbsm.experiments.beyond_more:noise_point"]),
+                "lbsm.experiments.beyond:measure_adaptive",
+                "lbsm.experiments.beyond_more:reparam_point", "lbsm.experiments.beyond_more:surfaces"]),
+    # store.analysis("noise"): the gradient noise scale B_simple along the twins' training
+    "noise": ("lbsm.analyses.noise:VERSION",
+              ["lbsm.analyses.noise", "lbsm.analyses.landscape:recalibrate_", "lbsm.core.models",
+               "lbsm.experiments.stored:training_data", "lbsm.experiments.beyond_more:noise_point"]),
 }
 
 ROOT = Path(__file__).resolve().parent.parent  # the directory holding the lbsm package

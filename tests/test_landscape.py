@@ -9,6 +9,7 @@ from torch import nn
 from lbsm.train import protocol as train
 from lbsm.core.data import Dataset
 from lbsm.experiments.stored import interpolate_runs
+from lbsm.analyses import landscape
 from lbsm.analyses.landscape import (combine, distance_ratio, interpolate,
                             loss_and_accuracy, recalibrate_)
 
@@ -105,6 +106,9 @@ def test_distance_ratio():
     xs = {"w": torch.tensor([3.0, 4.0, 0.0]), "bn.running_mean": torch.zeros(3)}
     xl = {"w": torch.tensor([0.0, 1.0, 0.0]), "bn.running_mean": torch.zeros(3)}
     assert distance_ratio(x0, xs, xl) == pytest.approx(5.0)
+    # the distance itself (the chapter "Beyond the paper"'s distance from x0): running stats left out
+    assert landscape.distance(x0, xs) == 5.0 and landscape.distance(xs, xl) == pytest.approx(math.sqrt(18))
+    assert landscape.distance(x0, xs, names=["bn.running_mean"]) == pytest.approx(100 * math.sqrt(3))
     a, b, c = net(0), net(1), net(2)
     flat = lambda m: torch.cat([p.detach().reshape(-1) for p in m.parameters()])  # noqa: E731
     assert distance_ratio(a, b, c) == pytest.approx(((flat(b) - flat(a)).norm() /

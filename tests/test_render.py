@@ -48,6 +48,19 @@ def test_provenance_columns_name_the_runs_behind_each_row():
     assert render.with_provenance(pd.DataFrame({"a": [1]}), None).columns.tolist() == ["a"]
 
 
+def test_the_intro_matches_a_verdict_row_to_its_artifacts_chapter():
+    # F1 trained in fp32 for the gap chapter and in bf16 for the sensitivity study: Table 2's row
+    # is of the gap chapter's runs only, a "Beyond" row of that chapter's
+    book = {"gap": _chapter([_run("F1", 0)]),
+            "sensitivity": _chapter([_run("F1", 1, precision="bf16", commit="bf16bf1")]),
+            "beyond": _chapter([_run("F1", 3, commit="beyond1")])}
+    rows = pd.DataFrame({"artifact": ["Table 2", "Beyond: LB + SAM", "Not an artifact"], "net": ["F1"] * 3})
+    got = render.with_provenance(rows, book)
+    assert got.precision.tolist() == ["fp32", "fp32", "bf16/fp32"]  # unknown artifact: every chapter's
+    assert got.commit.tolist() == ["abc1234", "beyond1", "abc1234/beyond1/bf16bf1"]
+    assert got.seeds.tolist() == ["0", "3", "0 1 3"]
+
+
 def test_show_writes_the_csv_with_provenance_and_refuses_an_empty_table(tmp_path, monkeypatch):
     monkeypatch.setenv("LBSM_CSV_DIR", str(tmp_path))
     C = _chapter([_run("F1", 0)])

@@ -302,3 +302,16 @@ def test_run_problems_name_the_protocol_deviations():
     assert "bf16" in text and "cap of 100" in text and "5000 training" in text
     fixed = NS(config=TrainConfig("F1", 256), meta={"precision": "fp32"}, status="done")
     assert "fixed epochs" in verdicts.run_problems([fixed])[0]
+
+
+def test_every_verdict_row_states_its_claim_and_chapter():
+    from lbsm.core import catalog
+    from lbsm.report import beyond as rb
+    rows = [verdicts.row("Table 2", "F1", "reproduced", "e"),
+            verdicts.row(rb.ARTIFACT.format("LB + SAM"), "F1", "inconclusive", "e", kind="extension")]
+    claims = verdicts.frame(rows).claim.tolist()
+    assert claims == [verdicts.CLAIMS["Table 2"], verdicts.BEYOND_CLAIM] and all(claims)
+    assert [catalog.chapter_of(r["artifact"]) for r in rows] == ["gap", "beyond"]
+    assert catalog.chapter_of("Table 9") is None and verdicts.claim("Table 9") == ""
+    # every artifact of the catalog has a claim, or is a table the setup chapter lists
+    assert {a for a, ch, *_ in catalog.ARTIFACTS if not verdicts.claim(a)} == {"Table 1", "Table 5"}

@@ -145,17 +145,33 @@ def _flat_trainable(x, names) -> torch.Tensor:
     return torch.cat([x[k].detach().double().reshape(-1).cpu() for k in names])
 
 
+def _names(points, names):
+    """The trainable entries: ``names``, else a module's, else every floating-point entry of the
+    first state dict that is not a BatchNorm running statistic."""
+    if names is not None:
+        return names
+    ref = next((m for m in points if isinstance(m, nn.Module)), None)
+    return trainable_names(ref) if ref is not None else [
+        k for k, v in points[0].items() if v.is_floating_point() and not k.endswith(RUNNING_STATS)]
+
+
+def _distance(a, b, names) -> torch.Tensor:
+    return (_flat_trainable(b, names) - _flat_trainable(a, names)).norm()
+
+
+def distance(x_a, x_b, names: list[str] | None = None) -> float:
+    """||x_b - x_a|| over trainable parameters, in float64 (each argument a module or a state
+    dict; the entries as in :func:`distance_ratio`)."""
+    return float(_distance(x_a, x_b, _names((x_a, x_b), names)))
+
+
 def distance_ratio(x0, x_s, x_l, names: list[str] | None = None) -> float:
     """||x_s - x0|| / ||x_l - x0|| over trainable parameters (the paper reports 3 to 10).
 
     Each argument is a module or a state dict; with state dicts only, the trainable entries are
     ``names`` if given, else every floating-point entry that is not a BatchNorm running statistic.
     """
-    if names is None:
-        ref = next((m for m in (x0, x_s, x_l) if isinstance(m, nn.Module)), None)
-        names = trainable_names(ref) if ref is not None else [
-            k for k, v in x0.items() if v.is_floating_point() and not k.endswith(RUNNING_STATS)]
-    a, s, l = (_flat_trainable(x, names) for x in (x0, x_s, x_l))
-    return float((s - a).norm() / (l - a).norm())
+    names = _names((x0, x_s, x_l), names)
+    return float(_distance(x0, x_s, names) / _distance(x0, x_l, names))
 
 

@@ -35,5 +35,16 @@ ARTIFACTS = [
 ]
 
 
+# the chapter "Beyond the paper" tests the paper's account on each LB method: "Beyond: <method>"
+BEYOND_PREFIX = "Beyond: "
+
+
 def artifact_names() -> list[str]:
     return [a[0] for a in ARTIFACTS]
+
+
+def chapter_of(artifact: str) -> str | None:
+    """The chapter that makes ``artifact`` (None: not one of the book's)."""
+    if artifact.startswith(BEYOND_PREFIX):
+        return "beyond"
+    return next((a[1] for a in ARTIFACTS if a[0] == artifact), None)

@@ -39,7 +39,7 @@ from . import profiles, stored, trials
 from .plans import Runs, data_ready, dataset_of, pick
 from .specs import BeyondSpec, Closing
 
-VERSION = 1  # of the stored adaptive sharpness, distance, reparametrization, surface and noise values
+VERSION = 1  # of the stored adaptive sharpness, distance, reparametrization and surface values
 BASELINES = ("SB", "LB")
 TWINS = {"SB": "SB twin", "LB": "LB twin"}
 LABELS = {"SB": "SB (plain)", "LB": "LB (plain)", "linear": "LB + linear LR scaling, warm-up",
@@ -159,13 +159,12 @@ def measure_adaptive(model, x, y, spec: BeyondSpec, bn: str, batch_size: int) ->
 
 
 def distance_x0(run: Run, store: Store) -> float:
-    """||x_final - x0|| over the trainable parameters; cached (``analyses/distance_x0``)."""
+    """||x_final - x0|| over the trainable parameters (:func:`lbsm.analyses.landscape.distance`,
+    the norm of the gap chapter's distance ratio); cached (``analyses/distance_x0``)."""
     def compute():
         names = landscape.trainable_names(models.build(run.config.net))
-        x0, xf = run.state("x0"), run.state("final")
-        return {"distance": float(torch.sqrt(sum(((xf[k].double() - x0[k].double()) ** 2).sum()
-                                                 for k in names)))}
-    return store.analysis("distance_x0", dict(run=run.name), compute, VERSION)["distance"]
+        return {"distance": landscape.distance(run.state("x0"), run.state("final"), names)}
+    return store.analysis("distance_x0", dict(run=run.name), compute, landscape.VERSION)["distance"]
 
 
 # --------------------------------------------------------------------------- the closing table

@@ -140,7 +140,7 @@ def noise_point(run: Run, which, subset, store: Store, chunk: int = 64) -> dict:
         return {"b_simple": ns.b_simple, "trace_sigma": ns.trace_sigma, "grad_norm_sq": ns.grad_norm_sq,
                 "grad_norm_sq_unbiased": ns.grad_norm_sq_unbiased, "n": ns.n,
                 "seconds": time.perf_counter() - t0}
-    return store.analysis("noise", params, compute, beyond.VERSION)
+    return store.analysis("noise", params, compute, noise_scale.VERSION)
 
 
 def noise(S: BeyondPlan, runs: Runs, store: Store) -> pd.DataFrame:

@@ -5,9 +5,14 @@ The judgment, stated once (:func:`judge`): a method *closes the gap* when its te
 resolved below SB's by the paired t-test over seeds of :mod:`lbsm.report.verdicts` (SB - method per
 seed, the runs of a seed sharing x0; p < ``ALPHA``, at least ``MIN_SEEDS`` seeds, else
 *inconclusive*). It *ends flat* when its Metric 2.1 (the first eps) is not resolved above SB's by
-the same test on log10(method / SB). The verdict rows (kind ``extension``) test the paper's account
-on each method: a method's test accuracy is resolved below SB's exactly when its minimizer is
-resolved sharper than SB's; closing at a sharp minimizer, or a gap at a flat one, contradicts it.
+the same test on log10(method / SB).
+
+The verdict rows (kind ``extension``) test the paper's account on each method (``CLAIM``) with the
+book's one rule (:func:`lbsm.report.verdicts.decide`): where the minimizer is resolved sharper
+(flatter) than SB's, the account predicts test accuracy resolved below (above) SB's. Both resolved
+and agreeing: *reproduced*; both resolved and disagreeing: *contradicts*; either unresolved:
+*inconclusive*, as the gap chapter reads an unresolved gap. "Closes" above is the issue's weaker
+reading (not resolved below), so a method can close the gap and still leave the account untested.
 """
 from __future__ import annotations
 
@@ -18,12 +23,12 @@ import pandas as pd
 from ..core.constants import eps_label, sharpness_col
 from ..experiments.beyond import BASELINES, LABELS
 from .render import mean_sd, pm
-from .verdicts import MIN_SEEDS, Paired, row
+from ..core.catalog import BEYOND_PREFIX
+from .verdicts import BEYOND_CLAIM as CLAIM, MIN_SEEDS, Paired, decide, row
 
 CLOSES = ("closes", "does not close", "inconclusive")
 FLAT = ("flat", "sharper than SB", "inconclusive")
-ARTIFACT = "Beyond: {}"
-CLAIM = "test accuracy resolved below SB's exactly when the minimizer is resolved sharper than SB's"
+ARTIFACT = BEYOND_PREFIX + "{}"
 MEASURE_LABELS = {"sharpness_1e-3": "Metric 2.1, ε = 1e-3", "sharpness_5e-4": "Metric 2.1, ε = 5e-4",
                   "subspace_1e-3": "Metric 2.1 (subspace), ε = 1e-3",
                   "subspace_5e-4": "Metric 2.1 (subspace), ε = 5e-4", "lambda_1": "top Hessian eigenvalue",
@@ -57,10 +62,9 @@ def judge(sb_acc: pd.Series, acc: pd.Series, sb_sharp: pd.Series | None = None,
         flat = "inconclusive"
     else:
         flat = "sharper than SB" if ratio.direction > 0 else "flat"
-    if "inconclusive" in (closes, flat):
-        verdict = "inconclusive"
-    else:
-        verdict = "reproduced" if (closes == "closes") == (flat == "flat") else "contradicts"
+    # +1: accuracy and sharpness resolved in the directions the account pairs (worse with sharper,
+    # better with flatter), -1: resolved against it, 0: either not resolved
+    verdict = decide([gap.direction * ratio.direction], None, [])
     return {"closes": closes, "gap": gap, "flat": flat, "ratio": ratio, "verdict": verdict}
 
 
@@ -94,8 +98,9 @@ def closing_table(df: pd.DataFrame, eps=(1e-3, 5e-4)) -> pd.DataFrame:
         r = dict(net=net, method=LABELS.get(arm, arm), seeds=len(g), test_acc=m, test_acc_sd=sd,
                  epochs=float(g.epochs_run.mean()), steps=float(g.steps.mean()))
         j = J.get((net, arm))
+        lo, hi = j["gap"].ci() if j else (math.nan, math.nan)
         r.update(gap=j["gap"].mean if j else 0.0, gap_sd=j["gap"].sd if j else math.nan,
-                 gap_p=j["gap"].p if j else math.nan)
+                 gap_p=j["gap"].p if j else math.nan, gap_lo=lo, gap_hi=hi)
         for e in eps:
             r[sharpness_col(e)] = float(g[sharpness_col(e)].mean())
         for c in ("lambda_1", "adaptive_worst", "adaptive_average"):
@@ -188,6 +193,12 @@ def _fmt(v: float, digits: int = 2) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def _ci(r) -> str:
+    """", 95 % CI lo to hi" of a closing-table row's paired gap (nothing with fewer than 2 seeds)."""
+    lo, hi = r.get("gap_lo", math.nan), r.get("gap_hi", math.nan)
+    return "" if math.isnan(lo) else f", 95 % CI {lo:+.2f} to {hi:+.2f}"
+
+
 def closing_text(t: pd.DataFrame, eps: float = 1e-3) -> dict:
     """Glue: one sentence per method (``bey_<arm>``), the closest to SB (``bey_closest``) and which
     close the gap (``bey_closers``)."""
@@ -204,10 +215,12 @@ def closing_text(t: pd.DataFrame, eps: float = 1e-3) -> dict:
             continue
         if r.seeds < 2:
             p += f"; one seed: no paired sd, SB's seed-to-seed sd is {sb.test_acc_sd:.2f}"
+        steps = (f"; {r.steps:.0f} steps ({r.epochs:.0f} epochs) against SB's {sb.steps:.0f}"
+                 if key == "longer" else "")
         out[f"bey_{net}_{key}"] = (
             f"{method} on {net}: test accuracy {pm(r.test_acc, r.test_acc_sd)} % over {r.seeds} "
-            f"seed{'s' if r.seeds != 1 else ''}, gap SB - it {g} points (n = {r.seeds}{p}); Metric 2.1 "
-            f"(ε = {eps_label(eps)}) {r[col]:.3g} against SB's {sb[col]:.3g}: "
+            f"seed{'s' if r.seeds != 1 else ''}, gap SB - it {g} points (n = {r.seeds}{p}{_ci(r)}); "
+            f"Metric 2.1 (ε = {eps_label(eps)}) {r[col]:.3g} against SB's {sb[col]:.3g}{steps}: "
             f"{'closes the gap' if r.closes == 'closes' else r.closes}, "
             f"{'ends flat' if r.flat == 'flat' else r.flat}")
     methods = t[~t.index.get_level_values("method").isin([LABELS[b] for b in BASELINES])]
@@ -218,7 +231,7 @@ def closing_text(t: pd.DataFrame, eps: float = 1e-3) -> dict:
         out["bey_closest"] = (f"{best[1]} on {best[0]} comes closest to SB: gap SB - it {r.gap:+.2f}"
                               + ("" if math.isnan(r.gap_sd) else f" ± {r.gap_sd:.2f}")
                               + f" points (n = {r.seeds}"
-                              + ("" if math.isnan(r.gap_p) else f", p = {r.gap_p:.2g}")
+                              + ("" if math.isnan(r.gap_p) else f", p = {r.gap_p:.2g}") + _ci(r)
                               + (f"; SB's seed-to-seed sd {sb_sd:.2f}" if r.seeds < 2 else "") + ")")
         closers = [f"{m} ({n})" for (n, m), r in methods.iterrows() if r.closes == "closes"]
         flat = [f"{m} ({n})" for (n, m), r in methods.iterrows() if r.closes == "closes" and r.flat == "flat"]
@@ -377,9 +390,15 @@ def coverage(C) -> "Markdown":
     """Which networks ran under the profile, why the others did not, and what computing it took."""
     from IPython.display import Markdown
     from .captions import cost_text
+    from ..experiments import beyond as ex
     S = C.plan
+    base = {c.key for spec in S.specs for arm, _, c in ex.arms(S.profile, spec) if arm in BASELINES}
+    own = [r for r in C.runs.values() if r.config.key not in base]
+    shared = len(C.runs) - len(own)
     lines = [f"Profile `{S.profile.name}` runs this chapter on {', '.join(s.net for s in S.specs) or 'no network'}. "
-             + cost_text(C.runs, "beyond", S.profile.name)]
+             + (f"Its baselines are the gap chapter's {shared} trial runs (trained there); the rest "
+                f"are its own (the methods and the baselines' twins). " if own and shared else "")
+             + cost_text(own or list(C.runs.values()), "beyond", S.profile.name)]
     lines += [f"- {net}: {why}." for net, why in S.skipped.items()]
     return Markdown("\n".join(lines))
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import paper
+from ..core import catalog, paper
 from ..experiments.trials import Trained
 
 SB_COLOR, LB_COLOR = "tab:blue", "tab:red"
@@ -151,6 +151,13 @@ PAPER_SOURCE = "Keskar et al. (2017), arXiv:1609.04836, as printed"
 PROVENANCE = ("profile", "seeds", "precision", "device", "commit")  # the columns with_provenance adds
 
 
+def _chapter_runs(of) -> dict[str, list]:
+    """{chapter name: its runs} when ``of`` is a dict of chapters (else empty)."""
+    if not isinstance(of, dict):
+        return {}
+    return {name: list(c.runs.values()) for name, c in of.items() if hasattr(c, "runs")}
+
+
 def _runs_of(of) -> tuple[str, list]:
     """(profile name, runs) of a chapter (``.profile``, ``.runs``), a dict of chapters, or a profile."""
     if isinstance(of, dict):
@@ -174,8 +181,9 @@ def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
     ``of``: the chapter that computed it (or a dict of chapters, or a profile when nothing was
     trained), or a text naming the source (``PAPER_SOURCE``: the paper's own numbers). Per row:
     the profile, and the seeds, precision, device and training commit of the runs behind it (the
-    runs of the row's network, and of its seed where the row has one). A column the table already
-    has is kept as it is; ``None`` adds nothing (the data page's own index)."""
+    runs of the row's network, and of its seed where the row has one; with a dict of chapters and
+    an ``artifact`` column, only the runs of the chapter that makes the row's artifact). A column
+    the table already has is kept as it is; ``None`` adds nothing (the data page's own index)."""
     if of is None:
         return frame
     out = frame.copy()
@@ -186,9 +194,11 @@ def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
     if not runs:  # a table computed without training (Tables 1 and 5, the profile's settings)
         return out.assign(profile=profile, source="computed by lbsm when the page was rendered; no training")
     net_col = next((c for c in ("net", "network") if c in out), None)
+    by_chapter = _chapter_runs(of) if "artifact" in out else {}
 
     def behind(row) -> list:
-        rs = [r for r in runs if net_col is None or r.config.net == row[net_col]]
+        pool = by_chapter.get(catalog.chapter_of(str(row["artifact"])), runs) if by_chapter else runs
+        rs = [r for r in pool if net_col is None or r.config.net == row[net_col]]
         if "seed" in out and pd.notna(row["seed"]):
             rs = [r for r in rs if r.config.seed == row["seed"]]
         return rs

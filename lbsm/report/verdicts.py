@@ -43,7 +43,7 @@ from ..core import paper
 from ..experiments import profiles
 from ..core.constants import DATASET_NAMES
 from ..experiments.plans import data_ready, dataset_of
-from ..core.catalog import ARTIFACTS
+from ..core.catalog import ARTIFACTS, BEYOND_PREFIX
 
 VERDICTS = ("reproduced", "same direction", "inconclusive", "contradicts", "not run")
 KINDS = ("paper", "extension")
@@ -71,6 +71,14 @@ CLAIMS = {
     "Table 7": "conservative training raises LB's test accuracy; LB still ends sharper than SB",
     "Section E.3": "adversarial / stability training does not help LB (no notable change)",
 }
+# the chapter "Beyond the paper": one row per LB method (artifact ``catalog.BEYOND_PREFIX + method``)
+BEYOND_CLAIM = ("test accuracy moves against sharpness: a minimizer resolved sharper than SB's has "
+                "test accuracy resolved below SB's, one resolved flatter has it resolved above")
+
+
+def claim(artifact: str) -> str:
+    """The claim a verdict row on ``artifact`` tests."""
+    return BEYOND_CLAIM if artifact.startswith(BEYOND_PREFIX) else CLAIMS.get(artifact, "")
 
 
 # --------------------------------------------------------------------------- statistics
@@ -234,7 +242,7 @@ COLUMNS = ["artifact", "net", "kind", "verdict", "claim", "evidence"]
 def frame(rows: list[dict]) -> pd.DataFrame:
     """Verdict rows as a table (artifact, net) -> kind, verdict, claim, evidence."""
     df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
-    df.insert(4, "claim", df.artifact.map(CLAIMS))
+    df.insert(4, "claim", df.artifact.map(claim))
     return df.set_index(["artifact", "net"])
 
 
