@@ -123,7 +123,21 @@ def machine_signature() -> dict | None:
         except ImportError:
             return None
     p = provenance("cpu")
-    return {k: p.get(k) for k in ("cpu", "cpu_flags", "device", "torch")}
+    return {k: p.get(k) for k in ("cpu", "cpu_flags", "device", "torch")} | {"cpu_model": cpu_model()}
+
+
+def cpu_model() -> str | None:
+    """The CPU's family / model / stepping (``/proc/cpuinfo``): the name and flags are not enough,
+    two Zen 4 parts named "AMD EPYC" with the same flags were seen to differ in the Hessian's last
+    bits. Kept here, not in lbsm's run provenance, whose code is part of every run's key."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in info.splitlines()[:30] if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    parts = [fields.get(k) for k in ("cpu family", "model", "stepping")]
+    return None if None in parts else "family {} model {} stepping {}".format(*parts)
 
 
 @contextlib.contextmanager
@@ -148,7 +162,7 @@ def bitwise_expected(reference: dict, here: dict | None, on_cpu: bool = True) ->
     import torch
     if not on_cpu and torch.cuda.is_available():
         return False, "computed on a GPU, the reference on a CPU"
-    ref = {k: reference.get(k) for k in ("cpu", "cpu_flags", "device", "torch")}
+    ref = {k: reference.get(k) for k in ("cpu", "cpu_flags", "device", "torch", "cpu_model")}
     if here != ref:
         return False, f"this machine {here} is not the reference's {ref}"
     # NumPy / SciPy's BLAS (the Hessian's Lanczos, eigsh) takes its thread count from the

@@ -7,12 +7,9 @@ seed, the runs of a seed sharing x0; p < ``ALPHA``, at least ``MIN_SEEDS`` seeds
 *inconclusive*). It *ends flat* when its Metric 2.1 (the first eps) is not resolved above SB's by
 the same test on log10(method / SB).
 
-The verdict rows (kind ``extension``) test the paper's account on each method (``CLAIM``) with the
-book's one rule (:func:`lbsm.report.verdicts.decide`): where the minimizer is resolved sharper
-(flatter) than SB's, the account predicts test accuracy resolved below (above) SB's. Both resolved
-and agreeing: *reproduced*; both resolved and disagreeing: *contradicts*; either unresolved:
-*inconclusive*, as the gap chapter reads an unresolved gap. "Closes" above is the issue's weaker
-reading (not resolved below), so a method can close the gap and still leave the account untested.
+The verdict rows (kind ``extension``) test the paper's account (``CLAIM``) by the book's one rule
+(:func:`lbsm.report.verdicts.decide`): accuracy and sharpness both resolved, agreeing (reproduced)
+or not (contradicts); either unresolved: inconclusive, as the gap chapter reads an unresolved gap.
 """
 from __future__ import annotations
 
@@ -24,7 +21,7 @@ from ..core.constants import eps_label, sharpness_col
 from ..experiments.beyond import BASELINES, LABELS
 from .render import mean_sd, pm
 from ..core.catalog import BEYOND_PREFIX
-from .verdicts import BEYOND_CLAIM as CLAIM, MIN_SEEDS, Paired, decide, row
+from .verdicts import BEYOND_CLAIM as CLAIM, MIN_SEEDS, Paired, decide, frame, row
 
 CLOSES = ("closes", "does not close", "inconclusive")
 FLAT = ("flat", "sharper than SB", "inconclusive")
@@ -195,8 +192,7 @@ def _fmt(v: float, digits: int = 2) -> str:
 
 def _ci(r) -> str:
     """", 95 % CI lo to hi" of a closing-table row's paired gap (nothing with fewer than 2 seeds)."""
-    lo, hi = r.get("gap_lo", math.nan), r.get("gap_hi", math.nan)
-    return "" if math.isnan(lo) else f", 95 % CI {lo:+.2f} to {hi:+.2f}"
+    return "" if math.isnan(r.get("gap_lo", math.nan)) else f", 95 % CI {r.gap_lo:+.2f} to {r.gap_hi:+.2f}"
 
 
 def closing_text(t: pd.DataFrame, eps: float = 1e-3) -> dict:
@@ -393,8 +389,7 @@ def coverage(C) -> "Markdown":
     from ..experiments import beyond as ex
     S = C.plan
     base = {c.key for spec in S.specs for arm, _, c in ex.arms(S.profile, spec) if arm in BASELINES}
-    own = [r for r in C.runs.values() if r.config.key not in base]
-    shared = len(C.runs) - len(own)
+    own, shared = [r for r in C.runs.values() if r.config.key not in base], len(base & {r.config.key for r in C.runs.values()})
     lines = [f"Profile `{S.profile.name}` runs this chapter on {', '.join(s.net for s in S.specs) or 'no network'}. "
              + (f"Its baselines are the gap chapter's {shared} trial runs (trained there); the rest "
                 f"are its own (the methods and the baselines' twins). " if own and shared else "")
@@ -403,11 +398,7 @@ def coverage(C) -> "Markdown":
     return Markdown("\n".join(lines))
 
 
-def verdict_frame(rows: list[dict]) -> pd.DataFrame:
-    """The chapter's verdict rows as a table, with the claim they test."""
-    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
-    df.insert(4, "claim", CLAIM)
-    return df.set_index(["artifact", "net"])
+verdict_frame = frame  # the chapter's verdict rows as a table; their claim: verdicts.claim
 
 
 # --------------------------------------------------------------------------- verdict rows

@@ -52,7 +52,7 @@ def main(argv=None):
         seconds = None
         with t.torch_threads(threads):
             machine = t.machine_signature()
-    # machine: cpu, cpu_flags, device ("cpu (N threads)"), torch
+    # machine: cpu, cpu_flags, device ("cpu (N threads)"), torch, cpu_model
     numbers = t.store_numbers(args.store)
     ref = {
         "note": (f"computed by lbsm at commit {commit}{' (lbsm modified)' if dirty else ''} on "
