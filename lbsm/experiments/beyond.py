@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field
 
 import pandas as pd
-import torch
 
 from ..analyses import adaptive, landscape
 from ..core import models

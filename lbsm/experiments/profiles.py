@@ -224,9 +224,10 @@ PROFILES = {
         # longer" 223 s, about 15 min a seed, so a fifth would add 15 min of training and 8 of
         # analyses). "Train longer" is 60 fixed epochs, twice the 28-30 epochs LB's plateau rule
         # takes and a tenth of SB's steps (the SB trials stop after 4,935-7,990 steps: as many at
-        # LB would be about 600 epochs, some 37 min a run here; the paper profile does that). Adaptive sharpness, reparametrization, surfaces and noise
-        # scale of the baselines are of trial 0's twins (their configs keeping their weights: the
-        # published baselines have none), on 2,000 examples
+        # LB would be about 600 epochs, some 37 min a run here; the paper profile does that).
+        # Adaptive sharpness, reparametrization, surfaces and noise scale of the baselines are of
+        # trial 0's twins (their configs keeping their weights: the published baselines have
+        # none), on 2,000 examples
         beyond=(BeyondSpec("F1", closing_methods("F1", longer_epochs=60), seeds=FIVE[:4],
                            average_samples=20, adaptive_subset=2000, adaptive_seeds=1,
                            reparam_subset=2000, surface_points=13, surface_subset=2000,

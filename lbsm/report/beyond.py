@@ -18,6 +18,7 @@ import math
 import pandas as pd
 
 from ..core.constants import eps_label, sharpness_col
+from ..experiments import beyond as ex
 from ..experiments.beyond import BASELINES, LABELS
 from .render import mean_sd, pm
 from ..core.catalog import BEYOND_PREFIX
@@ -364,7 +365,6 @@ def method_sentences(t: pd.DataFrame, eps: float = 1e-3) -> "Markdown":
 def methods_table(S) -> pd.DataFrame:
     """What each arm trains under the plan (from the specs alone, not the runs): per (net, method)
     the TrainConfig method and arguments, the stop rule and epochs, and the seeds."""
-    from ..experiments import beyond as ex
     rows = []
     for spec in S.specs:
         P = S.profile
@@ -386,10 +386,10 @@ def coverage(C) -> "Markdown":
     """Which networks ran under the profile, why the others did not, and what computing it took."""
     from IPython.display import Markdown
     from .captions import cost_text
-    from ..experiments import beyond as ex
     S = C.plan
     base = {c.key for spec in S.specs for arm, _, c in ex.arms(S.profile, spec) if arm in BASELINES}
-    own, shared = [r for r in C.runs.values() if r.config.key not in base], len(base & {r.config.key for r in C.runs.values()})
+    own = [r for r in C.runs.values() if r.config.key not in base]
+    shared = len(C.runs) - len(own)
     lines = [f"Profile `{S.profile.name}` runs this chapter on {', '.join(s.net for s in S.specs) or 'no network'}. "
              + (f"Its baselines are the gap chapter's {shared} trial runs (trained there); the rest "
                 f"are its own (the methods and the baselines' twins). " if own and shared else "")
