@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from .cli_commands import RUN_COLUMNS  # noqa: F401 (lbsm.cli.RUN_COLUMNS: the columns of `runs`)
-from .cli_commands import (STARTS, cmd_compute, cmd_data, cmd_import, cmd_interpolate, cmd_runs,
+from .cli_commands import (STARTS, cmd_campaign, cmd_compute, cmd_data, cmd_import, cmd_interpolate, cmd_runs,
                            cmd_sharpness, cmd_train)
 from .core import validate
 
@@ -89,6 +89,20 @@ def add_compute(c) -> None:
 def add_import(im) -> None:
     im.add_argument("archive", help="the .tar.gz a GPU window brought back")
     im.set_defaults(func=cmd_import)
+
+
+def add_campaign(c) -> None:
+    from .pipeline.campaign import CAMPAIGNS
+    c.add_argument("name", choices=list(CAMPAIGNS), help="the campaign (lbsm.pipeline.campaign)")
+    c.add_argument("--staging", required=True, type=checked(validate.directory, "--staging"),
+                   help="the staging store: results/ of a clean checkout of a committed commit "
+                        "(git worktree add DIR HEAD); trials are computed there, then published")
+    c.add_argument("--until", type=checked(validate.clock_time, "--until"),
+                   help="HH:MM (local time): start no trial after it (a session's end)")
+    c.add_argument("--commit", action="store_true",
+                   help="git-commit the published store's folder after each trial")
+    c.add_argument("--status", action="store_true", help="say how many trials are published and stop")
+    c.set_defaults(func=cmd_campaign)
 
 
 def add_train(t) -> None:
@@ -202,6 +216,8 @@ def add_interpolate(i) -> None:
 COMMANDS = {
     "compute": ("compute what chapters need (runs first, analyses after) into the results store; "
                 "finished runs and analyses are loaded, not redone", ("results",), add_compute),
+    "campaign": ("compute a campaign's trials one at a time into a staging store and publish each "
+                 "whole (resumable; for the background)", ("results",), add_campaign),
     "import": ("merge an archive of `compute --archive` into the results store", ("results",),
                add_import),
     "train": ("train one run (or load it from the store)", ("results", "device"), add_train),
@@ -227,6 +243,9 @@ def parser(commands=None) -> argparse.ArgumentParser:
     results.add_argument("--results", type=checked(validate.directory, "--results"),
                          help="results store (default: $LBSM_RESULTS, else the checkout's published "
                               "results/)")
+    results.add_argument("--allow-dirty", action="store_true",
+                         help="compute into the published results/ from uncommitted code (an "
+                              "experiment: its records say -dirty and the book marks them)")
     device = argparse.ArgumentParser(add_help=False)
     device.add_argument("--device", type=checked(lambda name, v: validate.device(v, name), "--device"),
                         help="cpu, cuda or cuda:N (default: cuda if this machine has it, else cpu)")
@@ -251,7 +270,7 @@ def error_message(exc: BaseException) -> str:
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     # lbsm.core's DataError and DamagedError by name: importing their modules to compare would
     # cost an error the start-up of torch and pandas (and they move between modules)
-    own = any(c.__name__ in ("DataError", "DamagedError") and c.__module__.startswith("lbsm.core.")
+    own = any(c.__name__ in ("DataError", "DamagedError", "UncommittedCodeError") and c.__module__.startswith("lbsm.core.")
               for c in type(exc).__mro__)
     if (own or isinstance(exc, (ValueError, KeyError, OSError))) and text:
         return text

@@ -32,7 +32,7 @@ def cmd_train(a) -> int:
     cfgs = [TrainConfig(a.net, a.batch_size, seed=s, epochs=a.epochs, stop=a.stop,
                         precision=a.precision, bn_eval=a.bn, train_subset=a.train_subset,
                         test_subset=a.test_subset, checkpoints=a.checkpoints) for s in seeds]
-    store = Store(a.results)
+    store = Store(a.results, allow_dirty=a.allow_dirty)
     t0 = time.perf_counter()
     stored = {c.key: store.is_finished(store.run_dir(c.net, c.key)) for c in cfgs}
     if not all(stored.values()):
@@ -82,7 +82,7 @@ def cmd_compute(a) -> int:
     check_compute_options(a)
     chapters = "all" if "all" in a.chapters else a.chapters
     t0 = time.perf_counter()
-    store = Store(a.results)
+    store = Store(a.results, allow_dirty=a.allow_dirty)
     if a.budget is not None or a.dry_run:
         return compute_chunk(a, store, t0)
     out = compute.compute(chapters, a.profile, executor=a.executor, scheduler=a.scheduler,
@@ -95,10 +95,52 @@ def cmd_compute(a) -> int:
     return 0
 
 
+def cmd_campaign(a) -> int:
+    from .core.store import Store
+    from .pipeline import campaign
+    dst = Store(a.results, allow_dirty=a.allow_dirty)
+    c = campaign.campaign(a.name)
+    if a.status:
+        done = campaign.published(c, dst)
+        print(f"campaign {a.name}: {len(done)} of {len(campaign.seeds(c))} trials published in "
+              f"{dst.root} (seeds {', '.join(map(str, done)) or 'none'})")
+        return 0
+    staging = Store(a.staging)
+    if staging.root.resolve() == dst.root.resolve():
+        raise ValueError(f"--staging {a.staging} is the published store itself; give the results/ "
+                         "of a clean checkout (git worktree add DIR HEAD)")
+    done = campaign.run(a.name, staging, dst, until=a.until, commit=a.commit)
+    print(f"campaign {a.name}: {len(done)} trial(s) published by this call; "
+          f"{len(campaign.published(c, dst))} of {len(campaign.seeds(c))} in {dst.root}")
+    return 0
+
+
+def missing_data(profile: str, nets, chapters) -> str:
+    """The networks of the profile whose data set is not in the data directory, as "F2 (timit),
+    ..." ("": none). When none has its data, a chapter that trains would compute nothing and
+    render empty tables: refused (DataError naming the folder and how to get the data)."""
+    from .core import data as lbsm_data
+    from .experiments import parameters
+    from .experiments.plans import data_ready, dataset_of
+    from .pipeline import compute
+    P = parameters.override(profile, nets=nets)
+    missing = {n: dataset_of(n) for n in P.nets if not data_ready(dataset_of(n))}
+    names = compute.CHAPTERS if chapters == "all" else chapters
+    if missing and len(missing) == len(P.nets) and set(names) - {"intro", "setup"}:
+        sets = sorted(set(missing.values()))
+        raise lbsm_data.DataError(
+            f"no data to compute from: profile {profile} trains {', '.join(missing)}, and "
+            f"{', '.join(sets)} is not in the data directory {lbsm_data.data_dir()}; nothing was "
+            f"computed. Get it with `python -m lbsm data stage` or `python -m lbsm data download "
+            f"{' '.join(sets)}` (`python -m lbsm data check` says what is there), or point "
+            "$LBSM_DATA at the folder that holds it")
+    return ", ".join(f"{n} ({d}: no data)" for n, d in missing.items())
+
+
 def cmd_import(a) -> int:
     from .pipeline.chunks import import_archive
     from .core.store import Store
-    store = Store(a.results)
+    store = Store(a.results, allow_dirty=a.allow_dirty)
     out = import_archive(a.archive, store)
     print(f"{len(out['added'])} added, {len(out['kept'])} already in {store.root}")
     return 0
@@ -155,7 +197,7 @@ def check_sizes(cfg) -> None:
 def cmd_runs(a) -> int:
     from .core.manifest import MANIFEST
     from .core.store import Store
-    store = Store(a.results)
+    store = Store(a.results, allow_dirty=a.allow_dirty)
     if a.write_manifest:
         out = store.write_manifest()
         print(f"{out['manifest']}: {out['files']} files verified and listed"
@@ -275,7 +317,7 @@ def cmd_sharpness(a) -> int:
         from .core import data as lbsm_data
         from .core.store import Store
         from .train.protocol import Run
-        store = Store(a.results)
+        store = Store(a.results, allow_dirty=a.allow_dirty)
         r = Run.load(store.find(a.run), store)
         n = r.config.train_subset or len(lbsm_data.load(r.config.dataset).x_train)
         validate.optional_subset("--subset", a.subset, n)
@@ -292,7 +334,7 @@ def cmd_interpolate(a) -> int:
     from .core.store import Store
     if a.out:
         validate.writable_file("--out", a.out)  # before the computation, not after it
-    store = Store(a.results)
+    store = Store(a.results, allow_dirty=a.allow_dirty)
     if store.find(a.sb_run) == store.find(a.lb_run):
         raise ValueError(f"{a.sb_run} and {a.lb_run} are the same run ({store.find(a.sb_run).name}); "
                          "give an SB run and a different LB run (see `python -m lbsm runs`)")

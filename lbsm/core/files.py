@@ -80,3 +80,22 @@ def load_json(path: Path):
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def state_sha256(state: dict) -> str:
+    """The sha256 of a model's weights (a state dict): every tensor's name, dtype, shape and bytes,
+    in name order. Two runs have the same hash exactly when their weights are bitwise equal, however
+    the file that holds them was written (``torch.save`` output is not byte-stable)."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name]
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"state_sha256: {name!r} is a {type(t).__name__}, not a tensor")
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- files arriving together
+JOURNAL = "JOURNAL.json"  # in a staging folder: what it holds, written once everything is staged

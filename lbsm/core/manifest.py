@@ -56,7 +56,8 @@ def verify(store, require_manifest: bool) -> dict:
         if p := store.run_problem(d):
             problems.append(p)
     for path, rec in store.analysis_files():
-        if p := (analysis_problem(rec, path) if rec is not None else "unreadable JSON"):
+        if p := (analysis_problem(rec, path) or store.stale_weights(rec) if rec is not None
+                 else "unreadable JSON"):
             problems.append(f"{path}: {p}")
     files = store.published_files()
     if (store.root / MANIFEST).is_file():

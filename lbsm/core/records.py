@@ -60,6 +60,9 @@ def meta_problem(meta) -> str | None:
             not all(isinstance(v, str) and HEX64.fullmatch(v) for v in sums.values()):
         return (f"sha256 {sums!r} is missing or malformed (it must hold the sha256 of "
                 f"{' and '.join(RUN_FILES)}): the files cannot be verified")
+    w = meta.get("weights_sha256")
+    if w is not None and not (isinstance(w, str) and HEX64.fullmatch(w)):
+        return f"weights_sha256 {w!r} is not a sha256 (64 hex digits)"
     return None
 
 

@@ -45,8 +45,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import manifest
-from .machine import provenance
+from . import manifest, weights
+from .machine import git_commit, provenance
 from .files import _umask, load_json, save_json, sha256
 from .paths import REPO, path_root, results_dir, weights_root
 from .records import analysis_problem, config_key, content_sha, meta_problem, refers_to, seal_record
@@ -54,6 +54,10 @@ from .records import analysis_problem, config_key, content_sha, meta_problem, re
 
 class DamagedError(RuntimeError):
     """A stored file is unreadable or inconsistent; it has been set aside (see the message)."""
+
+
+class UncommittedCodeError(RuntimeError):
+    """A result would be published from code that git has not committed (see the message)."""
 
 
 class StoreAccessError(PermissionError):
@@ -72,12 +76,34 @@ def _access_error(path: Path, problem: str | None = None) -> StoreAccessError:
 class Store:
     """The results store: runs and analyses under ``root``, weights under ``weights``."""
 
-    def __init__(self, root: str | os.PathLike | None = None, weights: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
+                 allow_dirty: bool = False):
         self.root = results_dir(root)
         self.weights_root = weights_root(self.root, weights)
+        self.allow_dirty = allow_dirty  # see check_publishable
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r}, weights={str(self.weights_root)!r})"
+
+    # ----------------------------------------------------------------------------- provenance
+    @property
+    def is_published(self) -> bool:
+        """Whether this store is the checkout's published dataset (``results/``)."""
+        return self.root.resolve() == (REPO / "results").resolve()
+
+    def check_publishable(self) -> None:
+        """Refuse, before computing, to add to the published dataset from uncommitted code: a
+        result's commit is its provenance, and ``abc1234-dirty`` names no code anyone can check
+        out. Other stores, and ``allow_dirty`` (``--allow-dirty``, for experiments), take it."""
+        if self.allow_dirty or not self.is_published:
+            return
+        commit = git_commit()
+        if commit.endswith("-dirty"):
+            raise UncommittedCodeError(
+                f"refusing to compute into the published results {self.root} from uncommitted "
+                f"code (commit {commit}: lbsm/ has changes git has not committed). Commit them "
+                "first (git commit), or compute into a store of your own (--results DIR, or "
+                "LBSM_RESULTS), or pass --allow-dirty for an experiment the book will mark as such")
 
     # ----------------------------------------------------------------------------- runs
     def run_dir(self, net: str, key: str) -> Path:
@@ -329,12 +355,17 @@ class Store:
             with self.lock(f"analysis-{kind}-{path.stem}"):
                 record = self._read_analysis(path)
                 if record is None:
+                    self.check_publishable()
                     t0 = time.perf_counter()
                     value = compute()
                     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+                    # the weights measured: the hash each referenced run's record holds now
+                    # (lbsm.train.protocol.Run.state serves only weights with that hash)
+                    weights_measured = weights.recorded(self.root, params)
                     record = seal_record({"kind": kind, "version": version, "params": params,
                                           "value": value, "provenance": {
-                                              **provenance(dev), "seconds": time.perf_counter() - t0}})
+                                              **provenance(dev), "seconds": time.perf_counter() - t0,
+                                              **({"weights": weights_measured} if weights_measured else {})}})
                     save_json(record, path)
         return record["value"]
 
@@ -352,10 +383,17 @@ class Store:
         else:
             why = analysis_problem(record, path)
         if why is None:
+            why = self.stale_weights(record)
+        if why is None:
             return record
         dest = self.set_aside(path, f"{path}: {why}")
         warnings.warn(f"{path}: {why}; set aside in {dest}, computing it again")
         return None
+
+    # ----------------------------------------------------------------------------- one weight per number
+    def stale_weights(self, record: dict) -> str | None:
+        """Why an analysis measured other weights than its runs' records hold (lbsm.core.weights)."""
+        return weights.stale(self.root, record)
 
     def analyses(self, kind: str | None = None) -> pd.DataFrame:
         """One row per stored, intact analysis (of ``kind``): kind, key, version, params and
@@ -363,7 +401,8 @@ class Store:
         ``df.attrs["damaged"]``."""
         rows, damaged = [], []
         for p, rec in self.analysis_files(kind):
-            if problem := (analysis_problem(rec, p) if rec is not None else "unreadable JSON"):
+            if problem := (analysis_problem(rec, p) or self.stale_weights(rec) if rec is not None
+                           else "unreadable JSON"):
                 damaged.append(f"{p}: {problem}")
                 continue
             rows.append({"kind": rec["kind"], "key": p.stem, "version": rec["version"],

@@ -89,6 +89,19 @@ def finite_positive_float(name: str, value) -> float:
     return x
 
 
+def non_negative_float(name: str, value) -> float:
+    """A finite float >= 0 (rejects nan, inf, booleans and negative values)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}; pass e.g. 0 or 1e-4")
+    return x
+
+
 def batch_size(value, n_train: int | None, name: str = "--batch-size") -> int:
     """A minibatch size between 1 and the number of training examples ``n_train`` (when known)."""
     b = positive_int(name, value)
@@ -161,3 +174,21 @@ def writable_file(name: str, value, suffix: str | None = None) -> str:
                          "you can write")
     return str(value)
 
+
+def clock_time(name: str, value) -> float:
+    """``HH:MM`` (local time, today; tomorrow if already past) as a ``time.time()`` value."""
+    import datetime
+    try:
+        t = datetime.datetime.strptime(str(value), "%H:%M").time()
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is not a time of day; give HH:MM, e.g. 10:30") from None
+    now = datetime.datetime.now()
+    at = datetime.datetime.combine(now.date(), t)
+    if at < now:
+        at += datetime.timedelta(days=1)
+    return at.timestamp()
+
+
+# --------------------------------------------------------------------------- a stored run's values
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")
+STOPPED_BY = ("plateau", "cap", "epochs", "diverged")

@@ -22,7 +22,8 @@ POSITIVE = {"sb_epochs", "lb_epochs", "sharpness_iters", "subspace_dim", "hessia
             "hutchinson_samples"}
 SUBSETS = {"train_subset", "test_subset", "sharpness_subset", "hessian_subset",
            "landscape_subset", "sharpness_seeds", "subspace_seeds"}
-CHOICES = {"stop": STOPS, "landscape_bn": BN_PATH_POLICIES, "precision": machine.PRECISIONS}
+CHOICES = {"stop": STOPS, "landscape_bn": BN_PATH_POLICIES, "precision": machine.PRECISIONS,
+           "sharpness_start": ("sign", "zero")}
 
 
 def override(profile: str, nets=None, seeds=None, **changes) -> profiles.Profile:
@@ -62,6 +63,8 @@ def check(name: str, value):
         return validate.at_least(name, value, 2)
     if name in CHOICES:
         return validate.choice(name, value, CHOICES[name])
+    if name == "min_delta":  # the plateau rule's threshold: 0 (any decrease improves) or more
+        return validate.non_negative_float(name, value)
     return value
 
 

@@ -100,7 +100,8 @@ def sharpness_values(T: Trained, store: Store, subspace: int | None = None) -> p
                     continue
                 res = stored.run_sharpness(run, P.sharpness_eps, iters=P.sharpness_iters,
                                                 subset=P.sharpness_examples(net), subspace=subspace,
-                                                seed=run.config.seed, store=store)
+                                                seed=run.config.seed, start=P.sharpness_start,
+                                                store=store)
                 for e, r in res.items():
                     rows.append(dict(net=net, seed=run.config.seed, regime=regime, eps=eps_label(e),
                                      value=r["value"], f0=r["f0"], fmax=r["fmax"],
@@ -132,7 +133,8 @@ def subspace_kinds(T: Trained, store: Store) -> pd.DataFrame:
         res = {regime: stored.run_sharpness(run, [eps], iters=P.sharpness_iters,
                                                  subset=P.sharpness_examples(net),
                                                  subspace=P.subspace_dim, seed=run.config.seed,
-                                                 subspace_kind=kind, store=store)[eps]
+                                                 subspace_kind=kind, start=P.sharpness_start,
+                                                 store=store)[eps]
                for regime, run in (("SB", sb), ("LB", lb))}
         row = {"A": kind, "SB": res["SB"]["value"], "LB": res["LB"]["value"]}
         row["LB/SB"] = row["LB"] / row["SB"] if row["SB"] else float("nan")

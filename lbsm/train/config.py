@@ -29,7 +29,8 @@ class TrainConfig:
     epochs: int = 100
     stop: str = "epochs"          # "epochs" | "plateau"
     patience: int = 5             # plateau rule: epochs without an improvement of ...
-    min_delta: float = 1e-4       # ... more than this (absolute, in mean cross-entropy)
+    min_delta: float = 1e-4       # ... more than this (absolute, in mean cross-entropy); the
+                                  # adopted reading (profile cpu-v2, lbsm.experiments.readings) is 0
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
@@ -61,6 +62,9 @@ class TrainConfig:
         validate.optional_subset("test_subset", self.test_subset)
         validate.positive_int("eval_batch_size", self.eval_batch_size)
         validate.finite_positive_float("lr", self.lr)
+        validate.positive_int("patience", self.patience)
+        # a float in the key whatever the caller passed (0 and 0.0 must be one run)
+        object.__setattr__(self, "min_delta", validate.non_negative_float("min_delta", self.min_delta))
         object.__setattr__(self, "betas", tuple(self.betas))
 
     @property

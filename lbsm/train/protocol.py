@@ -47,9 +47,11 @@ from ..core import data as lbsm_data
 from ..core import machine
 from ..core import models
 from ..core import validate
+from ..core import weights
 from . import closing, remedies
 from ..core.constants import EVAL_BATCH, SB_BATCH, STOPS  # noqa: F401 - lbsm.train.protocol.SB_BATCH, .STOPS
-from ..core.files import load_json, load_torch, save_json, save_torch, sha256, write_atomic
+from ..core.files import (load_json, load_torch, save_json, save_torch, sha256, state_sha256,
+                          write_atomic)
 from ..core.machine import arithmetic, check_precision
 from ..core.records import RUN_FILES, seal_meta
 from ..core.store import DamagedError, Store
@@ -149,18 +151,32 @@ class Run:
         f = self.weights / (f"{which}.pt" if isinstance(which, str) else f"epochs/{which:04d}.pt")
         if f.is_file():
             try:
-                return load_torch(f)
+                state = load_torch(f)
             except Exception as exc:  # noqa: BLE001 - truncated or foreign: a cache entry to remake
 
                 dest = f.with_name(f.name + ".damaged")
                 os.replace(f, dest)
                 warnings.warn(f"{f} could not be read ({type(exc).__name__}); set aside as "
                               f"{dest.name}, retraining run {self.name}")
+            else:
+                if self._holds(which, state):
+                    return state
+                dest = f.with_name(f.name + ".other")
+                os.replace(f, dest)
+                warnings.warn(f"{f} holds other weights than run {self.name}'s record (its hash "
+                              f"differs from meta.json's weights_sha256); set aside as {dest.name}, "
+                              "retraining the run")
         restore_weights(self, needed=f)
         if not f.is_file():
             raise FileNotFoundError(f"{f} is not stored, and retraining run {self.name} did not "
                                     "produce it")
         return load_torch(f)
+
+    def _holds(self, which, state: dict) -> bool:
+        """Whether ``state`` are the weights this run's record vouches for: the final weights
+        must have the record's ``weights_sha256`` (a record without one predates the hash)."""
+        want = self.meta.get("weights_sha256")
+        return which != "final" or want is None or state_sha256(state) == want
 
     def model(self, which: str | int = "final", device=None) -> nn.Module:
         m = models.build(self.config.net)
@@ -208,6 +224,7 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
 
             warnings.warn(f"{exc} Training it again now.")
     if not store.is_finished(path):
+        store.check_publishable()  # before training: nothing computed is thrown away
         with store.lock(f"run-{path.name}"):
             if not store.is_finished(path):
                 publish(cfg, store, *_train(cfg, store, path.name, dataset, device, progress))
@@ -216,8 +233,13 @@ def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset
 
 def publish(cfg: TrainConfig, store: Store, history: pd.DataFrame, meta: dict) -> None:
     """Write a finished run into the published store: config, history, then (last, with the
-    checksums of the other two) the metadata whose presence marks the run finished."""
+    checksums of the other two and the hash of the final weights, which must be in the weights
+    cache) the metadata whose presence marks the run finished."""
     path = store.run_dir(cfg.net, cfg.key)
+    # the hash of the final weights: every analysis records the hash it measured, and the store
+    # serves an analysis only beside the run record that holds the same hash
+    final = load_torch(store.weights_dir(path.name) / "final.pt")
+    meta = {**meta, "weights_sha256": state_sha256(final)}
     save_json(cfg.key_dict(), path / "config.json")
     write_atomic(path / "history.csv", history.to_csv(index=False).encode())
     # meta.json: the checksums of the other two, and (meta_sha256) of its own content
@@ -228,29 +250,47 @@ def restore_weights(run: Run, needed: Path | None = None, device=None, progress:
     """Train a published run again to get its weights back (they are not published), unless the
     ``needed`` weights file (default: ``final.pt``) is there by the time the run's lock is held.
 
-    The published history stays as it is; ``retrained.json`` in the run's folder records where
-    and how the weights were remade and the largest absolute deviation of each per-epoch metric
-    from the published history (training differs in rounding between CPUs and GPUs).
+    When the retrain reproduces the recorded weights bitwise (their hash is the record's
+    ``weights_sha256``) the record stays as it is. Otherwise (training differs in rounding between
+    CPUs and GPUs, thread counts and library versions) the retrain becomes the run's record: its
+    history and metadata replace the old ones, and the analyses of the old weights and the runs
+    warm-started from them are set aside. ``retrained.json`` in the run's folder records each
+    retrain: where, the weights hashes before and after, and the largest absolute deviation of
+    each per-epoch metric from the history it replaced.
     """
     store = run.store or Store(run.path.parent.parent)
     needed = needed or store.weights_dir(run.name) / "final.pt"
     with store.lock(f"run-{run.name}"):
         if needed.is_file():  # another worker remade it meanwhile
             return {}
+        store.check_publishable()
         history, meta = _train(run.config, store, run.name, None, device, progress)
         both = run.history.merge(history, on="epoch", suffixes=("", "_new"))
         dev = {m: float((both[m] - both[f"{m}_new"]).abs().max()) for m in HISTORY_METRICS}
+        new_sha = state_sha256(load_torch(store.weights_dir(run.name) / "final.pt"))
+        recorded = run.meta.get("weights_sha256")
+        # a record from before weights were hashed: the same weights when every per-epoch metric
+        # of the retrain equals the published one (the same machine and thread count)
+        same = (new_sha == recorded if recorded else
+                len(history) == len(run.history) and all(v == 0 for v in dev.values()))
         record = {"max_abs_deviation": dev, "epochs_compared": len(both),
                   "epochs_published": len(run.history), "epochs_retrained": len(history),
                   "status": meta["status"], "precision": meta["precision"],
+                  "weights_before": run.meta.get("weights_sha256"), "weights_after": new_sha,
+                  "record": "kept (the same weights)" if same else "replaced by the retrain",
                   **{k: meta[k] for k in ("device", "cpu", "cpu_flags", "torch", "commit") if k in meta}}
         records = load_json(run.path / "retrained.json")["records"] if (run.path / "retrained.json").is_file() else []
-        save_json({"records": records + [record]}, run.path / "retrained.json")
-        # other weights than the ones the stored analyses were computed from (another machine's
-        # rounding): those analyses are stale, or Table 3 would mix two minimizers of one run
-        if len(history) != len(run.history) or any(not v == 0 for v in dev.values()):
+        if not same:
+            # One model, one set of weights: the retrain (another machine's rounding, or a run
+            # recorded before weights were hashed) is the run's record from now on, its history
+            # and metadata with it; what was computed from the lost weights is set aside (the
+            # analyses, and runs warm-started from them), never served beside the new history
+            publish(run.config, store, history, meta)
+            run.history, run.meta = pd.read_csv(run.path / "history.csv"), load_json(run.path / "meta.json")
             store.set_aside_analyses_of(run.name, "computed from weights that were lost; the run "
                                                   "was retrained with other weights (retrained.json)")
+            weights.set_aside_children(store, run.name)
+        save_json({"records": records + [record]}, run.path / "retrained.json")
         return record
 
 
@@ -353,12 +393,14 @@ def _load_resume(path: Path, device) -> dict | None:
 
 def plateaued(history: list[dict], patience: int, min_delta: float) -> bool:
     """True when none of the last ``patience`` epochs' training losses is below the best loss
-    before them minus ``min_delta`` (absolute); epoch 0 (x0) does not count."""
+    before them minus ``min_delta`` (absolute); epoch 0 (x0) does not count. A loss equal to
+    that is no improvement, as Keras' ``EarlyStopping`` counts it (``current < best - min_delta``
+    improves), so with ``min_delta = 0`` any decrease is an improvement and nothing else is."""
     losses = [h["train_loss"] for h in history[1:]]
     if len(losses) <= patience:
         return False
     best_before = min(losses[:-patience])
-    return min(losses[-patience:]) > best_before - min_delta
+    return min(losses[-patience:]) >= best_before - min_delta
 
 
 def sweep(configs: list[TrainConfig], store: Store | None = None, device=None,
