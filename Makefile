@@ -53,10 +53,15 @@ book-html: env book-static
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # the site's extra files (_site/, copied to the site's root): MathJax 3 (no CDN: the es5 bundle of
-# the pinned django-static-mathjax) and one zip of every CSV the book shows (book/csv)
+# the pinned django-static-mathjax), one zip of every CSV the book shows (book/csv) and the source:
+# a zip of the checkout at the built commit (`git archive HEAD`), which every page links while
+# _config.yml sets no repository url (book/_ext/book_site.py)
 book-static: env
 	@mkdir -p _site && rm -rf _site/mathjax && cp -r "$$($(BIN)/python -c 'import mathjax, pathlib; print(pathlib.Path(mathjax.__file__).parent / "static/mathjax/es5")')" _site/mathjax
 	@rm -f _site/lbsm-book-data.zip && cd book/csv && $(CURDIR)/$(BIN)/python -m zipfile -c $(CURDIR)/_site/lbsm-book-data.zip .
+	@rm -f _site/lbsm-source-*.zip && if commit=$$(git rev-parse --short HEAD 2>/dev/null); then \
+	  git archive --format=zip --prefix=lbsm-$$commit/ -o _site/lbsm-source-$$commit.zip HEAD; \
+	else echo "note: not a git checkout: the site links no source archive"; fi
 
 # CIFAR-10 in parts of <= 45 MB with their md5s, for a GPU window reached through 64 MiB transfers
 # (README, "On a GPU")

@@ -15,11 +15,16 @@ last, because its status table collects what the other chapters recorded.
 
 Training and analyses come from the results store (``$LBSM_RESULTS``), so a second run only
 re-renders. ``refs`` runs with a fresh temporary store, as ``make test`` runs nbval.
+
+Output goes where it is told: with ``-o DIR`` the executed notebooks go to ``DIR`` and the CSVs
+the chapters write to ``DIR/csv`` (``$LBSM_CSV_DIR`` when it is set), never into the checkout's
+``book/`` (:func:`csv_dir_for`).
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import sys
@@ -74,6 +79,31 @@ def write_toc() -> bool:
 def _rel(path: Path) -> str:
     path = Path(path).resolve()
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def csv_dir_for(output_dir: str | os.PathLike | None) -> Path | None:
+    """Where the chapters of a run write their CSVs: ``$LBSM_CSV_DIR`` when it is set, else
+    ``OUTPUT_DIR/csv`` when the notebooks go to ``output_dir``; None for a render in place (the
+    checkout's ``book/csv``, :func:`lbsm.report.render.csv_dir`)."""
+    if os.environ.get("LBSM_CSV_DIR"):
+        return Path(os.environ["LBSM_CSV_DIR"])
+    return Path(output_dir) / "csv" if output_dir is not None else None
+
+
+@contextlib.contextmanager
+def environment(**values: str | None):
+    """Set environment variables (the chapters' kernels inherit them) for a block, then restore
+    them; a value None leaves the variable as it is."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: v for k, v in values.items() if v is not None})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def parse_value(text: str):
@@ -152,6 +182,7 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
         raise ValueError(f"unknown chapter(s) {', '.join(unknown)}; lbsm.book.CHAPTERS lists "
                          f"{', '.join(CHAPTERS)}")
     timings = {}
+    csv = csv_dir_for(output_dir)
     for c in execution_order(wanted):
         src = chapter_path(c)
         if not src.is_file():
@@ -159,11 +190,12 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
             continue
         dst = (Path(output_dir) / src.name) if output_dir else src
         dst.parent.mkdir(parents=True, exist_ok=True)
-        log(f"run  {c} (profile {profile}) -> {_rel(dst)}")
+        log(f"run  {c} (profile {profile}) -> {_rel(dst)}" + (f", CSVs -> {_rel(csv)}" if csv else ""))
         t0 = time.perf_counter()
-        pm.execute_notebook(str(src), str(dst), parameters={"profile": profile, **(parameters or {})},
-                            kernel_name=KERNEL, cwd=str(dst.parent), progress_bar=False,
-                            report_mode=False)
+        with environment(LBSM_CSV_DIR=str(csv) if csv else None):
+            pm.execute_notebook(str(src), str(dst), parameters={"profile": profile, **(parameters or {})},
+                                kernel_name=KERNEL, cwd=str(dst.parent), progress_bar=False,
+                                report_mode=False)
         normalize(dst)
         timings[c] = time.perf_counter() - t0
         log(f"     {c}: {timings[c]:.1f} s")
@@ -174,17 +206,9 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
 
 def refs(chapters: list[str] | None = None, log=print) -> dict[str, float]:
     """Smoke-profile references for nbval: run into ``tests/nbval/`` with a fresh temporary store."""
-    old = {k: os.environ.get(k) for k in ("LBSM_RESULTS", "LBSM_CSV_DIR")}
-    with tempfile.TemporaryDirectory(prefix="lbsm-refs-") as tmp:
-        os.environ.update(LBSM_RESULTS=tmp, LBSM_CSV_DIR=os.path.join(tmp, "csv"))
-        try:
-            timings = run("smoke", chapters, output_dir=NBVAL_DIR, log=log)
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    with tempfile.TemporaryDirectory(prefix="lbsm-refs-") as tmp, \
+            environment(LBSM_RESULTS=tmp, LBSM_CSV_DIR=os.path.join(tmp, "csv")):
+        timings = run("smoke", chapters, output_dir=NBVAL_DIR, log=log)
     tf = NBVAL_DIR / "timings.json"  # seconds per chapter of the last refs run (merged)
     old_t = json.loads(tf.read_text()) if tf.is_file() else {}
     tf.write_text(json.dumps({**old_t, **{k: round(v, 1) for k, v in timings.items()}}, indent=1) + "\n")
@@ -200,7 +224,8 @@ def main(argv=None) -> int:
     r.add_argument("-c", "--chapter", action="append", help="only this chapter (repeatable)")
     r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="papermill parameter for every chapter, e.g. seeds=5 or nets=F1,C1")
-    r.add_argument("-o", "--output-dir", help="write executed notebooks here instead of in place")
+    r.add_argument("-o", "--output-dir", help="write the executed notebooks here, and the CSVs "
+                   "they write into OUTPUT_DIR/csv ($LBSM_CSV_DIR when set), instead of in place")
     f = sub.add_parser("refs", help="smoke references for nbval into tests/nbval/")
     f.add_argument("-c", "--chapter", action="append", help="only this chapter (repeatable)")
     t = sub.add_parser("toc", help="write _toc.yml from CHAPTERS")

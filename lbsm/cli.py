@@ -50,6 +50,11 @@ def positive(name: str):
     return checked(validate.positive_int, name)
 
 
+def count(name: str, maximum: int, minimum: int = 1):
+    """An argparse ``type=``: an integer between ``minimum`` and ``maximum`` (lbsm.core.validate)."""
+    return checked(validate.at_least, name, minimum=minimum, maximum=maximum)
+
+
 def add_compute(c) -> None:
     from .experiments import profiles
     from .pipeline import compute  # for its lists of choices
@@ -63,9 +68,11 @@ def add_compute(c) -> None:
                    help="inprocess: this process; dask: a dask.distributed cluster")
     c.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. "
                                        "tcp://host:8786 (default: start a LocalCluster)")
-    c.add_argument("--workers", type=positive("--workers"),
-                   help="LocalCluster worker processes (default: one per core)")
-    c.add_argument("--threads-per-worker", type=positive("--threads-per-worker"), default=1,
+    c.add_argument("--workers", type=count("--workers", validate.WORKERS_MAX),
+                   help=f"LocalCluster worker processes, 1 to {validate.WORKERS_MAX} (default: one "
+                        "per core)")
+    c.add_argument("--threads-per-worker", type=count("--threads-per-worker", validate.WORKERS_MAX),
+                   default=1,
                    help="torch threads in each Dask worker")
     c.add_argument("--budget", type=checked(validate.finite_positive_float, "--budget"),
                    help="seconds: compute only the missing work that fits, in lbsm.chunks.PRIORITY "
@@ -87,7 +94,8 @@ def add_compute(c) -> None:
 
 
 def add_import(im) -> None:
-    im.add_argument("archive", help="the .tar.gz a GPU window brought back")
+    im.add_argument("archive", type=checked(validate.readable_file, "archive"),
+                    help="the .tar.gz a GPU window brought back")
     im.set_defaults(func=cmd_import)
 
 
@@ -176,15 +184,18 @@ def add_sharpness(s) -> None:
     from .analyses import sharpness
     from .core import constants
     s.add_argument("run", help="run name or key prefix (see `runs`)")
-    s.add_argument("--eps", type=checked(validate.finite_positive_float, "--eps"), default=1e-3,
-                   help="box size epsilon, relative to |x| + 1")
-    s.add_argument("--subspace", type=positive("--subspace"),
-                   help="dimension p of a random subspace (default: the full space)")
+    s.add_argument("--eps", type=checked(validate.sharpness_eps, "--eps"), default=1e-3,
+                   help=f"box size epsilon, relative to |x| + 1, {validate.EPS_MIN:g} to "
+                        f"{validate.EPS_MAX:g}")
+    s.add_argument("--subspace", type=count("--subspace", validate.SUBSPACE_MAX),
+                   help=f"dimension p of a random subspace, 1 to {validate.SUBSPACE_MAX} (default: "
+                        "the full space)")
     s.add_argument("--subspace-kind", choices=sharpness.SUBSPACE_KINDS, default="gaussian",
                    help="distribution of the random A: gaussian (N(0,1) entries) or uniform "
                         "([0,1)); '-unit': columns scaled to unit length")
-    s.add_argument("--iters", type=positive("--iters"), default=constants.SHARPNESS_ITERS,
-                   help="L-BFGS-B iterations (the paper: 10)")
+    s.add_argument("--iters", type=count("--iters", validate.ITERS_MAX),
+                   default=constants.SHARPNESS_ITERS,
+                   help=f"L-BFGS-B iterations, 1 to {validate.ITERS_MAX} (the paper: 10)")
     s.add_argument("--bn", choices=constants.BN_EVAL_POLICIES, default="batch",
                    help="BatchNorm policy when evaluating f")
     s.add_argument("--subset", type=checked(validate.optional_subset, "--subset"),
@@ -204,8 +215,8 @@ def add_interpolate(i) -> None:
     i.add_argument("--kind", choices=landscape.KINDS, default="linear",
                    help="path from x_s (alpha 0) to x_l (alpha 1): linear (1 - a) x_s + a x_l, or "
                         "curvilinear sin(a pi/2) x_l + cos(a pi/2) x_s")
-    i.add_argument("--points", type=checked(validate.at_least, "--points", minimum=2), default=25,
-                   help="number of alphas in [-1, 2] (at least 2)")
+    i.add_argument("--points", type=count("--points", validate.POINTS_MAX, minimum=2), default=25,
+                   help=f"number of alphas in [-1, 2], 2 to {validate.POINTS_MAX}")
     i.add_argument("--bn", choices=constants.BN_PATH_POLICIES, default="batch",
                    help="BatchNorm policy along the path")
     i.add_argument("--out", help="also write the table to this CSV file (default: print only)")

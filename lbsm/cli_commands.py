@@ -85,11 +85,13 @@ def cmd_compute(a) -> int:
     store = Store(a.results, allow_dirty=a.allow_dirty)
     if a.budget is not None or a.dry_run:
         return compute_chunk(a, store, t0)
+    skipped = missing_data(a.profile, a.nets, chapters)  # before any compute
     out = compute.compute(chapters, a.profile, executor=a.executor, scheduler=a.scheduler,
                           workers=a.workers, threads_per_worker=a.threads_per_worker,
                           nets=a.nets, store=store, progress=True)
     for name, ch in out.items():
-        print(f"{name}: {len(ch.parts)} parts ready ({ch.seconds:.1f} s)")
+        print(f"{name}: {len(ch.parts)} parts from {len(ch.runs)} runs ({ch.seconds:.1f} s)"
+              + (f"; without {skipped}" if skipped else ""))
     print(f"profile {a.profile}, executor {a.executor}: {time.perf_counter() - t0:.1f} s; "
           f"results in {store.root}")
     return 0
@@ -142,6 +144,8 @@ def cmd_import(a) -> int:
     from .core.store import Store
     store = Store(a.results, allow_dirty=a.allow_dirty)
     out = import_archive(a.archive, store)
+    if out["resumed"]:
+        print(f"{len(out['resumed'])} finished from an import that was killed half-way")
     print(f"{len(out['added'])} added, {len(out['kept'])} already in {store.root}")
     return 0
 
@@ -296,7 +300,10 @@ def stage(root: Path, shared: Path | None) -> int:
         if shared and name == "mnist" and (shared / "mnist").is_dir():
             (root / "mnist").mkdir(parents=True, exist_ok=True)
             for rel in lbsm_data.MNIST_FILES:
-                shutil.copyfile(shared / rel, root / rel)
+                try:
+                    shutil.copyfile(shared / rel, root / rel)
+                except OSError as exc:  # a full disk names the file and the fix
+                    raise lbsm_data.write_error(exc, root / rel, f"copying {shared / rel}") from None
         elif shared and name == "cifar10" and (shared / "cifar-10-batches-py.tar.xz").is_file():
             lbsm_data.extract_archive(shared / "cifar-10-batches-py.tar.xz", root)
         else:

@@ -85,7 +85,7 @@ def test_a_method_resolved_below_sb_does_not_close():
     assert j["closes"] == "does not close" and j["gap"].n == 5
     assert j["gap"].mean == pytest.approx(1.0)
     assert j["gap"].p == pytest.approx(scipy.stats.ttest_1samp([1.0, 1.1, 0.9, 1.05, 0.95], 0).pvalue)
-    assert j["flat"] == "sharper than SB" and j["verdict"] == "reproduced"  # a gap at a sharp minimum
+    assert j["flat"] == "sharper than SB" and j["verdict"] == "same direction"  # a gap at a sharp minimum
 
 
 def test_a_method_not_resolved_below_sb_closes():
@@ -103,7 +103,7 @@ def test_the_account_is_contradicted_only_by_resolved_differences_that_disagree(
     shift = pd.Series([0.01, -0.02, 0.0, 0.02, -0.01], index=SEEDS)
     low, high = SB - 1 + shift, SB + 1 + shift
     flatter, sharper = SB_SHARP / 10 * (1 + shift), SB_SHARP * 10 * (1 + shift)
-    assert rb.judge(SB, high, SB_SHARP, flatter)["verdict"] == "reproduced"    # better and flatter
+    assert rb.judge(SB, high, SB_SHARP, flatter)["verdict"] == "same direction"    # better and flatter
     assert rb.judge(SB, low, SB_SHARP, flatter)["verdict"] == "contradicts"    # a gap at a flatter one
     assert rb.judge(SB, high, SB_SHARP, sharper)["verdict"] == "contradicts"   # better yet sharper
     assert rb.judge(SB, low, SB_SHARP, SB_SHARP)["verdict"] == "inconclusive"  # sharpness not resolved
@@ -135,7 +135,7 @@ def test_closing_table_and_sentences_from_a_hand_made_frame():
     t = rb.closing_table(df)
     lb = t.loc[("F1", beyond.LABELS["LB"])]
     assert lb.gap == pytest.approx(np.mean([1.0, 1.1, 1.1])) and lb.closes == "does not close"
-    assert lb.flat == "sharper than SB" and lb.verdict == "reproduced" and lb.adaptive_worst_n == 3
+    assert lb.flat == "sharper than SB" and lb.verdict == "same direction" and lb.adaptive_worst_n == 3
     sam = t.loc[("F1", beyond.LABELS["sam"])]
     assert sam.closes == "closes" and sam.flat == "flat"
     assert t.loc[("F1", beyond.LABELS["SB"])].gap == 0 and math.isnan(t.loc[("F1", "SB (plain)")].adaptive_worst)

@@ -196,8 +196,14 @@ def test_artifact_status_rules():
     assert row["status"] == "partial" and "TIMIT" in row["note"]
     full = status.artifact("Table 1", nets_done=("F1", "F2", "C1", "C2", "C3", "C4"), deviations_=[])
     assert full["status"] == "complete"
+    # data is missing for F2 only: the others need compute, so the artifact is "not run", not
+    # "needs data", and the note says which need only compute
     none = status.artifact("Table 2", Trained(P, missing={"F2": "timit"}), nets_done=[])
-    assert none["status"] == "needs data"
+    assert none["status"] == "not run" and "needs compute only: F1, C1, C2" in none["note"]
+    data = {n: d for n, d in (("F1", "mnist"), ("F2", "timit"), ("C1", "cifar10"), ("C2", "cifar10"),
+                              ("C3", "cifar100"), ("C4", "cifar100"))}
+    only_data = status.artifact("Table 2", Trained(P, missing=data), nets_done=[])
+    assert only_data["status"] == "needs data" and "needs compute" not in only_data["note"]
 
 
 def test_profile_overrides():
@@ -225,3 +231,52 @@ def test_figures_are_numbered_with_caption_and_alt(chapter):
         options, _, caption = block.group(1).partition("\n\n")
         assert f":name: {key}" in options and re.search(r":alt: \w", options), f"{chapter}: {name}"
         assert caption.strip().startswith("**"), f"{chapter}: {name}'s caption must say what is shown"
+
+
+def _site_module():
+    """book/_ext/book_site.py, the site's extension (footer, citation, table numbering)."""
+    sys.path.insert(0, str(book.REPO / "book" / "_ext"))
+    try:
+        import book_site
+    finally:
+        sys.path.pop(0)
+    return book_site
+
+
+def test_the_citation_names_this_version_and_its_source():
+    """CITATION.cff carries pyproject's version and a release date, and a url only once
+    _config.yml's `repository: url:` (the one place the address is configured) is set; the BibTeX
+    entry the data page shows ({lbsm-citation}) is valid BibTeX naming the version, the commit
+    and the source archive the site serves."""
+    import tomllib
+
+    import yaml
+    from pybtex.database import parse_string
+    import lbsm
+    version = tomllib.loads((book.REPO / "pyproject.toml").read_text())["project"]["version"]
+    cff = yaml.safe_load((book.REPO / "CITATION.cff").read_text())
+    assert cff["version"] == version == lbsm.__version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", str(cff["date-released"]))
+    url = ((yaml.safe_load((book.REPO / "_config.yml").read_text()).get("repository") or {}).get("url") or "")
+    assert cff.get("url", "") == url, "CITATION.cff's url must be _config.yml's repository url (or absent)"
+    site = _site_module()
+    info = site.source_info(book.REPO)
+    assert info["version"] == version and info["url"] == url
+    entry = parse_string(site.bibtex(info), "bibtex").entries["lbsm"]
+    assert entry.persons["author"] and entry.fields["year"] == str(cff["date-released"])[:4]
+    assert entry.fields["version"] == version and "title" in entry.fields
+    if info["archive"]:
+        assert info["archive"] in entry.fields["howpublished"] and info["commit"] in entry.fields["note"]
+    nb = json.loads(book.chapter_path("data").read_text())
+    assert any("{lbsm-citation}" in source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_every_page_links_the_source_and_states_the_version():
+    site = _site_module()
+    info = {"version": "9.9.9", "commit": "abc1234", "dirty": False, "built": "2026-01-02", "url": "",
+            "archive": "lbsm-source-abc1234.zip"}
+    text = site.footer(info, lambda name, resource=0: f"../{name}" if resource else f"../{name}.html")
+    assert "lbsm <span class=\"lbsm-version\">9.9.9</span>" in text and "abc1234" in text
+    assert 'href="../lbsm-source-abc1234.zip"' in text and "2026-01-02" in text
+    linked = site.footer({**info, "url": "https://example.org/lbsm"}, lambda n, r=0: n)
+    assert 'href="https://example.org/lbsm"' in linked  # the configured address, once it is set

@@ -3,16 +3,24 @@ execution), serve it over http on localhost and open every page in headless Chro
 ``chromium`` and ``chromium-driver``, driven by selenium; `make test` installs them as root).
 
 Per page: no console error, every image loaded, math rendered by MathJax (one MathJax script, from
-the site), every CSV / zip link resolves, no table cell cut with "...", no table wider than the
-page, every figure numbered ("Fig. N") with a caption and alt text, a provenance line under the
-tables and figures; the landing page shows the findings box and the verdict grid."""
+the site), every CSV / zip link resolves, no table cell cut with "...", every figure numbered
+("Fig. N") with a caption and alt text, a provenance line under the tables and figures, headings
+that name the paper's tables and figures as the paper's; the landing page shows the findings box
+and the verdict grid. In a 1366 px and a 400 px wide window: the page never scrolls sideways (a
+wide table scrolls in its own box), no word of a table cell is broken across lines, every table
+has one header row and a numbered caption ("Table N: ..."), and every figure's smallest text
+reads at 8 pt or more (its PNG's dpi and smallest text size, which the site puts on the <img>,
+at the size the page shows it). Every page ends with the version, the commit, the build date and
+a link to the source (the configured repository, or the source archive the site serves)."""
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -24,6 +32,38 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PAGES = [f"book/{c}" for c in CHAPTERS]  # every chapter of the toc (lbsm.core.catalog)
 WITH_MATH = {"book/interpolation", "book/sharpness", "book/remedies", "book/small_batches"}
+WIDTHS = (1366, 400)  # a laptop and a phone: every layout check runs at both
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+MIN_PT = 8  # the smallest figure text a reader is shown, in pt at the size the page shows it
+
+# every word of every table cell: a word whose characters lie on more than one line is broken
+MIDWORD_JS = """
+const out = [];
+for (const cell of document.querySelectorAll('article td, article th')) {
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  let n;
+  while ((n = walker.nextNode())) {
+    const re = /\\S+/g; let m;
+    while ((m = re.exec(n.data))) {
+      const r = document.createRange(); r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+      const tops = new Set(Array.from(r.getClientRects()).filter(x => x.width > 0).map(x => Math.round(x.top)));
+      if (tops.size > 1) out.push(m[0]);
+    }
+  }
+}
+return out;"""
+TABLES_JS = """
+return Array.from(document.querySelectorAll('article table')).map(t => {
+  const box = t.closest('.lbsm-table'), scroll = t.parentElement;
+  const cap = box && box.querySelector('.lbsm-table-caption');
+  return {text: t.innerText.slice(0, 60), headerRows: t.querySelectorAll('thead tr').length,
+          caption: cap ? cap.innerText.trim() : '',
+          scrolls: !!scroll && ['auto', 'scroll'].includes(getComputedStyle(scroll).overflowX)};
+});"""
+FIGURES_JS = """
+return Array.from(document.querySelectorAll('figure img')).map(i => ({src: i.src.split('/').pop(),
+  natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+  dpi: parseFloat(i.dataset.dpi || 'NaN'), font: parseFloat(i.dataset.minFontPt || 'NaN')}));"""
 
 if not (CHROMIUM and DRIVER):
     # CI (and `make test`) installs both; anywhere else say how instead of failing obscurely
@@ -108,14 +148,25 @@ def test_page(site, browser, page):
         "caption: c ? c.innerText.trim() : ''}; })")
     bad = [f for f in figs if not f["alt"] or not f["caption"].startswith("Fig.")]
     assert not bad, f"{page}: figures without a number, caption or alt text: {bad[:3]}"
-    # no table scrolls sideways: neither it nor a box around it is wider than what it shows
-    wide = d.execute_script(
-        "const main = document.querySelector('article.bd-article') || document.querySelector('article');"
-        "const scrolls = t => { for (let e = t; e && e !== main; e = e.parentElement) {"
-        "  if (e.scrollWidth > e.clientWidth + 1) return true; } return false; };"
-        "return Array.from(document.querySelectorAll('table')).filter(scrolls).map(t => "
-        "t.innerText.slice(0, 60))")
-    assert not wide, f"{page}: tables wider than the page: {wide[:3]}"
+    # "Fig. N" is ours (Sphinx numbers it); the paper's figures are named "the paper's Figure N"
+    for f in figs:
+        text = re.sub(r"^Fig\. \d+\s*", "", f["caption"])
+        assert not re.search(r"\bFig\. \d", text), f"{page}: a caption names a figure 'Fig.': {text[:120]}"
+        for m in re.finditer(r"\bFigures? \d", text):
+            assert "paper" in text[max(0, m.start() - 25):m.start()], f"{page}: {text[:160]}"
+    # the paper's tables and figures are named as the paper's, our own are "Table N" / "Fig. N"
+    headings = d.execute_script("return Array.from(document.querySelectorAll('article h1, article h2, "
+                                "article h3')).map(h => h.innerText.trim())")
+    theirs = [h for h in headings if re.search(r"\b(Tables?|Figures?) \d", h) and "paper" not in h]
+    assert not theirs, f"{page}: headings naming the paper's artifacts as ours: {theirs}"
+    # the source and version of the book, at the foot of every page
+    foot = d.execute_script("const f = document.querySelector('.lbsm-source'); return f ? {text: f.innerText, "
+                            "links: Array.from(f.querySelectorAll('a')).map(a => a.href)} : null")
+    assert foot, f"{page}: no footer with the version and source"
+    assert f"lbsm {VERSION}" in foot["text"] and re.search(r"commit \S+", foot["text"]), foot["text"]
+    assert re.search(r"built \d{4}-\d\d-\d\d", foot["text"]), foot["text"]
+    assert any(re.search(r"/lbsm-source-[0-9a-f]+\.zip$", h) for h in foot["links"]) or \
+        any(h.startswith("http") and "127.0.0.1" not in h for h in foot["links"]), foot
     # provenance is folded under each table and figure, a compact line shown
     if page not in ("book/data", "book/intro"):
         folds = d.execute_script("return document.querySelectorAll('details.lbsm-provenance summary').length")
@@ -125,3 +176,28 @@ def test_page(site, browser, page):
         assert "Findings" in text and "verdict_grid.csv" in text
         imgs = d.execute_script("return Array.from(document.images).filter(i => i.naturalWidth > 400).length")
         assert imgs >= 2, "the verdict grid and the summary figure"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", PAGES)
+def test_page_reads_at_a_glance(site, browser, page, width):
+    """Tables and figures read at a glance in a 1366 px and in a 400 px wide window."""
+    base, _ = site
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        d = _open(browser, f"{base}/{page}.html")
+        assert not d.execute_script("return document.documentElement.scrollWidth > "
+                                    "document.documentElement.clientWidth + 1"), f"{page}: the page scrolls sideways"
+        broken = d.execute_script(MIDWORD_JS)
+        assert not broken, f"{page} at {width} px: {len(broken)} words broken inside a table cell: {broken[:8]}"
+        for t in d.execute_script(TABLES_JS):
+            assert t["headerRows"] == 1, f"{page}: a table with {t['headerRows']} header rows: {t['text']!r}"
+            assert re.match(r"Table \d+: \S", t["caption"]), f"{page}: a table without a numbered caption: {t}"
+            assert t["scrolls"], f"{page}: a table not in a box of its own that scrolls sideways: {t['text']!r}"
+        for f in d.execute_script(FIGURES_JS):
+            assert f["dpi"] == f["dpi"] and f["font"] == f["font"], f"{page}: no dpi / text size on {f['src']}"
+            pt = f["font"] * f["dpi"] * f["shown"] / (96 * f["natural"])  # pt as the page shows it
+            assert pt >= MIN_PT, f"{page} at {width} px: text of {f['src']} shown at {pt:.2f} pt"
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -88,4 +88,4 @@ def test_every_chapter_finds_its_runs(chapters):
     T = chapters["gap"].trained
     assert T.nets == ["F1"] and len(T.pairs["F1"]) == 5
     assert [s.net for s in chapters["small_batches"].plan.specs["cone"]] == ["F1"]
-    assert set(chapters["sensitivity"].parts["stop"].setting) == {"plateau", "fixed 15 epochs"}
+    assert set(chapters["sensitivity"].parts["stop"].setting) == {"plateau", "fixed 15 SB / 30 LB epochs"}

@@ -80,11 +80,75 @@ def test_figure_is_glued_under_its_label_and_its_csv_written(tmp_path, monkeypat
     glued = {}
     import myst_nb
     monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: glued.update({key: (value, display)}))
-    fig, _ = plt.subplots()
+    from lbsm.report import style
+    fig, ax = plt.subplots()
+    ax.set_title("a title", fontsize=11)
     link = render.figure(fig, pd.DataFrame({"x": [1, 2]}), "ch/my_fig")
     assert render.figure_key("ch/my_fig") == "fig-ch-my-fig"
-    assert glued == {"fig-ch-my-fig": (fig, False)} and "ch/my_fig.csv" in link.data
+    assert list(glued) == ["fig-ch-my-fig"] and glued["fig-ch-my-fig"][1] is False
+    assert "ch/my_fig.csv" in link.data
     assert not plt.fignum_exists(fig.number)  # closed: shown once, by the directive
+    # glued as the PNG the page shows, its dpi and smallest text size in its metadata (the site
+    # copies them onto the <img>, tests/test_browser.py reads them there)
+    png = glued["fig-ch-my-fig"][0].data
+    meta = style.png_metadata(png)
+    assert meta["lbsm:dpi"] == str(style.DPI)
+    assert float(meta["lbsm:min-font-pt"]) == style.MIN_FONT  # the tick labels, the smallest text
+
+
+def test_every_figure_is_sized_for_the_page():
+    """Every text of a figure at least MIN_FONT pt, so it reads at >= 8 pt when the page shows it
+    in a 400 px wide window (352 px column) and at SHOWN_SCALE x its print size at 1366 px."""
+    from lbsm.report import style
+    assert style.MIN_FONT * style.NARROW_COLUMN_PX / (96 * style.WIDTH) >= 8
+    fig, axes = style.rows(2)
+    axes[0, 0].plot([1, 2], [1, 2], label="a line")
+    axes[1, 0].plot([1, 2], [2, 1], label="another")
+    style.legend_below(fig)
+    assert style.min_font(fig) >= style.MIN_FONT
+    assert fig.get_size_inches()[0] == style.WIDTH
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)  # off the data
+
+
+def test_a_table_has_one_header_row_a_caption_and_unbroken_words():
+    from lbsm.report import pagetable
+    df = pd.DataFrame({"ours": ["98.03 ± 0.07", "97.81 ± 0.07", "1.2"],
+                       "long_text": ["a sentence that is long enough to wrap at its spaces only, never inside",
+                                     "L-BFGS-B stopped early", "x"]},
+                      index=pd.MultiIndex.from_tuples([("F1", "SB"), ("F1", "LB"), ("C1", "SB")],
+                                                      names=["net", "regime"]))
+    html = pagetable.to_html(render.readable(df), pagetable.caption("gap/table2"))
+    assert html.count("<tr>") == 4 and html.count("<thead>") == 1  # one header row, three rows
+    assert "<th>net</th><th>regime</th><th>ours</th>" in html  # the index names in the one row
+    assert 'rowspan="2"' in html  # F1 spans its two rows, as pandas groups a MultiIndex
+    assert '<span class="lbsm-table-number">Table:</span> Final train' in html  # numbered by the site
+    assert '<td class="lbsm-nowrap">98.03 ± 0.07</td>' in html  # a short column never wraps
+    assert '<span class="lbsm-word">L-BFGS-B</span>' in html  # nor does a hyphenated word
+    assert 'class="lbsm-table-scroll"' in html  # a wide table scrolls in its own box
+    plain = pagetable.to_html(pd.DataFrame({"a": [1]}), "")
+    assert "<th>a</th>" in plain and "<th scope" not in plain  # a default index is left out
+
+
+def test_every_table_of_the_book_has_a_caption():
+    import json
+    import re
+    from lbsm import book
+    from lbsm.report import pagetable
+    for chapter in book.existing():
+        nb = json.loads(book.chapter_path(chapter).read_text())
+        code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        for name in re.findall(r'report\.show\(.*?"([a-z_]+/[a-z0-9_]+)"', code):
+            assert pagetable.caption(name), f"{chapter}: table {name} has no caption (lbsm.report.pagetable)"
+
+
+def test_every_column_of_the_books_csvs_has_a_meaning_and_a_unit():
+    from lbsm.report import datapage
+    index = datapage.data_index()
+    columns = datapage.column_dictionary(index)
+    undocumented = [c for c in columns.index if not all(datapage.describe(c))]
+    assert not undocumented, f"add them to lbsm.report.datapage.COLUMN_DOC: {undocumented}"
+    assert "knee (paper, stated)" in columns.index  # a name with a comma is one column
+    assert not columns.meaning.str.contains("see that table").any()
 
 
 def test_dot_plots_draw_ours_against_the_paper():

@@ -27,6 +27,9 @@ def test_every_section_is_a_typed_spec(name):
     assert set(found) == set(kinds)
     for section, ss in found.items():
         assert all(isinstance(s, kinds[section]) for s in ss), section
+    if name in ("cpu-v2", "official-20"):  # campaign profiles: the trial chapters only
+        assert not found["fig4"] and not found["conservative"]
+        return
     assert P.small_batches.fig4 and P.remedies.conservative
     with pytest.raises(dataclasses.FrozenInstanceError):
         P.small_batches.fig4[0].epochs = 3

@@ -67,6 +67,30 @@ def test_sign_start_is_the_gradient_vertex():
         maximize_in_box(lambda z: (0.0, 0 * z), x, 0.1, start="middle")
 
 
+@pytest.mark.parametrize("start", ["sign", "zero"])
+def test_the_solve_starts_where_the_reading_says(start):
+    """The first points the objective sees: y = 0 (f(x), the minimizer itself), then for
+    ``start="sign"`` the vertex b sign(grad f) (a start at the opposite vertex, or anywhere else,
+    fails here even when L-BFGS-B would end at the same maximum); for ``"zero"`` L-BFGS-B begins at
+    y = 0 itself, and its first step is an ascent step inside the box, not a jump to a vertex."""
+    w = torch.tensor([1.0, -2.0, 0.5, -0.1], dtype=torch.float64)
+    x = torch.tensor([0.3, 0.0, -1.0, 2.0], dtype=torch.float64)
+    seen = []
+
+    def f(z):  # near a minimizer: a small gradient (1e-3 w) at x, the box's scale is 0.1
+        d = z - x
+        seen.append(z.clone())
+        return 1e-3 * (w * d).sum().item() + 0.5 * (d * d).sum().item(), 1e-3 * w + d
+    maximize_in_box(f, x, 0.1, start=start)
+    b = 0.1 * (x.abs() + 1)
+    torch.testing.assert_close(seen[0], x, rtol=0, atol=0)
+    if start == "sign":
+        torch.testing.assert_close(seen[1], x + torch.sign(w) * b, rtol=0, atol=1e-15)
+    else:
+        step = seen[1] - x
+        assert (step * w).sum() > 0 and (step.abs() < b / 10).all()
+
+
 def test_maximum_stays_in_box_for_concave_function():
     # f = -|z|^2 / 2 is maximal at z = 0: the solver must not wander off, and phi is 0
     g = torch.Generator().manual_seed(1)

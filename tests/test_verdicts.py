@@ -26,9 +26,32 @@ def test_paired_matches_scipy_and_resolves_only_beyond_noise():
     assert lo < t.mean < hi
 
 
+def test_power_and_trials_needed_match_the_noncentral_t():
+    """Known answers: a one-sample two-sided t-test at alpha 0.05 needs 34 trials for 80 % power
+    at d = 0.5 (Cohen's tables, G*Power), 10 at d = 1; power grows with n."""
+    half = Paired(5, 0.5, 1.0, 0.3)
+    assert half.trials_needed() == 34 and half.power(34) >= 0.8 > half.power(33)
+    assert Paired(5, -1.0, 1.0, 0.1).trials_needed() == 10
+    assert Paired(5, 0.0, 1.0, 1.0).trials_needed() is None       # nothing to resolve
+    assert Paired(1, 0.3, math.nan, math.nan).trials_needed() is None
+    unresolved = Paired.of([-0.27, 0.10, 0.54, 0.33, 0.52]).text(2)
+    assert "trials would resolve a difference of this size with 80% power" in unresolved
+    assert "would resolve" not in Paired.of([0.3, 0.1, 0.5, 0.2, 0.4]).text(2)   # resolved
+
+
+def test_verdicts_are_also_given_at_the_paper_five_trials():
+    from lbsm.report.summary import at_paper_trials
+    noise = np.tile(NOISE, 4) * np.repeat([1, 3, 5, 7], 5)
+    t = trials(98.03, 97.95, noise=noise)                     # 20 trials
+    (r,) = at_paper_trials(judgments.table2, t)
+    assert "n = 20" in r["evidence"] and "with the paper's 5 trials (seeds 0-4):" in r["evidence"]
+    (r5,) = at_paper_trials(judgments.table2, t[t.seed < 5])
+    assert "paper's 5 trials" not in r5["evidence"]
+
+
 def test_decide_orders_the_outcomes():
     assert verdicts.decide([1, 1], True, []) == "reproduced"
-    assert verdicts.decide([1], None, []) == "reproduced"          # no paper numbers: the claim decides
+    assert verdicts.decide([1], None, []) == "same direction"      # no paper number: never reproduced
     assert verdicts.decide([1, 1], False, []) == "same direction"
     assert verdicts.decide([1, 0], True, []) == "inconclusive"
     assert verdicts.decide([1, -1], True, []) == "contradicts"
@@ -70,7 +93,7 @@ def histories(final_sb, final_lb, peak_lb=None, n=5):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("sb,lb,peak,expected", [(98.0, 97.5, None, "reproduced"),
+@pytest.mark.parametrize("sb,lb,peak,expected", [(98.0, 97.5, None, "same direction"),
                                                  (98.0, 98.0, None, "inconclusive"),
                                                  (98.0, 97.5, 99.0, "contradicts"),
                                                  (97.0, 98.0, None, "contradicts")])
@@ -116,7 +139,7 @@ def test_sharpness_rule_refuses_solves_that_did_not_run():
                               iters=2)[0]["verdict"] == "inconclusive"  # 2 iterations, not 10
 
 
-@pytest.mark.parametrize("sb,lb,expected", [(1.0, 3.0, "reproduced"), (2.0, 2.0, "inconclusive"),
+@pytest.mark.parametrize("sb,lb,expected", [(1.0, 3.0, "same direction"), (2.0, 2.0, "inconclusive"),
                                             (3.0, 1.0, "contradicts")])
 def test_hessian_rule(sb, lb, expected):
     h = pd.DataFrame([dict(net="F1", seed=s, regime=r, lambda_1=v * (1 + NOISE[s]))
@@ -184,7 +207,7 @@ def sweep(acc_small, acc_large, sharp_small, sharp_large, n=5):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("args,expected", [((98.0, 96.0, 5.0, 500.0), "reproduced"),
+@pytest.mark.parametrize("args,expected", [((98.0, 96.0, 5.0, 500.0), "same direction"),
                                            ((98.0, 98.0, 5.0, 500.0), "inconclusive"),
                                            ((96.0, 98.0, 5.0, 500.0), "contradicts"),
                                            ((98.0, 96.0, 500.0, 5.0), "contradicts")])
@@ -202,7 +225,7 @@ def warm(acc_first, acc_last, sharp_first, sharp_last, n=5):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("args,expected", [((97.0, 98.0, 300.0, 10.0), "reproduced"),
+@pytest.mark.parametrize("args,expected", [((97.0, 98.0, 300.0, 10.0), "same direction"),
                                            ((97.0, 97.0, 300.0, 10.0), "inconclusive"),
                                            ((98.0, 97.0, 300.0, 10.0), "contradicts")])
 def test_figure5_rule(args, expected):
@@ -220,7 +243,7 @@ def along(sb_start, sb_end, lb_start, lb_end, n=5):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("args,expected", [((50.0, 10.0, 50.0, 400.0), "reproduced"),
+@pytest.mark.parametrize("args,expected", [((50.0, 10.0, 50.0, 400.0), "same direction"),
                                            ((50.0, 10.0, 50.0, 50.0), "inconclusive"),
                                            ((50.0, 400.0, 50.0, 10.0), "contradicts")])
 def test_figure6_rule(args, expected):
@@ -255,7 +278,7 @@ def test_table7_without_sb_sharpness_is_inconclusive():
     assert judgments.remedy(remedied(98.12, 97.81, 232.25, sb=False), 7)[0]["verdict"] == "inconclusive"
 
 
-@pytest.mark.parametrize("rem_acc,rem_sharp,expected", [(97.81, 205.0, "reproduced"),
+@pytest.mark.parametrize("rem_acc,rem_sharp,expected", [(97.81, 205.0, "same direction"),
                                                         (99.5, 205.0, "contradicts"),
                                                         (97.81, 5.0, "contradicts"),
                                                         (98.31, 205.0, "inconclusive")])

@@ -217,3 +217,39 @@ def test_a_campaign_publishes_a_run_s_meta_last():
             return self.files
     order = campaign.new_files(Fake(files), Fake([]))
     assert order[0].startswith("analyses/") and order[-1] == "runs/F1-a/meta.json"
+
+
+def test_training_applies_the_configured_threshold(tmp_path, mnist, monkeypatch):
+    """The trainer hands the plateau rule the config's own patience and min_delta (a threshold
+    scaled on the way fails here), and the stated defaults are the documented ones."""
+    assert (TrainConfig.patience, TrainConfig.min_delta) == (5, 1e-4)
+    assert profiles.get("cpu-v2").nets["F1"].min_delta == 0.0
+    calls = []
+    real = train.plateaued
+    monkeypatch.setattr(train, "plateaued", lambda h, p, d: calls.append((p, d)) or real(h, p, d))
+    cfg = TrainConfig("F1", 500, epochs=2, stop="plateau", min_delta=3e-5, **SMALL)
+    train.fit(cfg, Store(tmp_path / "r"), dataset=mnist, progress=False)
+    assert calls and set(calls) == {(5, 3e-5)}
+
+
+def test_an_archive_of_other_weights_is_refused_whole(store, pristine, tmp_path):
+    """Trial: an archive computed elsewhere (other rounding) for runs the store already holds added
+    its analyses beside the store's runs ("27 added, 3 already"). Now nothing is imported; into a
+    store without those runs, or one holding the same weights, it imports."""
+    from lbsm.pipeline import chunks
+    archive = tmp_path / "chunk.tar.gz"
+    chunks.export(store, archive)
+    other = Store(tmp_path / "other")
+    shutil.copytree(store.root / "runs", other.root / "runs")
+    for d in other.run_dirs():  # the same runs, trained elsewhere: other weights
+        reseal(d / "meta.json", lambda m: m.update(weights_sha256="f" * 64))
+    before = sorted(p.name for p in other.root.rglob("*"))
+    with pytest.raises(ValueError, match="another minimizer.*nothing imported"):
+        chunks.import_archive(archive, other)
+    assert sorted(p.name for p in other.root.rglob("*")) == before
+    fresh = Store(tmp_path / "fresh")
+    assert len(chunks.import_archive(archive, fresh)["added"]) > 0
+    assert not fresh.verify(require_manifest=False)["problems"]
+    same = Store(tmp_path / "same")
+    shutil.copytree(store.root / "runs", same.root / "runs")
+    assert chunks.import_archive(archive, same)["added"]

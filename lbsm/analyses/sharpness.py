@@ -273,9 +273,11 @@ def maximize_in_box(value_and_grad: Callable, x: torch.Tensor, eps: float, A: Su
     well the minimizer converged rather than on the box. ``start="sign"`` spends one evaluation at
     y = 0 and starts from the vertex y_i = b_i sign((A^T grad f)_i), the maximizer of the
     first-order model of f over the box (one projected-gradient step to the boundary); L-BFGS-B
-    then refines from there; it is the default, because on well-converged minimizers (F1 LB on full
-    MNIST) the zero start measured 0.001 where the sign start measured 358, while on the SB
-    minimizer both agree with the paper's order of magnitude. Either way f(x) is the value at y = 0.
+    then refines from there. The default is ``"sign"``, the ``cpu`` profile's earlier reading
+    (chosen when the zero start once measured 0.001 on an F1 LB minimizer; the stored sensitivity
+    solves no longer show that); the adopted reading (``lbsm.experiments.readings``, profile
+    ``cpu-v2``: ``Profile.sharpness_start``) is ``"zero"``, as the only public port of Metric 2.1
+    starts. Either way f(x) is the value at y = 0.
     """
     if eps <= 0:
         raise ValueError(f"eps must be > 0, got {eps}")

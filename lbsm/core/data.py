@@ -12,12 +12,12 @@ MNIST as flat 784-vectors, CIFAR as (3, 32, 32) planes.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import gzip
 import hashlib
 import os
 import pickle
-import tarfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .datadir import DataError, data_dir, extract_archive, md5  # noqa: F401 - data.extract_archive
+from .datadir import DataError, data_dir, extract_archive, md5, write_error  # noqa: F401 - data.extract_archive
 from .parts import PARTS_MD5, read_parts_md5, reassemble, split  # noqa: F401 - data.split, ...
 
 
@@ -327,8 +327,7 @@ def fetch(name: str, root: str | os.PathLike | None = None) -> None:
         if md5(archive) != want:
             archive.unlink()
             raise DataError(f"{url}: downloaded archive has the wrong md5 (expected {want}); removed")
-        with tarfile.open(archive) as tar:
-            tar.extractall(root, filter="data")
+        extract_archive(archive, root)  # a full disk names the file it was writing
         archive.unlink()
     if problems := check(name, root):
         raise DataError(f"{name}: after download: " + "; ".join(problems))
@@ -353,5 +352,7 @@ def _download(url: str, dest: Path) -> None:
                 f.write(block)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise write_error(exc, tmp, f"downloading {url}") from None
         raise DataError(f"could not download {url} ({exc}); {_offline_hint(dest)}") from exc
     os.replace(tmp, dest)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .files import load_json, save_json, sha256, write_atomic
+from .files import CRLF_FIX, crlf_checkout, crlf_only, load_json, save_json, sha256, write_atomic
 from .records import HEX64, analysis_problem, seal_meta
 
 MANIFEST = "MANIFEST.sha256"
@@ -51,10 +51,12 @@ def verify(store, require_manifest: bool) -> dict:
     "checked": n}: problems are "file: what is wrong" lines; unlisted are files added since the
     manifest was written (each verified by its own checksums). ``require_manifest`` makes a
     missing manifest a problem."""
-    problems, unlisted = [], []
+    problems, unlisted, crlf = [], [], set()  # crlf: the files that differ only by line endings
     for d in store.run_dirs():
         if p := store.run_problem(d):
-            problems.append(p)
+            converted = crlf_checkout(d)
+            crlf.update(converted)
+            problems.append(p + (" (only its line endings differ: CRLF)" if converted else ""))
     for path, rec in store.analysis_files():
         if p := (analysis_problem(rec, path) or store.stale_weights(rec) if rec is not None
                  else "unreadable JSON"):
@@ -71,12 +73,18 @@ def verify(store, require_manifest: bool) -> dict:
             if not f.is_file():
                 problems.append(f"{f}: listed in {MANIFEST} but missing")
             elif sha256(f) != digest:
-                problems.append(f"{f}: its sha256 differs from {MANIFEST} (changed since the "
-                                "manifest was written)")
+                converted = crlf_only(f, digest)
+                crlf.update([f] if converted else [])
+                problems.append(f"{f}: its sha256 differs from {MANIFEST} (" + (
+                    "only its line endings differ: CRLF)" if converted else
+                    "changed since the manifest was written)"))
         unlisted = [rel for rel in files if rel not in listed]
     elif require_manifest:
         problems.append(f"{store.root / MANIFEST}: missing (write it with `python -m lbsm runs "
                         f"--write-manifest --results {store.root}` once the store verifies)")
+    if crlf:  # first, so that a listing cut short still shows it
+        problems.insert(0, f"{store.root}: {len(crlf)} file(s) differ only by CRLF line endings: "
+                           f"{CRLF_FIX}")
     return {"problems": problems, "unlisted": unlisted, "checked": len(files)}
 
 

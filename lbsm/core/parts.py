@@ -4,16 +4,19 @@ For machines reached through transfers of limited size: ``python -m lbsm data sp
 official archive into parts of at most 45 MB with ``parts.md5`` (the md5 of every part, then of
 the whole archive); ``data reassemble`` checks every part, joins them, checks the whole and unpacks
 it into the data directory. ``parts.md5`` is input: a name in it that leads out of its folder is
-refused.
+refused. The joined archive is written to a new temporary file and renamed into place only once
+its md5 holds: a killed join leaves no archive that looks whole, and a link placed in the folder
+under the archive's name is replaced, never written through.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import tempfile
 from pathlib import Path
 
-from .datadir import DataError, extract_archive, md5
+from .datadir import DataError, extract_archive, md5, write_error
 
 PARTS_MD5 = "parts.md5"
 
@@ -24,14 +27,21 @@ def split(archive: str | os.PathLike, out: str | os.PathLike, part_mb: float = 4
     archive, out = Path(archive), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     size, parts, lines = int(part_mb * 10**6), [], []
-    with open(archive, "rb") as f:
-        while chunk := f.read(size):
-            p = out / f"{archive.name}.part{len(parts):02d}"
-            p.write_bytes(chunk)
-            parts.append(p)
-            lines.append(f"{hashlib.md5(chunk).hexdigest()}  {p.name}")
-    lines.append(f"{md5(archive)}  {archive.name}")
-    (out / PARTS_MD5).write_text("\n".join(lines) + "\n")
+    p = out / PARTS_MD5
+    try:
+        with open(archive, "rb") as f:
+            while chunk := f.read(size):
+                p = out / f"{archive.name}.part{len(parts):02d}"
+                p.write_bytes(chunk)
+                parts.append(p)
+                lines.append(f"{hashlib.md5(chunk).hexdigest()}  {p.name}")
+        lines.append(f"{md5(archive)}  {archive.name}")
+        p = out / PARTS_MD5
+        p.write_text("\n".join(lines) + "\n")
+    except OSError as exc:
+        if exc.filename and Path(exc.filename) == archive:
+            raise DataError(f"{archive}: {exc.strerror or exc}; give the official archive") from None
+        raise write_error(exc, p, "splitting the archive", "pass another --parts folder") from None
     return parts
 
 
@@ -77,10 +87,24 @@ def reassemble(parts_dir: str | os.PathLike, root: str | os.PathLike | None = No
         if md5(parts_dir / name) != want:
             raise DataError(f"{parts_dir / name}: md5 mismatch (damaged in transfer); copy it again")
     archive = parts_dir / whole_name
-    with open(archive, "wb") as f:
-        for _, name in parts:
-            f.write((parts_dir / name).read_bytes())
-    if md5(archive) != whole_md5:
-        raise DataError(f"{archive}: md5 {md5(archive)} after joining, expected {whole_md5}")
+    fd, tmp = tempfile.mkstemp(dir=parts_dir, prefix=f".{whole_name}.", suffix=".tmp")
+    h = hashlib.md5()
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for _, name in parts:
+                with open(parts_dir / name, "rb") as part:
+                    while block := part.read(1 << 20):
+                        h.update(block)
+                        f.write(block)
+        if h.hexdigest() != whole_md5:
+            raise DataError(f"{archive}: md5 {h.hexdigest()} after joining, expected {whole_md5}; "
+                            "nothing was written (copy the parts and parts.md5 again)")
+        os.replace(tmp, archive)  # a new file under the name: a link there is replaced, not written
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_error(exc, archive, "joining the parts", "copy the parts to another "
+                              "disk and pass --parts there") from None
+        raise
     extract_archive(archive, root)
     return archive

@@ -47,7 +47,7 @@ import torch
 
 from . import manifest, weights
 from .machine import git_commit, provenance
-from .files import _umask, load_json, save_json, sha256
+from .files import _umask, crlf_checkout, crlf_message, load_json, save_json, sha256
 from .paths import REPO, path_root, results_dir, weights_root
 from .records import analysis_problem, config_key, content_sha, meta_problem, refers_to, seal_record
 
@@ -222,14 +222,12 @@ class Store:
                 yield path, None
 
     def set_aside(self, path: Path, problem: str | None = None) -> Path:
-        """Move a damaged file or run folder under ``ROOT/damaged/`` (never deleted). A user who may
-        not move it (a shared, read-only store) gets StoreAccessError and nothing moves."""
-        path = Path(path)
-        try:
-            rel = path.resolve().relative_to(self.root.resolve())
-        except ValueError:
-            rel = Path(path.name)
-        dest = self.root / "damaged" / f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+        """Move a damaged file or run folder under ``ROOT/damaged/`` (never deleted), named by its
+        path, the time and a random suffix (two set aside in one second never collide). A user who
+        may not move it (a shared, read-only store) gets StoreAccessError and nothing moves."""
+        path, root = Path(path), self.root.resolve()
+        rel = path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else Path(path.name)
+        dest = self.root / "damaged" / f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.urandom(6).hex()}"
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, dest)
@@ -243,6 +241,8 @@ class Store:
         """Raise DamagedError (after setting the run and its analyses aside) unless the run at
         ``path`` is intact."""
         problem = self.run_problem(path)
+        if problem and (converted := crlf_checkout(path)):  # LF made CRLF by a checkout: not moved
+            raise DamagedError(crlf_message(converted))
         if problem and self.run_problem(path, require_meta_sha=False) is None:
             # intact but unsealed (written by code older than meta_sha256, or the field deleted):
             # not served, and not moved either: retraining a whole freshly copied dataset

@@ -64,3 +64,26 @@ def set_aside_children(store, name: str) -> list[Path]:
                           f"aside in {dest}, trained again when next needed")
             out.append(dest)
     return out
+
+
+def import_problem(store_root: Path, archive_root: Path, record: dict) -> str | None:
+    """Why an archived analysis must not be imported into the store at ``store_root`` (None: it
+    may). After an import each run it names is the store's record where the store holds that run
+    (an import keeps what is there) and the archive's otherwise; the analysis must have measured
+    that record's weights. An archive computed elsewhere (other rounding, other weights) for runs
+    the store already holds describes other minimizers than the store's records."""
+    have = (record.get("provenance") or {}).get("weights") or {}
+    params = record.get("params")
+    theirs, ours = recorded(archive_root, params), recorded(store_root, params)
+    for k in RUN_PARAMS:
+        name = params.get(k) if isinstance(params, dict) else None
+        if not isinstance(name, str):
+            continue
+        in_store = (Path(store_root) / "runs" / name / "meta.json").is_file()
+        want = ours.get(name) if in_store else theirs.get(name)
+        if want is not None and have.get(name) != want:
+            where = "the store's record of" if in_store else "the archive's record of"
+            return (f"it measured weights {(have.get(name) or '(unrecorded)')[:12]} of run {name}, "
+                    f"but {where} that run holds weights {want[:12]} (computed on another machine "
+                    "or thread count: another minimizer)")
+    return None

@@ -62,8 +62,11 @@ def _other_stop(c: training.TrainConfig, epochs: int, cap: int) -> training.Trai
     return dataclasses.replace(c, stop="plateau", epochs=cap)
 
 
-def _stop_label(c: training.TrainConfig) -> str:
-    return "plateau" if c.stop == "plateau" else f"fixed {c.epochs} epochs"
+def _stop_label(sb: training.TrainConfig, lb: training.TrainConfig) -> str:
+    """The stop rule of a retrained pair, as the tables name it (SB's and LB's epochs apart)."""
+    if sb.stop == "plateau":
+        return "plateau"
+    return f"fixed {sb.epochs} SB / {lb.epochs} LB epochs"
 
 
 def variant_trials(P: profiles.Profile) -> dict[tuple[str, str, int], tuple]:
@@ -72,7 +75,7 @@ def variant_trials(P: profiles.Profile) -> dict[tuple[str, str, int], tuple]:
     sb, lb = baseline_trial(P)
     other = (_other_stop(sb, s.fixed_epochs[0], s.plateau_cap),
              _other_stop(lb, s.fixed_epochs[1], s.plateau_cap))
-    out = {("stop", _stop_label(other[0]), sb.seed): other}
+    out = {("stop", _stop_label(*other), sb.seed): other}
     for prec in s.precisions:
         for seed in P.net(s.net).seeds[:s.precision_seeds]:
             pair = P.trial(s.net, seed)
@@ -92,7 +95,7 @@ def configs(P: profiles.Profile) -> list[training.TrainConfig]:
 
 def _solve(run, P: profiles.Profile, store: Store, **kw) -> dict:
     s = _spec(P)
-    args = dict(iters=P.sharpness_iters, subset=P.sharpness_examples(s.net), start="sign")
+    args = dict(iters=P.sharpness_iters, subset=P.sharpness_examples(s.net), start=P.sharpness_start)
     args.update(kw)
     return stored.run_sharpness(run, (s.eps,), store=store, **args)[s.eps]
 
@@ -116,9 +119,9 @@ def choice(P: profiles.Profile, runs: Runs, store: Store, name: str) -> pd.DataF
     s = _spec(P)
     sb_cfg, lb_cfg = baseline_trial(P)
     pair = pick(runs, (sb_cfg, lb_cfg))
-    base = dict(start="sign", iters=P.sharpness_iters, tol="none",
+    base = dict(start=P.sharpness_start, iters=P.sharpness_iters, tol="none",
                 subset=P.sharpness_examples(s.net), bn=sb_cfg.bn_eval,
-                eval_batch=sb_cfg.eval_batch_size, stop=_stop_label(sb_cfg),
+                eval_batch=sb_cfg.eval_batch_size, stop=_stop_label(sb_cfg, lb_cfg),
                 precision=sb_cfg.precision)
     rows = []
     if name in RETRAINED:

@@ -77,6 +77,8 @@ def run_sharpness(run: Run, eps: Sequence[float] = EPS, which: str | int = "fina
     vertex along the gradient, ``"zero"``); ``bn`` / ``batch_size``: the BatchNorm policy and the
     evaluation batch of f (default: the run's). Returns {eps: result dict (value, f0, fmax,
     ...)}; each solve is an analysis of the results store."""
+    for e in eps:  # a degenerate box (lost in fp32 rounding) is refused before anything loads
+        validate.sharpness_eps("eps", e)
     fn = sharpness_fn or keskar_sharpness
     store = store or run.store
     bn = bn or run.config.bn_eval

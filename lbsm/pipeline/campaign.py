@@ -42,6 +42,9 @@ CAMPAIGNS = {
     # the decisive F1 trials (issue: the protocol fixed before the numbers): Tables 2-4, Figs. 3
     # and 7, the distance ratio and the Hessian, under the readings of lbsm.experiments.readings
     "cpu-v2": Campaign("cpu-v2", "F1", ("gap", "interpolation", "sharpness")),
+    # C1 as the official code made the paper's Figure 3(c): 20 fixed epochs per run, the
+    # parametric plots on the full sets (about 2.5 h a trial on 2 CPU cores; minutes on a GPU)
+    "official-20": Campaign("official-20", "C1", ("gap", "interpolation")),
 }
 
 
@@ -157,3 +160,37 @@ def run(name: str, staging: Store, dst: Store, until: float | None = None, commi
                                     f"{line}")
         done.append(seed)
     return done
+
+
+def command(name: str) -> str:
+    """The command that computes (or continues) campaign ``name``."""
+    return f"python -m lbsm campaign {name} --staging <a clean checkout>/results --commit"
+
+
+def commands() -> dict[str, str]:
+    """{what: command} for every campaign, and the paper profile (for the book's summary)."""
+    out = {f"campaign {n} ({c.net}, profile {c.profile})": command(n) for n, c in CAMPAIGNS.items()}
+    return {**out, "every panel of the paper, on a GPU": "make book PROFILE=paper"}
+
+
+@dataclass
+class Progress:
+    """What a campaign has published: its profile restricted to the published trials, their runs
+    ({name: Run}), the published seeds, the planned number of trials and the command that goes on."""
+    name: str
+    profile: profiles.Profile
+    runs: dict
+    done: list[int]
+    total: int
+    command: str
+
+
+def progress(name: str, store: Store) -> Progress:
+    """What campaign ``name`` has published so far, read from ``store`` (nothing is computed). The
+    gap chapter renders it ("k of n trials") until the campaign replaces its profile."""
+    from ..train.protocol import Run
+    c = campaign(name)
+    done = published(c, store)
+    runs = {n: Run.load(store.root / "runs" / n, store) for s in done for n in trial_runs(c, s)}
+    P = parameters.override(c.profile, seeds=done) if done else profiles.get(c.profile)
+    return Progress(name, P, runs, done, len(seeds(c)), command(name))

@@ -18,9 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
-import shutil
 import tarfile
 import tempfile
 import time
@@ -28,14 +26,15 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from . import compute
 from ..train import ensemble
 from ..core import data as lbsm_data
-from ..core import machine, validate
+from ..core import machine, validate, weights
 from ..core.data import Dataset
-from ..core.files import write_atomic
+from ..core.files import finish_staged, publish_staged, write_atomic
 from ..core.manifest import PUBLISHED_PATH
 from ..core import models
 from ..experiments import parameters
@@ -268,6 +267,7 @@ def selftest(device=None, require_cuda: bool = False) -> dict:
 MAX_MEMBERS = 20_000
 MAX_MEMBER_BYTES = 32 * 2**20
 MAX_TOTAL_BYTES = 128 * 2**20
+STAGING = ".importing-"  # an import's staging folder in the store's root (git-ignored)
 
 
 def snapshot(store: Store) -> set[str]:
@@ -337,7 +337,10 @@ def import_archive(archive: str | Path, store: Store | None = None) -> dict:
     input: the members are checked before unpacking (:func:`_read_members`), every run and
     analysis is verified (schema, key recomputed, checksums) in a private folder, and only then is
     anything moved into the store, all or nothing, under the store's import lock (one import at a
-    time). What the store already holds is kept as it is. Errors name the archive and member."""
+    time). Every value a run stores must also be plausible (:func:`_run_values_problem`). What the
+    store already holds is kept as it is. Errors name the archive and member. An import killed
+    half-way is finished (or, killed before its journal, undone) by the next one
+    (:func:`lbsm.core.files.finish_staged`); ``resumed`` lists what that completed."""
     store = store or Store()
     archive = Path(archive)
     members = _read_members(archive)
@@ -351,7 +354,7 @@ def import_archive(archive: str | Path, store: Store | None = None) -> dict:
             if not (d / "meta.json").is_file():
                 raise ValueError(f"{archive}: member runs/{d.name}/ has no meta.json (an "
                                  "unfinished run); nothing imported")
-            if problem := src.run_problem(d):
+            if problem := src.run_problem(d) or _run_values_problem(d):
                 raise ValueError(f"{archive}: member {problem.replace(tmp + '/', '')}; nothing imported")
         analyses = sorted(Path(tmp).glob("analyses/*/*.json"))
         for f in analyses:
@@ -361,35 +364,30 @@ def import_archive(archive: str | Path, store: Store | None = None) -> dict:
                 problem = f"not JSON ({exc})"
             if problem:
                 raise ValueError(f"{archive}: member {f.relative_to(tmp)}: {problem}; nothing imported")
-        added, kept = [], []
+        for f in analyses:  # one model, one set of weights: an analysis of the runs as they will be
+            if problem := weights.import_problem(store.root, Path(tmp), json.loads(f.read_text())):
+                raise ValueError(f"{archive}: member {f.relative_to(tmp)}: {problem}; nothing "
+                                 "imported (import it into a store of its own: --results DIR)")
         with store.lock("import"):
-            todo = []
-            for path in runs + analyses:
-                rel = path.relative_to(tmp)
-                (kept if (store.root / rel).exists() else todo).append(rel)
-            # stage everything inside the store's file system (a hidden folder nothing lists),
-            # then rename into place; a failure puts back what was already moved
-            staging = Path(tempfile.mkdtemp(prefix=".importing-", dir=_mkdir(store.root)))
-            moved = []
-            try:
-                for rel in todo:
-                    (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copytree(Path(tmp) / rel, staging / rel) if (Path(tmp) / rel).is_dir() \
-                        else shutil.copyfile(Path(tmp) / rel, staging / rel)
-                for rel in todo:
-                    (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(staging / rel, store.root / rel)
-                    moved.append(rel)
-            except BaseException:
-                for rel in reversed(moved):
-                    os.replace(store.root / rel, staging / rel)
-                raise
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            added = [str(r) for r in moved]
-    return {"added": added, "kept": [str(r) for r in kept]}
+            resumed = finish_staged(store.root, STAGING)
+            rels = [str(p.relative_to(tmp)) for p in runs + analyses]
+            kept = [r for r in rels if (store.root / r).exists()]
+            # staged inside the store's file system (a hidden folder nothing lists), journalled,
+            # then renamed into place; a failure puts back what was already moved
+            added = publish_staged(store.root, {r: Path(tmp) / r for r in rels if r not in kept},
+                                   STAGING)
+    return {"added": added, "kept": kept, "resumed": resumed}
 
 
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _run_values_problem(run_dir: Path) -> str | None:
+    """"FILE: what" for a value of an (intact) run that training could not have written, or a
+    config this code would not accept (None: plausible); see :func:`validate.run_values_problem`."""
+    config, meta = (json.loads((run_dir / f).read_text()) for f in ("config.json", "meta.json"))
+    history = pd.read_csv(run_dir / "history.csv").to_dict("records")
+    if problem := validate.run_values_problem(config, meta, history):
+        return f"runs/{run_dir.name}/{problem}"
+    try:
+        train.TrainConfig(**{k: v for k, v in config.items() if k not in ("train_code_version", "data_md5")})
+    except (TypeError, ValueError) as exc:
+        return f"runs/{run_dir.name}/config.json: not a config this code accepts ({exc})"
+    return None

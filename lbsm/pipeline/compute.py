@@ -30,7 +30,8 @@ from types import ModuleType
 
 from ..core.data import data_dir
 from ..core.store import Store
-from ..experiments import appendix_e, beyond, beyond_more, parameters, plans, sections, sensitivity, trials
+from ..experiments import (appendix_e, beyond, beyond_more, parameters, plans, sections, sensitivity,
+                           stop_readings, trials)
 from ..experiments.profiles import Profile
 from ..train import ensemble
 from ..train import protocol as train
@@ -63,7 +64,8 @@ def _no_runs(plan) -> list:
 CHAPTER_DEFS: dict[str, ChapterDef] = {
     "intro": ChapterDef(_profile_plan, _no_runs),
     "setup": ChapterDef(_profile_plan, _no_runs),
-    "gap": ChapterDef(_profile_plan, trials.trial_configs, {"trained": trials.trials}),
+    "gap": ChapterDef(_profile_plan, trials.trial_configs, {"trained": trials.trials,
+                                                           "stop_readings": stop_readings.frame}),
     "interpolation": ChapterDef(_profile_plan, trials.trial_configs, {
         "trained": trials.trials, "linear": trials.linear, "curvilinear": trials.curvilinear,
         "distance": trials.distance}),

@@ -8,8 +8,9 @@ seed, the runs of a seed sharing x0; p < ``ALPHA``, at least ``MIN_SEEDS`` seeds
 the same test on log10(method / SB).
 
 The verdict rows (kind ``extension``) test the paper's account (``CLAIM``) by the book's one rule
-(:func:`lbsm.report.verdicts.decide`): accuracy and sharpness both resolved, agreeing (reproduced)
-or not (contradicts); either unresolved: inconclusive, as the gap chapter reads an unresolved gap.
+(:func:`lbsm.report.verdicts.decide`): accuracy and sharpness both resolved, agreeing (same
+direction: the paper gives no number for these methods, so never reproduced) or not
+(contradicts); either unresolved: inconclusive, as the gap chapter reads an unresolved gap.
 """
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The figures of the chapter "Beyond the paper": the methods' test accuracy against their sharpness,
 the reparametrization, the two loss surfaces on one colour scale, the gradient noise scale and the
 scatter grid of every measure against test error and the gap. Each returns a closed matplotlib
-figure (shown with :func:`lbsm.report.render.show`); SB blue, LB red as everywhere."""
+figure (shown with :func:`lbsm.report.render.figure`) in the book's style (``lbsm.report.style``:
+one panel per row, text of at least 9 pt, one legend under the panels); SB blue, LB red as
+everywhere."""
 from __future__ import annotations
 
 import math
@@ -11,7 +13,7 @@ import pandas as pd
 
 from ..core.constants import eps_label, sharpness_col
 from ..experiments.beyond import LABELS
-from . import figures as _figures  # noqa: F401 - the book's figure style (rcParams)
+from . import style
 from .beyond import MEASURE_LABELS
 from .render import LB_COLOR, SB_COLOR
 
@@ -20,20 +22,17 @@ COLORS = {"SB": SB_COLOR, "LB": LB_COLOR, "linear": "tab:orange", "sqrt": "tab:o
           "SB twin": "lightsteelblue", "LB twin": "lightcoral"}
 
 
-def _close(fig):
-    import matplotlib.pyplot as plt
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+def _close(fig, ncol: int = 2):
+    return style.finish(fig, ncol)
 
 
 def plot_closing(df: pd.DataFrame, eps: float = 1e-3):
-    """Per network: test accuracy against Metric 2.1 (left) and against the top Hessian eigenvalue
-    (right), one marker per run, each method's mean with its sd as error bars."""
-    import matplotlib.pyplot as plt
+    """Per network: test accuracy against Metric 2.1 (above) and against the top Hessian eigenvalue
+    (below), one marker per run, each method's mean with its sd as error bars."""
     nets = list(dict.fromkeys(df.net))
-    fig, axes = plt.subplots(max(1, len(nets)), 2, figsize=(9, 3.6 * max(1, len(nets))), squeeze=False)
-    for row, net in zip(axes, nets):
+    fig, axes = style.rows(2 * len(nets), height=2.8)
+    for i, net in enumerate(nets):
+        row = axes[2 * i: 2 * i + 2, 0]
         g = df[df.net == net]
         for ax, col, xl in ((row[0], sharpness_col(eps), f"Metric 2.1 (ε = {eps_label(eps)})"),
                             (row[1], "lambda_1", "top Hessian eigenvalue")):
@@ -51,17 +50,16 @@ def plot_closing(df: pd.DataFrame, eps: float = 1e-3):
             ax.set_xlabel(xl)
             ax.set_ylabel("test accuracy (%)")
             ax.set_title(net)
-        row[0].legend(fontsize=7, loc="best")
-    return _close(fig)
+    return _close(fig, ncol=1)
 
 
 def plot_reparam(rp: pd.DataFrame, eps=(1e-3, 5e-4)):
-    """Metric 2.1 (left) and adaptive sharpness (right) of the rescaled SB and LB minimizers
-    against alpha (log-log), and the training loss (dotted, right axis of the left panel)."""
-    import matplotlib.pyplot as plt
+    """Metric 2.1 (above) and adaptive sharpness (below) of the rescaled SB and LB minimizers
+    against alpha (log-log)."""
     nets = list(dict.fromkeys(rp.net))
-    fig, axes = plt.subplots(max(1, len(nets)), 2, figsize=(9, 3.6 * max(1, len(nets))), squeeze=False)
-    for row, net in zip(axes, nets):
+    fig, axes = style.rows(2 * len(nets))
+    for i, net in enumerate(nets):
+        row = axes[2 * i: 2 * i + 2, 0]
         g = rp[rp.net == net]
         for k, c in (("SB", SB_COLOR), ("LB", LB_COLOR)):
             h = g[g.regime == k].sort_values("alpha")
@@ -73,20 +71,19 @@ def plot_reparam(rp: pd.DataFrame, eps=(1e-3, 5e-4)):
         for ax, yl in ((row[0], "Metric 2.1"), (row[1], "adaptive sharpness")):
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xlabel("alpha (weights and bias before each BatchNorm × alpha)")
+            ax.set_xlabel(style.wrap("alpha (weights and bias before each BatchNorm × alpha)", 40))
             ax.set_ylabel(yl)
             ax.set_title(f"{net}: {yl} of the same function")
-            ax.legend(fontsize=7)
     return _close(fig)
 
 
 def plot_surfaces(sf: pd.DataFrame):
     """Filled contours of the training loss around trial 0's SB and LB minimizers, one colour
     scale (log10 of the loss) for both panels of a network."""
-    import matplotlib.pyplot as plt
     nets = list(dict.fromkeys(sf.net))
-    fig, axes = plt.subplots(max(1, len(nets)), 2, figsize=(9, 3.9 * max(1, len(nets))), squeeze=False)
-    for row, net in zip(axes, nets):
+    fig, axes = style.rows(2 * len(nets), height=3.2)
+    for i, net in enumerate(nets):
+        row = axes[2 * i: 2 * i + 2, 0]
         g = sf[sf.net == net]
         z = np.log10(g.loss.clip(lower=1e-12))
         levels = np.linspace(float(z.min()), float(z.max()), 21)
@@ -103,19 +100,16 @@ def plot_surfaces(sf: pd.DataFrame):
             ax.set_ylabel("b (direction 2)")
             ax.set_aspect("equal")
         if cs is not None:
-            fig.colorbar(cs, ax=list(row), label="log10 training loss")
-    import matplotlib.pyplot as _plt
-    _plt.close(fig)
-    return fig
+            fig.colorbar(cs, ax=list(row), label="log10 training loss", location="right", shrink=0.8)
+    return _close(fig)
 
 
 def plot_noise(nz: pd.DataFrame):
     """B_simple along the SB and LB twins' training (log scale; epoch 0 is the shared x0), with the
     SB and LB batch sizes as horizontal lines."""
-    import matplotlib.pyplot as plt
     nets = list(dict.fromkeys(nz.net))
-    fig, axes = plt.subplots(1, max(1, len(nets)), figsize=(4.8 * max(1, len(nets)), 3.6), squeeze=False)
-    for ax, net in zip(axes[0], nets):
+    fig, axes = style.rows(len(nets), height=3.0)
+    for ax, net in zip(axes[:, 0], nets):
         g = nz[nz.net == net]
         for k, c in (("SB", SB_COLOR), ("LB", LB_COLOR)):
             h = g[g.regime == k].sort_values("epoch")
@@ -124,38 +118,28 @@ def plot_noise(nz: pd.DataFrame):
         ax.axhline(g.lb_batch.iloc[0], color=LB_COLOR, ls="--", lw=1, label=f"LB batch = {int(g.lb_batch.iloc[0])}")
         ax.set_yscale("log")
         ax.set_xlabel("epoch (0: x0)")
-        ax.set_ylabel("B_simple = tr(Σ) / |G|² (examples)")
+        ax.set_ylabel("B_simple = tr(Σ) / |G|²\n(examples)")
         ax.set_title(net)
-        ax.legend(fontsize=7)
     return _close(fig)
 
 
 def plot_scatter_grid(models: pd.DataFrame, measures, taus: pd.DataFrame):
-    """Every measure (columns) against test error (top row) and the gap (bottom row), one point per
+    """Every measure (one row each) against test error (left) and the gap (right), one point per
     stored run (the chapter's arms coloured, other runs grey), tau in each panel's title."""
-    import matplotlib.pyplot as plt
     measures = [m for m in measures if m in models and models[m].notna().sum() >= 2] or list(measures)[:1]
-    n = len(measures)
-    fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 4.8), squeeze=False)
+    fig, axes = style.rows(len(measures), ncols=2, height=2.0, sharey="col")
     for j, m in enumerate(measures):
         for i, t in enumerate(("test_error", "gap")):
-            ax = axes[i][j]
+            ax = axes[j][i]
             for arm, h in models.groupby("arm", sort=False):
                 ax.scatter(h[m], h[t], s=9, color=COLORS.get(arm, "0.6"), label=LABELS.get(arm, arm))
             v = models[m].dropna()
             if len(v) >= 2 and v.gt(0).all() and v.max() / v.min() > 10:
                 ax.set_xscale("log")
-            ax.tick_params(axis="x", labelsize=6)
+            style.thin_ticks(ax, 3)
             k = taus[(taus.measure == m) & (taus.target == t)]
             tau = float(k.tau.iloc[0]) if len(k) else math.nan
-            ax.set_title(f"τ = {tau:+.2f}" if not math.isnan(tau) else "τ undefined", fontsize=8)
-            if i == 1:
-                ax.set_xlabel(MEASURE_LABELS.get(m, m), fontsize=7)
-            if j == 0:
-                ax.set_ylabel("test error (%)" if t == "test_error" else "train - test acc. (points)")
-    h, lab = axes[0][0].get_legend_handles_labels()
-    if h:
-        fig.legend(h, lab, fontsize=6, loc="lower center", ncol=min(5, len(h)), bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    plt.close(fig)
-    return fig
+            ax.set_title(f"τ = {tau:+.2f}" if not math.isnan(tau) else "τ undefined")
+            ax.set_xlabel(style.wrap(MEASURE_LABELS.get(m, m), 22))
+            ax.set_ylabel("test error (%)" if t == "test_error" else "train − test\naccuracy (points)")
+    return _close(fig, ncol=2)

@@ -2,6 +2,7 @@
 table or figure, and how its protocol departs from the paper's."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -16,6 +17,8 @@ from .render import PAPER_NETS, TITLES, meta_values, precisions
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
+
+PAPERS_OWN = re.compile(r"(Table|Figure|Section|Appendix) [A-Z]?\d")  # a name of the paper's
 
 
 def declared_nets(name: str) -> tuple[str, ...]:
@@ -98,6 +101,9 @@ def collapsed(what: str, line: str, full: str) -> "Markdown":
     """Provenance under a table or figure: a compact line, the whole account folded under it
     (an HTML ``<details>`` block: the reader opens it when they want the settings)."""
     from IPython.display import Markdown
+    if PAPERS_OWN.match(what):  # the paper's artifact, never to be read as our "Table N" / "Fig. N"
+        what = f"the paper's {what}"
+    what = what[:1].upper() + what[1:]
     return Markdown(f'<details class="lbsm-provenance"><summary>{what + ": " if what else ""}'
                     f"how it was made — {line}</summary>\n\n{full}\n\n</details>")
 

@@ -5,8 +5,9 @@ interval, one row (or one point) per row of the table, so the comparison is seen
     plot_cone(R)           the 'not a cone' rises along random directions (the cone Result)
     plot_closing(summ)     each sensitivity setting's (SB, LB) Table 3 values against the paper's box
 
-Each returns a closed matplotlib figure for :func:`lbsm.report.render.figure` (the book's style:
-``lbsm.report.figures.STYLE``, SB blue, LB red).
+Each returns a closed matplotlib figure for :func:`lbsm.report.render.figure` (the book's style,
+``lbsm.report.style``: ``style.WIDTH`` wide, text of at least 9 pt, the legend under the plot;
+SB blue, LB red).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pandas as pd
 from ..core import paper
 from ..core.constants import eps_label
 from ..experiments.sensitivity import LABELS
-from . import figures  # noqa: F401 - applies the book's figure style (dpi, 8 pt text)
+from . import style
 from .render import LB_COLOR, SB_COLOR
 
 
@@ -25,7 +26,7 @@ def plot_knees(knees: pd.DataFrame):
     plotted curve: open circle, the two joined as the paper's range), as a fraction of the
     training set (log scale), so F1 on MNIST reads against F2 on TIMIT."""
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5.6, 1.6 + 0.45 * max(1, len(knees))), layout="constrained")
+    fig, ax = plt.subplots(figsize=(style.WIDTH, 1.9 + 0.45 * max(1, len(knees))), layout="constrained")
     for i, (net, row) in enumerate(knees.iterrows()):
         ax.plot(row["knee / training set (ours)"], i, "o", color="k", ms=7,
                 label="ours" if i == 0 else None)
@@ -42,9 +43,7 @@ def plot_knees(knees: pd.DataFrame):
                                                   knees.iterrows()],
            xscale="log", xlabel="threshold batch size / training examples", ylim=(-0.6, len(knees) - 0.4))
     ax.grid(alpha=0.3, axis="x")
-    fig.legend(fontsize=8, loc="outside lower center", ncol=2, frameon=False)
-    plt.close(fig)
-    return fig
+    return style.finish(fig, ncol=1)
 
 
 def plot_cone(R):
@@ -54,27 +53,24 @@ def plot_cone(R):
     import matplotlib.pyplot as plt
     data = R.data
     groups = list(data.groupby(["net", "label"], sort=False)) if len(data) else []
-    fig, ax = plt.subplots(figsize=(5.6, 0.9 + 0.6 * max(1, len(groups))))
+    fig, ax = plt.subplots(figsize=(style.WIDTH, 1.6 + 0.75 * max(1, len(groups))), layout="constrained")
     rng = np.random.default_rng(0)  # jitter only; the values are the CSV's
     share = paper.statement("not_a_cone_fraction")["value"]
     for i, ((net, label), g) in enumerate(groups):
         color = LB_COLOR if str(label).upper().startswith("LB") else SB_COLOR
         ax.plot(g.relative, i + rng.uniform(-0.15, 0.15, len(g)), "o", ms=3, alpha=0.6, color=color)
         ax.annotate(f"steep: {100 * g.steep.mean():.0f} % of {len(g)} (paper: {100 * share:g} % of the space)",
-                    (0.02, i + 0.3), xycoords=("axes fraction", "data"), fontsize=8)
+                    (0.02, i + 0.42), xycoords=("axes fraction", "data"), va="bottom")
     specs = R.specs.values() if isinstance(R.specs, dict) else R.specs
     for threshold in sorted({s.threshold for s in specs}):
         ax.axvline(threshold, color="k", ls="--", lw=1, label=f"steep: rise >= {threshold:g} x reference")
-    if groups:
-        ax.legend(fontsize=8, loc="lower right")
     ax.set(yticks=range(len(groups)), yticklabels=[f"{n} {lab}" for (n, lab), _ in groups],
-           xlabel="rise along a random direction / Metric 2.1 reference", ylim=(-0.6, len(groups) - 0.1))
+           xlabel="rise along a random direction\n/ Metric 2.1 reference",
+           ylim=(-0.6, len(groups) + 0.1))
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xticks([-0.01, 0, 0.01, 0.1, 1], ["-0.01", "0", "0.01", "0.1", "1"])
     ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return style.finish(fig, ncol=1)
 
 
 def plot_closing(summ: pd.DataFrame):
@@ -82,7 +78,7 @@ def plot_closing(summ: pd.DataFrame):
     against the paper's Table 3 box (its mean ± 2 sd for SB and LB): a setting that moves our
     numbers into the box closes the distance; the book's settings are the black ring."""
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    fig, ax = plt.subplots(figsize=(style.WIDTH, 3.6), layout="constrained")
     if len(summ):
         net, eps = summ.attrs.get("net", "F1"), summ.attrs.get("eps", 1e-3)
         t3, col = paper.table(3), eps_label(eps)
@@ -101,7 +97,4 @@ def plot_closing(summ: pd.DataFrame):
         ax.set(xlabel=f"SB sharpness ({net}, eps {eps:g})", ylabel=f"LB sharpness ({net}, eps {eps:g})")
     ax.set(xscale="log", yscale="log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return style.finish(fig, ncol=2)

@@ -9,7 +9,8 @@ The report layer, one job a module; data flows one way, from the compute step's 
     text       sentences generated from the numbers      verdicts   the rules a claim is judged by
     judgments  each claim judged on its numbers          status     how much of each artifact ran
     summary    a chapter's status and verdict rows       datapage   the index of every CSV
-    dots       dot plots beside the hard tables
+    dots       dot plots beside the hard tables          intro_figures  the verdict grid, the summary
+    style      the figure style: sizes, fonts, legends   pagetable  a table as the page shows it
 
 The notebooks in ``book/`` stay thin. The pattern of a chapter::
 
@@ -35,6 +36,7 @@ import pandas as pd
 
 from ..core import catalog, paper
 from ..experiments.trials import Trained
+from . import pagetable
 
 SB_COLOR, LB_COLOR = "tab:blue", "tab:red"
 PAPER_FIG_NET = {"F1": "F2", "F2": "F2", "C1": "C1"}  # whose paper panel a network is drawn beside
@@ -42,9 +44,9 @@ PAPER_FIG_NET = {"F1": "F2", "F2": "F2", "C1": "C1"}  # whose paper panel a netw
 PAPER_NETS = {"fig4": ("F2", "C1"), "fig5": ("F2", "C1"), "fig6": ("F2", "C1"), "cone": paper.NETS,
               "augmentation": ("C1", "C2", "C3", "C4"), "conservative": paper.NETS,
               "adversarial": (), "stability": ()}
-TITLES = {"fig4": "Figure 4", "fig5": "Figure 5", "fig6": "Figure 6", "cone": "'Not a cone'",
-          "augmentation": "Table 6", "conservative": "Table 7", "adversarial": "E.3 adversarial",
-          "stability": "E.3 stability"}
+TITLES = {"fig4": "The paper's Figure 4", "fig5": "The paper's Figure 5", "fig6": "The paper's Figure 6",
+          "cone": "'Not a cone'", "augmentation": "The paper's Table 6", "conservative": "The paper's Table 7",
+          "adversarial": "E.3 adversarial", "stability": "E.3 stability"}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -248,7 +250,7 @@ def show(shown, frame: pd.DataFrame | None = None, name: str = "", of=None):
                         "the top of the chapter says why).*")
     frame = write_csv(frame, name, of)
     if isinstance(shown, pd.DataFrame):
-        display_table(shown)
+        display_table(shown, pagetable.caption(name))
     else:
         display(shown)
     return _csv_link(name, len(frame))
@@ -263,22 +265,32 @@ def figure_key(name: str) -> str:
 def figure(fig, frame: pd.DataFrame, name: str, of=None):
     """A numbered figure: glue ``fig`` under ``figure_key(name)`` for the chapter's
     ``{glue:figure}`` (which numbers it and gives it its caption and alt text), write ``frame``
-    as its CSV (as :func:`show` does) and return the CSV link, shown under the figure."""
+    as its CSV (as :func:`show` does) and return the CSV link, shown under the figure.
+
+    The figure is glued as the PNG the page shows (``lbsm.report.style.png``: the book's dpi, its
+    smallest text size in the PNG's metadata, which the site puts on the ``<img>``)."""
     import matplotlib.pyplot as plt
+    from IPython.display import Image
     from myst_nb import glue
+    from . import style
     frame = write_csv(frame, name, of)
-    glue(figure_key(name), fig, display=False)
+    glue(figure_key(name), Image(data=style.png(fig), format="png"), display=False)
     plt.close(fig)
     return _csv_link(name, len(frame))
 
 
-def display_table(df: pd.DataFrame) -> None:
+def display_table(df: pd.DataFrame, caption: str | None = None) -> None:
     """Show every row and every character of a table (a verdict cut at 50 characters is no
-    verdict), numbers by the book's one format rule (``readable``)."""
+    verdict), numbers by the book's one format rule (``readable``), as the page's table
+    (``pagetable.to_html``: one header row, a numbered ``caption``, words never broken, a box of
+    its own that scrolls sideways); the plain-text form is pandas' own."""
     from IPython.display import display
+    shown = readable(df)
+    text = pagetable.default_caption(df) if caption is None else caption
     with pd.option_context("display.max_rows", None, "display.max_columns", None,
                            "display.max_colwidth", None):
-        display(readable(df))
+        plain = repr(shown)
+    display({"text/plain": plain, "text/html": pagetable.to_html(shown, text)}, raw=True)
 
 
 ACCURACY_WORDS = ("acc", "test", "train", "gap", "points", "%")

@@ -14,7 +14,7 @@ from ..analyses import sharpness
 from ..core import data as lbsm_data
 from ..core import models, paper
 from ..core.constants import DATASET_NAMES
-from ..experiments import profiles
+from ..experiments import profiles, readings
 from ..train import protocol as training
 from ..experiments.plans import data_ready, dataset_of
 from .captions import deviations, per_net
@@ -82,6 +82,7 @@ def profile_table(P: profiles.Profile) -> pd.DataFrame:
                      "precision": plan.precision,
                      "data": "ready" if data_ready(dataset_of(n)) else
                      f"needs data: {DATASET_NAMES[dataset_of(n)]}",
+                     "readings of what the paper leaves open": "; ".join(plan_readings(P, n)),
                      "deviations from the paper": "; ".join(deviations(P, n)) or "none"})
     return pd.DataFrame(rows).set_index("net")
 
@@ -113,8 +114,8 @@ def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
     ks = inspect.signature(sharpness.keskar_sharpness).parameters
     net = P.sensitivity.net if P.sensitivity else next(iter(P.nets), "F1")
     rows = [
-        ("L-BFGS-B start point", "lbsm.sharpness.maximize_in_box(start=)", box["start"].default,
-         "sign", "sensitivity: start"),
+        ("L-BFGS-B start point", "Profile.sharpness_start (lbsm.sharpness.maximize_in_box(start=))",
+         box["start"].default, P.sharpness_start, "sensitivity: start"),
         ("L-BFGS-B iterations", "Profile.sharpness_iters", 10, P.sharpness_iters,
          "sensitivity: iters"),
         ("L-BFGS-B stopping tolerances", "lbsm.sharpness.maximize_in_box(tol=)", box["tol"].default,
@@ -131,13 +132,43 @@ def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
          P.nets[net].precision if net in P.nets else cfg["precision"], "sensitivity: precision"),
         ("stop rule", "TrainConfig.stop", cfg["stop"], P.nets[net].stop if net in P.nets else cfg["stop"],
          "sensitivity: stop"),
-        ("plateau rule: patience, threshold (absolute), cap", "TrainConfig.patience / min_delta / epochs",
+        ("plateau rule: patience, threshold (absolute), cap",
+         "TrainConfig.patience / NetPlan.min_delta / epochs",
          f"{cfg['patience']} epochs, {cfg['min_delta']:g}", f"{cfg['patience']} epochs, "
-         f"{cfg['min_delta']:g}, cap {P.nets[net].sb_epochs if net in P.nets else cfg['epochs']}",
+         f"{min_delta(P, net):g}, cap {P.nets[net].sb_epochs if net in P.nets else cfg['epochs']}",
          "sensitivity: stop"),
     ]
     return pd.DataFrame(rows, columns=["choice", "where in the code", "default", f"profile {P.name}",
                                        "measured in"]).set_index("choice").astype(str)
+
+
+def min_delta(P: profiles.Profile, net: str) -> float:
+    """The plateau rule's threshold ``net``'s runs use under ``P``."""
+    plan = P.nets.get(net)
+    return plan.min_delta if plan and plan.min_delta is not None else training.TrainConfig.min_delta
+
+
+def plan_readings(P: profiles.Profile, net: str) -> list[str]:
+    """The readings ``P``'s plan for ``net`` applies (the paper leaves each open; the setup
+    chapter's readings table gives the reasons)."""
+    plan = P.net(net)
+    out = []
+    if plan.stop == "plateau":
+        d = min_delta(P, net)
+        improve = "no new minimum" if d == 0 else f"no decrease by more than {d:g}"
+        out.append(f"stop: {improve} of the training loss in {training.TrainConfig.patience} "
+                   f"epochs, final iterate, cap {plan.sb_epochs}")
+    start = "y = 0" if P.sharpness_start == "zero" else "the gradient-sign vertex"
+    out.append(f"Metric 2.1 from {start}, {P.sharpness_iters} L-BFGS-B iterations, on "
+               f"{P.sharpness_examples(net) or 'all'} training examples")
+    return out
+
+
+def readings_table() -> pd.DataFrame:
+    """The readings adopted before the recompute (:mod:`lbsm.experiments.readings`), one row per
+    choice the paper leaves open: what the book does, why, and what the sensitivity chapter shows
+    instead."""
+    return readings.frame().set_index("choice the paper leaves open")
 
 
 def table1_text(t1: pd.DataFrame) -> dict:

@@ -53,8 +53,8 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
     missing.update({n: dataset_of(n) for n in absent
                     if n in models.NETWORKS and n not in missing and not data_ready(dataset_of(n))})
     needs = sorted({DATASET_NAMES.get(missing[n], missing[n]) for n in absent if n in missing})
-    if not done:
-        status = "needs data" if needs else "not run"
+    if not done:  # "needs data" only when data is all that is missing (C1 and C2 need compute)
+        status = "needs data" if needs and all(n in missing for n in absent) else "not run"
     elif absent or devs:
         status = "partial"
     else:
@@ -65,6 +65,9 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
     if needs:
         notes.append(f"needs data: {', '.join(needs)}")
     other = [n for n in absent if n not in missing]
+    if other and not done:
+        notes.append(f"needs compute only: {', '.join(other)} (the data is here; the paper profile "
+                     "runs it)")
     declared = declared_nets(T.profile.name) if T else ()
     trained = T.pairs if T else {}
     skipped = [n for n in other if n in trained]  # trained, but this analysis skips it

@@ -136,7 +136,8 @@ def rise_table(curves: pd.DataFrame, kind: str = "linear") -> pd.DataFrame:
         h, sb, lb = first_rises(c[["alpha", "loss"]])
         ref = _paper_rise(f"{key}_{net}", h) or (float("nan"), float("nan"))
         rows.append({"net": net, "seed": int(seed), "step h": h, "beyond SB": sb, "beyond LB": lb,
-                     "LB - SB": lb - sb, "beyond SB (paper)": ref[0], "beyond LB (paper)": ref[1]})
+                     "log10(LB / SB)": math.log10(lb / sb) if lb > 0 and sb > 0 else float("nan"),
+                     "beyond SB (paper)": ref[0], "beyond LB (paper)": ref[1]})
     return pd.DataFrame(rows).set_index(["net", "seed"]) if rows else pd.DataFrame()
 
 

@@ -56,8 +56,11 @@ def findings(rows: list[dict], profile: str) -> "HTML":
     ran = paper_rows[paper_rows.verdict != "not run"]
     items = [f"Profile <code>{html.escape(profile)}</code>: {len(ran)} of the paper's "
              f"{len(paper_rows)} (artifact, network) panels ran."]
-    for v, what in (("reproduced", "<b>Reproduced</b> (resolved, within the paper's ±2 sd)"),
-                    ("same direction", "<b>Same direction</b> (resolved, numbers outside)"),
+    for v, what in (("reproduced", "<b>Reproduced</b> (resolved, within the paper's ±2 sd where it "
+                                   "gives an sd, else within the stated tolerance of its plotted value "
+                                   "or range)"),
+                    ("same direction", "<b>Same direction</b> (resolved; numbers outside the band, or "
+                                       "no paper number to compare)"),
                     ("inconclusive", "<b>Inconclusive</b> (not resolved, or not the paper's protocol)"),
                     ("contradicts", "<b>Contradicts</b> the paper")):
         d = ran[ran.verdict == v]
@@ -157,17 +160,24 @@ def subspace_kinds_text(kinds: pd.DataFrame) -> dict:
             "kinds_sentence": sentence}
 
 
-def hessian_text(h: pd.DataFrame) -> dict:
-    """Glue-ready sentence: LB/SB ratio of the top eigenvalue and of the trace per network."""
+def hessian_text(h: pd.DataFrame, P=None) -> dict:
+    """Glue-ready sentence: LB/SB ratio of the top eigenvalue and of the trace per network; with the
+    profile ``P``, the training examples the Hessian and Metric 2.1 average over."""
+    examples = {}
+    if P is not None:
+        examples = {"hess_examples": f"{P.hessian_subset:,}" if P.hessian_subset else "all",
+                    "sharp_examples": ", ".join(f"{P.sharpness_examples(n):,} ({n})"
+                                                if P.sharpness_examples(n) else f"all ({n})"
+                                                for n in P.nets)}
     if h.empty:
-        return {"hess_sentence": "not computed"}
+        return {"hess_sentence": "not computed", **examples}
     m = h.groupby(["net", "regime"], sort=False)[["lambda_1", "trace"]].mean()
     parts = [f"{net}: top eigenvalue {m.loc[(net, 'LB'), 'lambda_1']:.3g} (LB) vs "
              f"{m.loc[(net, 'SB'), 'lambda_1']:.3g} (SB), trace {m.loc[(net, 'LB'), 'trace']:.3g} vs "
              f"{m.loc[(net, 'SB'), 'trace']:.3g}"
              for net in m.index.get_level_values(0).unique()
              if (net, "LB") in m.index and (net, "SB") in m.index]
-    return {"hess_sentence": "; ".join(parts) or "not computed"}
+    return {"hess_sentence": "; ".join(parts) or "not computed", **examples}
 
 
 # --------------------------------------------------------------------------- interpolation chapter
@@ -239,10 +249,16 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
         + [f"{net} is not a network of the paper's {', '.join(figs)} (which show F2 and C1): its rows "
            "are extensions, not reproductions" for net, figs in extra.items()]) \
         or "every network shown is one the paper shows"
-    out["knee_sentence"] = "; ".join(
-        f"{n}: {r['knee (ours)']:,.0f} ({r['knee / training set (ours)']:.1%} of its training set; "
-        f"paper {r['paper net']}: {r['knee (paper, stated)']:,.0f}, "
-        f"{r['knee / training set (paper)']:.1%})" for n, r in knees.iterrows()) or "not computed"
+    def knee_of(n, r):
+        paper_part = (f"paper {r['paper net']}: {r['knee (paper, stated)']:,.0f}, "
+                      f"{r['knee / training set (paper)']:.1%} of its training set")
+        if r["slope after (points per decade)"] == 0:  # the fit found no drop: no knee to compare
+            return (f"{n}: no drop in test accuracy up to the largest batch size tried, "
+                    f"{r['knee (ours)']:,.0f} ({r['knee / training set (ours)']:.1%} of its training "
+                    f"set), so no knee within the range to set beside the paper's ({paper_part})")
+        return (f"{n}: {r['knee (ours)']:,.0f} ({r['knee / training set (ours)']:.1%} of its "
+                f"training set; {paper_part})")
+    out["knee_sentence"] = "; ".join(knee_of(n, r) for n, r in knees.iterrows()) or "not computed"
     parts = []
     for net in f5.nets:
         d = f5.data[f5.data.net == net].sort_values("sb_epoch")
@@ -356,3 +372,18 @@ def robust_text(R: Result) -> dict:
 # --------------------------------------------------------------------------- sensitivity chapter
 
 
+
+
+# --------------------------------------------------------------------------- the decisive campaign
+def campaign_text(progress) -> dict:
+    """Glue-ready sentence on a campaign's progress (:class:`lbsm.pipeline.campaign.Progress`):
+    k of n trials published, and how to go on."""
+    name, done, n, command = progress.name, progress.done, progress.total, progress.command
+    if not done:
+        return {"campaign_sentence": f"No trial of `{name}` is published yet (0 of {n}); "
+                                     f"`{command}` computes them."}
+    left = n - len(done)
+    more = (f" {left} more {'trial is' if left == 1 else 'trials are'} to come; `{command}` "
+            "continues the campaign." if left else " The campaign is complete.")
+    return {"campaign_sentence": f"{len(done)} of {n} trials of `{name}` are published (seeds "
+                                 f"{', '.join(map(str, done))}); the verdicts below are on those.{more}"}

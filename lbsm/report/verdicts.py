@@ -6,12 +6,12 @@ here once. Each rule can fail, and each carries its uncertainty in its evidence 
 Outcomes (``VERDICTS``):
 
 * ``reproduced``: the claim (the inequality the artifact is about) is resolved in the paper's
-  direction, and every number of the artifact is within the paper's mean +- 2 sd (train and
-  test) or, where the paper gives no sd, within a stated magnitude tolerance of its plotted
-  values (``PARAMETRIC_TOL_DECADES``); where the paper has no number for the network (an
-  extension row) the claim alone decides.
+  direction, and every number of the artifact is within the paper's mean +- 2 sd (where the paper
+  gives an sd) or within the stated tolerance of its plotted values or stated range (where it
+  gives none: ``PARAMETRIC_TOL_DECADES``, the distance ratio's 3-10).
 * ``same direction``: the claim is resolved in the paper's direction, but some number is outside
-  the paper's band.
+  the paper's band, or the paper gives no number to compare (an extension row, the Hessian): a
+  claim without a paper number can hold or fail, never be reproduced.
 * ``inconclusive``: the claim is not resolved beyond seed noise (``ALPHA``), fewer than
   ``MIN_SEEDS`` seeds, a tie inside a stated tolerance, a sharpness solve that stopped before its
   iterations without reaching a stationary point, or runs that are not at the paper's scale and
@@ -22,9 +22,11 @@ Outcomes (``VERDICTS``):
   network is in the ``paper`` profile only), ``not in profile``.
 
 "Resolved" is a two-sided one-sample t-test over seeds of the per-seed paired difference (SB and
-LB of a trial share x0): of test SB - test LB, of log10(LB / SB) for sharpness and eigenvalues, of
-the two rises for the parametric plots; p < ``ALPHA`` and the sign of the mean decide. Each
-evidence sentence gives mean +- sd, n and p.
+LB of a trial share x0): of test SB - test LB for accuracies, and of the log10 ratio for every
+positive ratio-scale quantity (sharpness, eigenvalues, the parametric plots' rises, distances);
+p < ``ALPHA`` and the sign of the mean decide. Each evidence sentence gives mean +- sd, n and p,
+and an unresolved one how many trials would resolve a difference of its size with 80 % power
+(:meth:`Paired.trials_needed`).
 
 ``kind`` separates the paper's own panels (``paper``: the networks the paper shows the artifact
 for) from our additions (``extension``: another network in a panel, F1 standing in for F2, the
@@ -49,6 +51,7 @@ VERDICTS = ("reproduced", "same direction", "inconclusive", "contradicts", "not 
 KINDS = ("paper", "extension")
 ALPHA = 0.05                 # significance of the paired test over seeds
 MIN_SEEDS = 3                # fewer seeds: inconclusive
+POWER = 0.8                  # an unresolved difference: the trials that would resolve it this often
 DECAY_TOL = 0.5              # Fig. 2: "no peak and decay" = LB's best epoch <= 0.5 points above its last
 PARAMETRIC_TOL_DECADES = 0.5  # Figs. 3/7: our rise within a factor 10^0.5 of the paper's plotted one
 EQUIV_ACC = 0.5              # E.3 "no notable change": test accuracy within +- 0.5 points ...
@@ -119,12 +122,42 @@ class Paired:
         h = scipy.stats.t.ppf(0.5 + level / 2, self.n - 1) * self.sd / math.sqrt(self.n)
         return (self.mean - h, self.mean + h)
 
+    def power(self, n: int) -> float:
+        """The power of this test with ``n`` trials against a true mean difference equal to the
+        observed mean, at the observed sd (two-sided, ``ALPHA``; the noncentral t)."""
+        if n < 2 or not (np.isfinite(self.sd) and self.sd > 0 and np.isfinite(self.mean)):
+            return math.nan
+        df, nc = n - 1, abs(self.mean) / self.sd * math.sqrt(n)
+        t = scipy.stats.t.ppf(1 - ALPHA / 2, df)
+        return float(scipy.stats.nct.sf(t, df, nc) + scipy.stats.nct.cdf(-t, df, nc))
+
+    def trials_needed(self, power: float = POWER, most: int = 100_000) -> int | None:
+        """The fewest trials (>= ``MIN_SEEDS``) whose test resolves a difference of the observed
+        size at the observed sd with ``power`` (None: no difference to resolve, or more than
+        ``most``)."""
+        if math.isnan(self.power(2)) or self.mean == 0:
+            return None
+        lo, hi = MIN_SEEDS, MIN_SEEDS
+        while self.power(hi) < power:          # double, then bisect: power grows with n
+            lo, hi = hi, hi * 2
+            if hi > most:
+                return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (mid + 1, hi) if self.power(mid) < power else (lo, mid)
+        return lo
+
     def text(self, digits: int = 2, unit: str = "") -> str:
         if self.n == 0:
             return "no values"
         sd = f" ± {self.sd:.{digits}f}" if np.isfinite(self.sd) else ""
         p = f", p = {self.p:.2g}" if np.isfinite(self.p) else ""
-        return f"{self.mean:+.{digits}f}{sd}{unit} (n = {self.n}{p})"
+        out = f"{self.mean:+.{digits}f}{sd}{unit} (n = {self.n}{p}"
+        if self.direction == 0 and self.n >= 2:
+            need = self.trials_needed()
+            out += (f"; about {need} trials would resolve a difference of this size with "
+                    f"{POWER:.0%} power" if need else "; no difference to resolve")
+        return out + ")"
 
 
 def _log_ratios(pairs) -> list[float]:
@@ -145,7 +178,8 @@ def decide(directions: list[int], within: bool | None, problems: list[str]) -> s
         return "contradicts"
     if not directions or any(d == 0 for d in directions):
         return "inconclusive"
-    return "same direction" if within is False else "reproduced"
+    # reproduced needs the paper's numbers: a claim it gives none for can hold, never reproduce
+    return "reproduced" if within is True else "same direction"
 
 
 def kind_of(artifact: str, net: str) -> str:

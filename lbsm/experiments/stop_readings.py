@@ -1,0 +1,87 @@
+"""Table 2 under every reading of "until the loss function ceased to improve", from the stored
+histories alone (no run is trained again).
+
+Training is the same whatever rule stops it (the rule only decides when to break), so a rule that
+stops a run earlier than the rule it ran under stops it at a point of the same history: its
+stopping epoch, and the test accuracy there, are read off ``history.csv``. A rule that would have
+gone on longer cannot be read off; its cells are missing and say so. The readings
+(:data:`READINGS`): the adopted one (no new minimum in 5 epochs, ``lbsm.experiments.readings``),
+Keras' ``EarlyStopping`` defaults (patience 0), the earlier absolute threshold (1e-4 in 5
+epochs), and the best-loss iterate of the run as it ran (the iterate Keras 2.2.3's
+``restore_best_weights`` would keep).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..core.store import Store
+from ..train.protocol import plateaued
+from . import profiles
+from .plans import Runs
+from .trials import trained
+
+
+@dataclass(frozen=True)
+class StopReading:
+    name: str
+    patience: int | None    # None: not a stop rule but the best-loss iterate of the run as it ran
+    min_delta: float = 0.0
+
+
+READINGS = (StopReading("no new minimum in 5 epochs (adopted)", 5, 0.0),
+            StopReading("Keras defaults: patience 0", 0, 0.0),
+            StopReading("decrease > 1e-4 in 5 epochs (earlier)", 5, 1e-4),
+            StopReading("best training loss of the run", None))
+
+
+def stop_epoch(history: pd.DataFrame, r: StopReading) -> int | None:
+    """The epoch at which reading ``r`` stops a run whose per-epoch record is ``history`` (epoch 0
+    = x0 included), or None when the history ends before the rule would stop it (the run stopped
+    under a rule that ends sooner, or at its cap). The best-iterate reading gives the epoch of the
+    lowest training loss."""
+    h = history[history.epoch > 0].sort_values("epoch")
+    if h.empty:
+        return None
+    if r.patience is None:
+        return int(h.loc[h.train_loss.idxmin(), "epoch"])
+    rows = [{"train_loss": float("nan")}]
+    for _, row in h.iterrows():
+        rows.append({"train_loss": row.train_loss})
+        # patience 0: no improvement in the last epoch alone (Keras' wait >= patience at once)
+        if (r.patience == 0 and len(rows) > 2 and rows[-1]["train_loss"] >= min(
+                x["train_loss"] for x in rows[1:-1]) - r.min_delta) or (
+                r.patience > 0 and plateaued(rows, r.patience, r.min_delta)):
+            return int(row.epoch)
+    return None
+
+
+def ran_under(config, r: StopReading) -> bool:
+    """Whether a run's config is reading ``r``'s plateau rule."""
+    return (config.stop == "plateau" and r.patience is not None
+            and (config.patience, config.min_delta) == (r.patience, r.min_delta))
+
+
+def frame(P: profiles.Profile, runs: Runs, store: Store) -> pd.DataFrame:
+    """One row per (reading, net, seed): the SB and LB stopping epochs and test (and train)
+    accuracies under that reading, read off the stored histories; NaN where a history is too
+    short to say."""
+    T = trained(P, runs)
+    rows = []
+    for r in READINGS:
+        for net in T.nets:
+            for sb, lb in T.pairs[net]:
+                row = {"reading": r.name, "net": net, "seed": sb.config.seed}
+                for regime, run in (("sb", sb), ("lb", lb)):
+                    e = stop_epoch(run.history, r)
+                    if e is None and ran_under(run.config, r):  # its own rule: it ran to its cap
+                        e = int(run.history.epoch.iloc[-1])
+                    at = run.history.set_index("epoch").loc[e] if e is not None else None
+                    R = regime.upper()
+                    row[f"stop epoch {R}"] = e
+                    row[f"test accuracy {R}"] = float(at.test_acc) if at is not None else float("nan")
+                    row[f"train accuracy {R}"] = float(at.train_acc) if at is not None else float("nan")
+                rows.append(row)
+    return pd.DataFrame(rows, columns=["reading", "net", "seed"] + [
+        f"{q} {R}" for R in ("SB", "LB") for q in ("stop epoch", "test accuracy", "train accuracy")])

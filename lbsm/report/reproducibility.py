@@ -1,0 +1,79 @@
+"""The book's reproducibility summary, in the form ML Reproducibility Challenge reports use: the
+scope (the paper's claims), the methodology, one generated sentence per claim with its answer,
+number, uncertainty and n beside the paper's, and what the rest would need.
+
+Every sentence is generated from the verdict rows (:mod:`lbsm.report.verdicts`) and the runs
+behind them; nothing here is typed by hand but the names of the parts.
+"""
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..core.catalog import ARTIFACTS
+from .verdicts import ALPHA, MIN_SEEDS, POWER, claim
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
+
+ANSWERS = {"reproduced": "reproduced", "same direction": "holds in the paper's direction",
+           "inconclusive": "not decided", "contradicts": "contradicted"}
+
+
+def claim_sentences(rows: list[dict]) -> list[str]:
+    """One sentence per (artifact of the paper's, network) that ran: the claim, the answer and its
+    evidence (ours with sd, n and p, the paper's numbers), paper panels first, in the book's order."""
+    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    ran = df[(df.kind == "paper") & (df.verdict != "not run")]
+    order = {a[0]: i for i, a in enumerate(ARTIFACTS)}
+    ran = ran.assign(o=ran.artifact.map(order)).sort_values(["o", "net"], kind="stable")
+    return [f"<b>{html.escape(r.artifact)}, {html.escape(r.net)}</b>: {html.escape(claim(r.artifact))}"
+            f": <b>{ANSWERS[r.verdict]}</b> ({html.escape(r.verdict)}). {html.escape(r.evidence)}."
+            for r in ran.itertuples()]
+
+
+def not_run_lines(rows: list[dict]) -> list[str]:
+    """The paper's panels that did not run, one line per reason (e.g. "needs a GPU: in the paper
+    profile, not in cpu"), with the panels it covers."""
+    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    miss = df[(df.kind == "paper") & (df.verdict == "not run")]
+    out = []
+    for why, g in miss.groupby("evidence", sort=False):
+        panels = "; ".join(f"{a} ({', '.join(h.net)})" for a, h in g.groupby("artifact", sort=False))
+        out.append(f"<b>{html.escape(why)}</b>: {len(g)} panels: {html.escape(panels)}")
+    return out
+
+
+def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "HTML":
+    """The reproducibility summary box: scope, methodology, results (one sentence per claim that
+    ran), and what the rest needs (per reason, and the command that computes it). ``gap``: the
+    computed gap chapter (its trials give the networks run and the trials per configuration)."""
+    from IPython.display import HTML
+    nets_run = gap.trained.nets
+    trials = max((len(p.seeds) for p in gap.profile.nets.values()), default=0)
+    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    paper_rows = df[df.kind == "paper"]
+    ran = paper_rows[paper_rows.verdict != "not run"]
+    counts = ran.verdict.value_counts()
+    scope = (f"The paper's claims as {len(paper_rows)} (artifact, network) panels: its Tables 2-4, "
+             f"6 and 7, Figures 2-7, the distance ratio and Section E.3, on the six networks of its "
+             f"Table 1. Under profile <code>{html.escape(profile)}</code>, {len(ran)} of them ran "
+             f"(networks {', '.join(nets_run) or 'none'}).")
+    method = (f"{trials} trials per configuration where the chapters say so (SB and LB of a trial "
+              f"share their initial weights); a claim is resolved by a paired t-test over trials "
+              f"(p &lt; {ALPHA:g}, at least {MIN_SEEDS} trials), accuracies as differences and "
+              "every ratio-scale quantity as a log ratio; <i>reproduced</i> also needs our numbers "
+              "within the paper's band; an unresolved claim says how many trials would resolve it "
+              f"({POWER:.0%} power). Readings of what the paper leaves open: the setup chapter.")
+    tally = ", ".join(f"{n} {v}" for v, n in counts.items()) or "none"
+    results = "".join(f"<li>{s}</li>" for s in claim_sentences(rows))
+    rest = "".join(f"<li>{s}</li>" for s in not_run_lines(rows))
+    cmds = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in commands.items())
+    return HTML(
+        "<div class='admonition tip lbsm-repro'><p class='admonition-title'>Reproducibility summary</p>"
+        f"<p><b>Scope.</b> {scope}</p><p><b>Methodology.</b> {method}</p>"
+        f"<p><b>Results</b> ({tally}):</p><ul>{results}</ul>"
+        f"<p><b>What the rest needs.</b></p><ul>{rest}</ul>"
+        f"<p><b>Commands.</b></p><ul>{cmds}</ul></div>")
