@@ -25,6 +25,7 @@ from lbsm.core.files import save_json, sha256, write_atomic
 from lbsm.core.records import RUN_FILES, seal_meta
 from lbsm.core.store import DamagedError, Store
 from lbsm.experiments import parameters
+from test_integrity import run_main  # the CLI's exit code and output (one definition)
 
 REPO = Path(__file__).resolve().parent.parent
 HEAD = "epoch,train_loss,train_acc,test_loss,test_acc,minibatch_loss,seconds"
@@ -75,15 +76,6 @@ def reseal(path: Path, meta: dict | None = None) -> None:
 def to_crlf(run_dir: Path) -> None:
     for f in run_dir.iterdir():
         f.write_bytes(f.read_bytes().replace(b"\n", b"\r\n"))
-
-
-def run_main(capsys, *args):
-    try:
-        rc = cli.main([str(a) for a in args])
-    except SystemExit as e:  # argparse's usage errors
-        rc = e.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def git(*args) -> str:
