@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from lbsm import cli
 from lbsm.core import datadir, files, parts, validate
 from lbsm.core.files import save_json, sha256, write_atomic
 from lbsm.core.records import RUN_FILES, seal_meta

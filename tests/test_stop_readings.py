@@ -30,6 +30,21 @@ def test_a_reading_that_would_run_longer_cannot_be_read_off():
     assert stop_epoch(history([]), READINGS[0]) is None
 
 
+def test_a_run_the_cap_ended_is_ended_by_the_cap_under_every_reading():
+    """LB's loss falls every epoch up to the cap: no reading fires, all stop at the cap; a run the
+    plateau rule stopped cannot say where a rule that runs longer would have stopped it."""
+    from lbsm.experiments.stop_readings import read_off
+    from lbsm.train.config import TrainConfig
+    falling = history([1.0 / (k + 1) for k in range(12)])
+    cfg = TrainConfig("F1", 6000, epochs=12, stop="plateau", min_delta=0.0)
+    for r in READINGS[:3]:
+        assert read_off(falling, cfg, "cap", r) == 12
+    assert read_off(falling, cfg, "cap", READINGS[3]) == 12       # the best loss is the last
+    short = history(LOSSES[:9])
+    assert read_off(short, TrainConfig("F1", 256, stop="plateau"), "plateau", READINGS[0]) is None
+    assert read_off(short, cfg, "plateau", READINGS[0]) == 9       # its own rule: where it stopped
+
+
 def frame(gap, n=6, missing_lb=0):
     rng = np.random.default_rng(0)
     noise = rng.normal(0, 0.05, n)

@@ -4,7 +4,8 @@ histories alone (no run is trained again).
 Training is the same whatever rule stops it (the rule only decides when to break), so a rule that
 stops a run earlier than the rule it ran under stops it at a point of the same history: its
 stopping epoch, and the test accuracy there, are read off ``history.csv``. A rule that would have
-gone on longer cannot be read off; its cells are missing and say so. The readings
+gone on longer cannot be read off (its cells are missing), unless the cap ended the run: every
+reading shares the cap, so one that never fires in that history stops at the cap too. The readings
 (:data:`READINGS`): the adopted one (no new minimum in 5 epochs, ``lbsm.experiments.readings``),
 Keras' ``EarlyStopping`` defaults (patience 0), the earlier absolute threshold (1e-4 in 5
 epochs), and the best-loss iterate of the run as it ran (the iterate Keras 2.2.3's
@@ -63,6 +64,16 @@ def ran_under(config, r: StopReading) -> bool:
             and (config.patience, config.min_delta) == (r.patience, r.min_delta))
 
 
+def read_off(history: pd.DataFrame, config, stopped_by: str | None, r: StopReading) -> int | None:
+    """Where reading ``r`` stops a stored run: :func:`stop_epoch` on its history; a rule that
+    never fires there stops at the run's last epoch when the cap ended the run (every reading shares
+    the cap) or when it is the run's own rule; else None (the history is too short to say)."""
+    e = stop_epoch(history, r)
+    if e is None and len(history) and (stopped_by == "cap" or ran_under(config, r)):
+        e = int(history.epoch.iloc[-1])
+    return e
+
+
 def frame(P: profiles.Profile, runs: Runs, store: Store) -> pd.DataFrame:
     """One row per (reading, net, seed): the SB and LB stopping epochs and test (and train)
     accuracies under that reading, read off the stored histories; NaN where a history is too
@@ -74,9 +85,7 @@ def frame(P: profiles.Profile, runs: Runs, store: Store) -> pd.DataFrame:
             for sb, lb in T.pairs[net]:
                 row = {"reading": r.name, "net": net, "seed": sb.config.seed}
                 for regime, run in (("sb", sb), ("lb", lb)):
-                    e = stop_epoch(run.history, r)
-                    if e is None and ran_under(run.config, r):  # its own rule: it ran to its cap
-                        e = int(run.history.epoch.iloc[-1])
+                    e = read_off(run.history, run.config, run.meta.get("stopped_by"), r)
                     at = run.history.set_index("epoch").loc[e] if e is not None else None
                     R = regime.upper()
                     row[f"stop epoch {R}"] = e
