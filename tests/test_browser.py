@@ -32,6 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PAGES = [f"book/{c}" for c in CHAPTERS]  # every chapter of the toc (lbsm.core.catalog)
 WITH_MATH = {"book/interpolation", "book/sharpness", "book/remedies", "book/small_batches"}
+# chapters with verdicts open with their result; the landing page with the reproducibility summary
+WITH_RESULT = {f"book/{c}" for c in ("gap", "interpolation", "sharpness", "small_batches", "remedies",
+                                      "beyond")} | {"book/intro"}
+RESULT_JS = """
+const el = Array.from(document.querySelectorAll('main p, main .admonition-title')).find(
+  e => /^(Result\.|Reproducibility summary)/.test(e.innerText.trim()) && e.innerText.trim().length > 40
+       || e.innerText.trim() === 'Reproducibility summary');
+return el ? el.getBoundingClientRect().top + window.scrollY : null;"""
 WIDTHS = (1366, 400)  # a laptop and a phone: every layout check runs at both
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 MIN_PT = 8  # the smallest figure text a reader is shown, in pt at the size the page shows it
@@ -199,5 +207,8 @@ def test_page_reads_at_a_glance(site, browser, page, width):
             assert f["dpi"] == f["dpi"] and f["font"] == f["font"], f"{page}: no dpi / text size on {f['src']}"
             pt = f["font"] * f["dpi"] * f["shown"] / (96 * f["natural"])  # pt as the page shows it
             assert pt >= MIN_PT, f"{page} at {width} px: text of {f['src']} shown at {pt:.2f} pt"
+        if page in WITH_RESULT and width > 1000:  # the answer on the first screen, before the method
+            top = d.execute_script(RESULT_JS)
+            assert top is not None and top < 900, f"{page}: no result sentence on the first screen ({top})"
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -77,3 +77,29 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "H
         f"<p><b>Results</b> ({tally}):</p><ul>{results}</ul>"
         f"<p><b>What the rest needs.</b></p><ul>{rest}</ul>"
         f"<p><b>Commands.</b></p><ul>{cmds}</ul></div>")
+
+
+def first_clause(evidence: str) -> str:
+    """The evidence up to its first "; " outside parentheses (ours, before the paper's numbers)."""
+    depth = 0
+    for i, ch in enumerate(evidence):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and evidence.startswith("; ", i):
+            return evidence[:i]
+    return evidence
+
+
+def chapter_result(rows: list[dict]) -> dict:
+    """The chapter's answer for its opening line (``chapter_result``): per artifact and network that
+    ran, the verdict and the first clause of its evidence (ours against the paper's), the paper's
+    own panels first; the panels that did not run are counted, not listed."""
+    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    ran = df[df.verdict != "not run"].sort_values("kind", kind="stable",
+                                                  key=lambda k: k.map({"paper": 0, "extension": 1}))
+    parts = [f"{r.artifact} ({r.net}{', extension' if r.kind == 'extension' else ''}): "
+             f"{r.verdict}, {first_clause(r.evidence)}" for r in ran.itertuples()]
+    missing = int((df.verdict == "not run").sum())
+    text = "; ".join(parts) if parts else "nothing ran under this profile"
+    if missing:
+        text += f" ({missing} of the paper's panels did not run: the verdict table says why)"
+    return {"chapter_result": text}

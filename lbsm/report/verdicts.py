@@ -280,6 +280,21 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return df.set_index(["artifact", "net"])
 
 
+def folded(rows: list[dict]) -> pd.DataFrame:
+    """:func:`frame` of the rows that ran, then one row per reason for the panels that did not
+    (e.g. "needs a GPU"), listing them: the landing page's table, readable at a glance."""
+    ran = [r for r in rows if r["verdict"] != "not run"]
+    out = frame(ran).reset_index()
+    for why, g in pd.DataFrame([r for r in rows if r["verdict"] == "not run"],
+                               columns=["artifact", "net", "kind", "verdict", "evidence"]
+                               ).groupby("evidence", sort=False):
+        panels = "; ".join(f"{a} ({', '.join(h.net)})" for a, h in g.groupby("artifact", sort=False))
+        out.loc[len(out)] = {"artifact": f"{len(g)} panels", "net": ", ".join(dict.fromkeys(g.net)),
+                             "kind": "/".join(dict.fromkeys(g.kind)), "verdict": "not run",
+                             "claim": why, "evidence": panels}
+    return out.set_index(["artifact", "net"])
+
+
 def counts(rows: list[dict]) -> dict:
     """Glue-ready counts per kind and outcome: ``v_paper_reproduced``, ``v_extension_inconclusive``,
     ..., ``v_paper_total``, ``v_total``."""

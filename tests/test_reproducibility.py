@@ -1,0 +1,39 @@
+"""The landing page's summary and each chapter's opening line, generated from hand-made verdict
+rows: what they say follows the rows, and the panels that did not run fold into one line each."""
+from lbsm.report import reproducibility, verdicts
+
+ROWS = [verdicts.row("Table 2", "F1", "inconclusive",
+                     "test SB 97.99 vs LB 97.81, gap +0.18 ± 0.25 points (n = 5, p = 0.18; about 18 "
+                     "trials would resolve it); paper 98.03 ± 0.07 vs 97.81 ± 0.07"),
+        verdicts.row("Figure 3", "F1", "reproduced", "log10(LB / SB) +2.18 ± 0.51 (n = 5, p = 0.00068)"),
+        verdicts.row("Hessian spectrum", "F1", "same direction", "top eigenvalue LB 2.2 vs SB 0.53"),
+        verdicts.row("Table 2", "C1", "not run", "needs a GPU: in the paper profile, not in cpu"),
+        verdicts.row("Table 3", "C1", "not run", "needs a GPU: in the paper profile, not in cpu"),
+        verdicts.row("Table 2", "F2", "not run", "needs data: TIMIT")]
+
+
+def test_the_opening_line_gives_each_verdict_with_our_numbers_before_the_papers():
+    text = reproducibility.chapter_result(ROWS)["chapter_result"]
+    assert text.startswith("Table 2 (F1): inconclusive, test SB 97.99 vs LB 97.81, gap +0.18 ± 0.25 "
+                           "points (n = 5, p = 0.18; about 18 trials would resolve it);")
+    assert "paper 98.03" not in text and "Hessian spectrum (F1, extension): same direction" in text
+    assert text.index("Figure 3") < text.index("Hessian")          # the paper's panels first
+    assert text.endswith("(3 of the paper's panels did not run: the verdict table says why)")
+    assert reproducibility.chapter_result([])["chapter_result"] == "nothing ran under this profile"
+
+
+def test_not_run_panels_fold_into_one_line_per_reason():
+    t = verdicts.folded(ROWS)
+    ran, gone = t[t.verdict != "not run"], t[t.verdict == "not run"]
+    assert len(ran) == 3 and len(gone) == 2
+    gpu = gone[gone.claim.str.startswith("needs a GPU")].reset_index().iloc[0]
+    assert gpu.artifact == "2 panels" and gpu.net == "C1" and gpu.evidence == "Table 2 (C1); Table 3 (C1)"
+    lines = reproducibility.not_run_lines(ROWS)
+    assert len(lines) == 2 and "2 panels: Table 2 (C1); Table 3 (C1)" in lines[0]
+
+
+def test_one_sentence_per_paper_claim_that_ran():
+    sentences = reproducibility.claim_sentences(ROWS)
+    assert len(sentences) == 2                                      # the extension is not a claim
+    assert "<b>not decided</b>" in sentences[0] and "paper 98.03" in sentences[0]
+    assert "<b>reproduced</b>" in sentences[1]
