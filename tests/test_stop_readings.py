@@ -17,7 +17,7 @@ def history(losses=LOSSES):
 
 
 @pytest.mark.parametrize("reading, epoch", [
-    (StopReading("keras", 0, 0.0), 4),        # the first epoch without a new minimum (0.41 >= 0.4)
+    (READINGS[1], 4),                         # Keras' patience 0: the first epoch without a new minimum (0.41 >= 0.4)
     (StopReading("adopted", 5, 0.0), 10),     # epochs 6-10 never go below epoch 5's 0.39
     (StopReading("absolute", 5, 0.02), 8),    # epochs 4-8 never beat 0.4 by more than 0.02
     (StopReading("best", None), 11)])         # the lowest training loss of the run

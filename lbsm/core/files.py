@@ -5,7 +5,7 @@ a killed process leaves either the old file or the new one, never half of one; i
 the umask allows (a store may be shared by several users). Tensor files are loaded with
 ``weights_only=True``: nothing but tensors and plain containers is ever unpickled.
 
-A killed writer leaves its temporary file behind (``.NAME.HOST-PID.XXXX.tmp``): the next write
+A killed writer leaves its temporary file behind (``.NAME.HOST-PID.<random>.tmp``): the next write
 into that folder removes it once its process is gone (:func:`clean_stale_tmp`). Several files that
 must arrive together (an import) are staged in a hidden folder with a journal and renamed into
 place (:func:`publish_staged`); a process killed half-way leaves a folder the next call finishes

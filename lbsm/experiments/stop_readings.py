@@ -31,8 +31,10 @@ class StopReading:
     min_delta: float = 0.0
 
 
+# Keras stops after patience + 1 epochs without improvement; lbsm's plateau rule counts the epochs
+# themselves, so Keras' default patience 0 is patience 1 here
 READINGS = (StopReading("no new minimum in 5 epochs (adopted)", 5, 0.0),
-            StopReading("Keras defaults: patience 0", 0, 0.0),
+            StopReading("Keras defaults: patience 0", 1, 0.0),
             StopReading("decrease > 1e-4 in 5 epochs (earlier)", 5, 1e-4),
             StopReading("best training loss of the run", None))
 
@@ -47,14 +49,11 @@ def stop_epoch(history: pd.DataFrame, r: StopReading) -> int | None:
         return None
     if r.patience is None:
         return int(h.loc[h.train_loss.idxmin(), "epoch"])
-    rows = [{"train_loss": float("nan")}]
-    for _, row in h.iterrows():
-        rows.append({"train_loss": row.train_loss})
-        # patience 0: no improvement in the last epoch alone (Keras' wait >= patience at once)
-        if (r.patience == 0 and len(rows) > 2 and rows[-1]["train_loss"] >= min(
-                x["train_loss"] for x in rows[1:-1]) - r.min_delta) or (
-                r.patience > 0 and plateaued(rows, r.patience, r.min_delta)):
-            return int(row.epoch)
+    rows = [{"train_loss": float("nan")}]  # epoch 0 (x0), which the rule does not count
+    for epoch, loss in zip(h.epoch, h.train_loss):
+        rows.append({"train_loss": loss})
+        if plateaued(rows, r.patience, r.min_delta):
+            return int(epoch)
     return None
 
 
