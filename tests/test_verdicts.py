@@ -338,3 +338,20 @@ def test_every_verdict_row_states_its_claim_and_chapter():
     assert catalog.chapter_of("Table 9") is None and verdicts.claim("Table 9") == ""
     # every artifact of the catalog has a claim, or is a table the setup chapter lists
     assert {a for a, ch, *_ in catalog.ARTIFACTS if not verdicts.claim(a)} == {"Table 1", "Table 5"}
+
+
+def test_a_cap_that_is_the_reading_budget_is_judged_and_noted():
+    from types import SimpleNamespace as NS
+    from lbsm.experiments.profiles import NetPlan
+    from lbsm.train.protocol import TrainConfig
+    sb = NS(config=TrainConfig("F1", 256, stop="plateau", epochs=100), meta={"stopped_by": "plateau"},
+            status="done")
+    lb = NS(config=TrainConfig("F1", 6000, stop="plateau", epochs=100), meta={"stopped_by": "cap"},
+            status="done")
+    flagged = NetPlan(seeds=(0,), sb_epochs=100, lb_epochs=100, stop="plateau")
+    budget = NetPlan(seeds=(0,), sb_epochs=100, lb_epochs=100, stop="plateau", cap_is_budget=True)
+    assert "cap of 100" in verdicts.run_problems([sb, lb], flagged)[0]
+    assert verdicts.budget_note([sb, lb], flagged) == ""
+    assert verdicts.run_problems([sb, lb], budget) == []
+    assert verdicts.budget_note([sb, lb], budget).startswith("1 of 2 runs ended at the 100-epoch budget")
+    assert verdicts.budget_note([sb], budget) == ""  # nothing the cap ended: nothing to say

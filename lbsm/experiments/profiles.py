@@ -47,6 +47,10 @@ class NetPlan:
     # more per example than F1 on a CPU
     sharpness_subset: int | None = None
     landscape_subset: int | None = None
+    # the epoch cap is the run's budget (Keras fit's nb_epoch; see ``READINGS``): a plateau run
+    # the cap ends followed the protocol and is judged (its verdict says how many the cap ended);
+    # False: such a run is off-protocol and its verdicts are inconclusive
+    cap_is_budget: bool = False
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,8 @@ PROFILES["cpu-v2"] = dataclasses.replace(
     PROFILES["cpu"], name="cpu-v2",
     description="the cpu profile's F1 trials under the adopted readings (plateau rule with "
                 "min_delta 0, capped at 100 epochs; Metric 2.1 from y = 0), 20 trials",
-    nets={"F1": dataclasses.replace(PROFILES["cpu"].nets["F1"], seeds=TWENTY, min_delta=0.0)},
+    nets={"F1": dataclasses.replace(PROFILES["cpu"].nets["F1"], seeds=TWENTY, min_delta=0.0,
+                                        cap_is_budget=True)},
     sharpness_start="zero", small_batches=SmallBatches(), remedies=Remedies(), sensitivity=None,
     beyond=())
 

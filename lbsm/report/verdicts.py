@@ -238,7 +238,8 @@ def not_run(artifact: str, done, profile: str) -> list[dict]:
 # --------------------------------------------------------------------------- protocol checks
 def run_problems(runs, plan: profiles.NetPlan | None = None) -> list[str]:
     """Why runs are not at the paper's protocol for the trial-based artifacts: fixed epochs, a
-    data subset, a precision other than fp32, a run the epoch cap ended, a diverged run."""
+    data subset, a precision other than fp32, a run the epoch cap ended (unless ``plan`` reads the
+    cap as the run's budget, ``NetPlan.cap_is_budget``), a diverged run."""
     runs = list(runs)
     out = []
     stops = {r.config.stop for r in runs}
@@ -252,13 +253,24 @@ def run_problems(runs, plan: profiles.NetPlan | None = None) -> list[str]:
     if prec:
         out.append(f"precision {'/'.join(prec)}, not fp32")
     capped = [r for r in runs if r.meta.get("stopped_by") == "cap"]
-    if capped:
+    if capped and not (plan and plan.cap_is_budget):
         out.append(f"{len(capped)} of {len(runs)} runs ended by the cap of "
                    f"{capped[0].config.epochs} epochs before the plateau rule stopped them")
     diverged = [r for r in runs if r.status != "done"]
     if diverged:
         out.append(f"{len(diverged)} run(s) diverged")
     return out
+
+
+def budget_note(runs, plan: profiles.NetPlan | None) -> str:
+    """Where the cap is the runs' budget (``NetPlan.cap_is_budget``) and ended some of them, the
+    sentence a verdict's evidence carries about it ("" otherwise)."""
+    runs = list(runs)
+    capped = [r for r in runs if r.meta.get("stopped_by") == "cap"]
+    if not (capped and plan and plan.cap_is_budget):
+        return ""
+    return (f"{len(capped)} of {len(runs)} runs ended at the {capped[0].config.epochs}-epoch "
+            "budget, their loss still falling (the reading's nb_epoch)")
 
 
 # --------------------------------------------------------------------------- per artifact
