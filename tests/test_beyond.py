@@ -88,15 +88,26 @@ def test_a_method_resolved_below_sb_does_not_close():
     assert j["flat"] == "sharper than SB" and j["verdict"] == "same direction"  # a gap at a sharp minimum
 
 
-def test_a_method_not_resolved_below_sb_closes():
-    same = SB + pd.Series([0.1, -0.2, 0.15, -0.05, 0.0], index=SEEDS)
-    j = rb.judge(SB, same, SB_SHARP, SB_SHARP * pd.Series([1.1, 0.9, 1.2, 0.8, 1.0], index=SEEDS))
-    assert j["closes"] == "closes" and j["flat"] == "flat"
-    # neither difference resolved: the account is not tested (as the gap chapter reads it)
-    assert j["verdict"] == "inconclusive"
-    # an unresolved gap at a resolved-sharper minimizer: closes, but the account is not contradicted
-    j = rb.judge(SB, same, SB_SHARP, SB_SHARP * 100)
-    assert j["closes"] == "closes" and j["flat"] == "sharper than SB" and j["verdict"] == "inconclusive"
+def test_closing_is_shown_by_equivalence_not_by_an_unresolved_gap():
+    # every outcome of the rule from hand-made seeds, at F1's margin (half the paper's 0.22 points)
+    from lbsm.report import closing_rule as cr
+    m = cr.margin("F1")
+    assert m == pytest.approx(0.5 * (98.03 - 97.81))
+    tight = SB - pd.Series([0.01, -0.02, 0.015, -0.005, 0.0], index=SEEDS)   # within +-0.11, tight
+    j = rb.judge(SB, tight, SB_SHARP, SB_SHARP * pd.Series([1.1, 0.9, 1.2, 0.8, 1.0], index=SEEDS),
+                 margin=m)
+    assert j["closes"] == "closes" and j["tost_p"] < 0.05 and j["flat"] == "flat"
+    assert j["verdict"] == "inconclusive"  # neither difference resolved: the account is not tested
+    noisy = SB + pd.Series([0.1, -0.2, 0.15, -0.05, 0.0], index=SEEDS)      # unresolved, sd 0.14
+    j = rb.judge(SB, noisy, margin=m)
+    assert j["closes"] == "inconclusive" and j["tost_p"] > 0.05   # not shown equivalent: not closed
+    lb = SB - pd.Series([1.0, 1.1, 0.9, 1.05, 0.95], index=SEEDS)
+    half = SB - pd.Series([0.5, 0.55, 0.45, 0.52, 0.48], index=SEEDS)       # below SB, above LB
+    assert rb.judge(SB, half, lb_acc=lb, margin=m)["closes"] == "narrows"
+    assert rb.judge(SB, lb - 0.01, lb_acc=lb, margin=m)["closes"] == "does not close"
+    assert rb.judge(SB, SB + 1 + tight - SB, margin=m)["closes"] == "closes"  # resolved above SB
+    # plain LB with the gap unresolved (F1's published numbers are like this) no longer "closes"
+    assert rb.judge(SB, noisy, margin=None)["closes"] == "inconclusive"
 
 
 def test_the_account_is_contradicted_only_by_resolved_differences_that_disagree():
@@ -137,13 +148,18 @@ def test_closing_table_and_sentences_from_a_hand_made_frame():
     assert lb.gap == pytest.approx(np.mean([1.0, 1.1, 1.1])) and lb.closes == "does not close"
     assert lb.flat == "sharper than SB" and lb.verdict == "same direction" and lb.adaptive_worst_n == 3
     sam = t.loc[("F1", beyond.LABELS["sam"])]
-    assert sam.closes == "closes" and sam.flat == "flat"
+    # SB - SAM: -0.1, +0.1, -0.1: within F1's +-0.11 on average, yet TOST on 3 seeds cannot show
+    # it (p > 0.05); SAM is resolved above plain LB, so it narrows the gap
+    assert sam.closes == "narrows" and sam.flat == "flat" and sam.tost_p > 0.05
+    assert sam.margin == pytest.approx(0.11)
     assert t.loc[("F1", beyond.LABELS["SB"])].gap == 0 and math.isnan(t.loc[("F1", "SB (plain)")].adaptive_worst)
     text = rb.closing_text(t)
     assert text["bey_closest"].startswith("LB + SAM on F1 comes closest to SB")
     # SB - SAM per seed: -0.1, +0.1, -0.1; the t interval mean +- t(0.975, 2) sd / sqrt(3)
     assert "95 % CI -0.32 to +0.25" in text["bey_closest"]
-    assert "closes the gap: LB + SAM (F1); of those ending flat: LB + SAM (F1)" in text["bey_closers"]
+    assert text["bey_closers"].startswith("no method is shown to close the gap")
+    assert "narrows it (resolved better than plain LB): LB + SAM (F1)" in text["bey_closers"]
+    assert "TOST p = " in text["bey_F1_sam"]
     rows = rb.verdict_rows(t)
     assert {r["kind"] for r in rows} == {"extension"} and len(rows) == 2
     shown = rb.closing_shown(t)

@@ -1,16 +1,6 @@
-"""The chapter "Beyond the paper" rendered: the closes-the-gap judgment, its tables, the sentences
-the prose glues and the chapter's verdict rows (its figures: :mod:`lbsm.report.beyond_figures`).
-
-The judgment, stated once (:func:`judge`): a method *closes the gap* when its test accuracy is not
-resolved below SB's by the paired t-test over seeds of :mod:`lbsm.report.verdicts` (SB - method per
-seed, the runs of a seed sharing x0; p < ``ALPHA``, at least ``MIN_SEEDS`` seeds, else
-*inconclusive*). It *ends flat* when its Metric 2.1 (the first eps) is not resolved above SB's by
-the same test on log10(method / SB).
-
-The verdict rows (kind ``extension``) test the paper's account (``CLAIM``) by the book's one rule
-(:func:`lbsm.report.verdicts.decide`): accuracy and sharpness both resolved, agreeing (same
-direction: the paper gives no number for these methods, so never reproduced) or not
-(contradicts); either unresolved: inconclusive, as the gap chapter reads an unresolved gap.
+"""The chapter "Beyond the paper" rendered: its tables, the sentences the prose glues and the
+chapter's verdict rows (the closes-the-gap judgment: :mod:`lbsm.report.closing_rule`; the figures:
+:mod:`lbsm.report.beyond_figures`).
 """
 from __future__ import annotations
 
@@ -23,64 +13,16 @@ from ..experiments import beyond as ex
 from ..experiments.beyond import BASELINES, LABELS
 from .render import mean_sd, pm
 from ..core.catalog import BEYOND_PREFIX
-from .verdicts import BEYOND_CLAIM as CLAIM, MIN_SEEDS, Paired, decide, frame, row
+from . import closing_rule
+from .closing_rule import CLOSES, FLAT, judge, judgments  # noqa: F401 (the chapter's rule, re-exported)
+from .verdicts import BEYOND_CLAIM as CLAIM, MIN_SEEDS, frame, row
 
-CLOSES = ("closes", "does not close", "inconclusive")
-FLAT = ("flat", "sharper than SB", "inconclusive")
 ARTIFACT = BEYOND_PREFIX + "{}"
 MEASURE_LABELS = {"sharpness_1e-3": "Metric 2.1, ε = 1e-3", "sharpness_5e-4": "Metric 2.1, ε = 5e-4",
                   "subspace_1e-3": "Metric 2.1 (subspace), ε = 1e-3",
                   "subspace_5e-4": "Metric 2.1 (subspace), ε = 5e-4", "lambda_1": "top Hessian eigenvalue",
                   "trace": "Hessian trace", "adaptive_worst": "adaptive sharpness (worst case)",
                   "adaptive_average": "adaptive sharpness (average)", "distance_x0": "distance from x0"}
-
-
-# --------------------------------------------------------------------------- the judgment
-def _paired(sb: pd.Series, other: pd.Series, log: bool = False) -> Paired:
-    """Paired differences SB - other over the seeds both have (log: log10(other / SB))."""
-    common = sorted(set(sb.dropna().index) & set(other.dropna().index))
-    if log:
-        return Paired.of([math.log10(other[s] / sb[s]) if sb[s] > 0 and other[s] > 0 else math.nan
-                          for s in common])
-    return Paired.of([sb[s] - other[s] for s in common])
-
-
-def judge(sb_acc: pd.Series, acc: pd.Series, sb_sharp: pd.Series | None = None,
-          sharp: pd.Series | None = None) -> dict:
-    """The closes-the-gap judgment of one method from per-seed values (Series indexed by seed):
-    ``closes`` (one of ``CLOSES``) with the paired gap SB - method, ``flat`` (one of ``FLAT``) with
-    the paired log10 sharpness ratio method / SB, and the verdict on the paper's account."""
-    gap = _paired(sb_acc, acc)
-    if gap.n < MIN_SEEDS:
-        closes = "inconclusive"
-    else:
-        closes = "does not close" if gap.direction > 0 else "closes"
-    ratio = _paired(sb_sharp, sharp, log=True) if sb_sharp is not None and sharp is not None \
-        else Paired.of([])
-    if ratio.n < MIN_SEEDS:
-        flat = "inconclusive"
-    else:
-        flat = "sharper than SB" if ratio.direction > 0 else "flat"
-    # +1: accuracy and sharpness resolved in the directions the account pairs (worse with sharper,
-    # better with flatter), -1: resolved against it, 0: either not resolved
-    verdict = decide([gap.direction * ratio.direction], None, [])
-    return {"closes": closes, "gap": gap, "flat": flat, "ratio": ratio, "verdict": verdict}
-
-
-def _by_seed(df: pd.DataFrame, arm: str, col: str) -> pd.Series:
-    g = df[df.arm == arm]
-    return pd.Series(g[col].to_numpy(dtype=float), index=g.seed.to_numpy())
-
-
-def judgments(df: pd.DataFrame, eps: float) -> dict:
-    """{(net, arm): judge(...)} for every non-SB arm of the closing frame (Metric 2.1 at ``eps``)."""
-    col = sharpness_col(eps)
-    out = {}
-    for net, g in df.groupby("net", sort=False):
-        for arm in [a for a in dict.fromkeys(g.arm) if a != "SB"]:
-            out[(net, arm)] = judge(_by_seed(g, "SB", "test_acc"), _by_seed(g, arm, "test_acc"),
-                                    _by_seed(g, "SB", col), _by_seed(g, arm, col))
-    return out
 
 
 # --------------------------------------------------------------------------- tables
@@ -99,7 +41,9 @@ def closing_table(df: pd.DataFrame, eps=(1e-3, 5e-4)) -> pd.DataFrame:
         j = J.get((net, arm))
         lo, hi = j["gap"].ci() if j else (math.nan, math.nan)
         r.update(gap=j["gap"].mean if j else 0.0, gap_sd=j["gap"].sd if j else math.nan,
-                 gap_p=j["gap"].p if j else math.nan, gap_lo=lo, gap_hi=hi)
+                 gap_p=j["gap"].p if j else math.nan, gap_lo=lo, gap_hi=hi,
+                 tost_p=j["tost_p"] if j else math.nan,
+                 margin=(j["margin"] or math.nan) if j else math.nan)
         for e in eps:
             r[sharpness_col(e)] = float(g[sharpness_col(e)].mean())
         for c in ("lambda_1", "adaptive_worst", "adaptive_average"):
@@ -126,6 +70,8 @@ def closing_shown(t: pd.DataFrame, eps=(1e-3, 5e-4)) -> pd.DataFrame:
     out["λ1"] = t.lambda_1.map(lambda v: pm(v, sig=3))
     out["adaptive (worst)"] = t.adaptive_worst.map(lambda v: pm(v, sig=3))
     out["adaptive (avg)"] = t.adaptive_average.map(lambda v: pm(v, sig=3))
+    out["equivalent to SB (TOST p)"] = [("—" if math.isnan(p) else f"{p:.2g} (±{m:.2f})")
+                                         for p, m in zip(t.tost_p, t.margin)]
     out["closes the gap"] = t.closes
     out["ends flat"] = t.flat
     return out
@@ -208,6 +154,8 @@ def closing_text(t: pd.DataFrame, eps: float = 1e-3) -> dict:
         sb = t.loc[(net, LABELS["SB"])]
         g = "—" if math.isnan(r.gap) else f"{r.gap:+.2f}" + ("" if math.isnan(r.gap_sd) else f" ± {r.gap_sd:.2f}")
         p = "" if math.isnan(r.gap_p) else f", p = {r.gap_p:.2g}"
+        if not math.isnan(r.tost_p):
+            p += f"; equivalence within ±{r.margin:.2f}: TOST p = {r.tost_p:.2g}"
         key = next(k for k, v in LABELS.items() if v == method)
         if key == "SB":
             continue
@@ -233,12 +181,14 @@ def closing_text(t: pd.DataFrame, eps: float = 1e-3) -> dict:
                               + (f"; SB's seed-to-seed sd {sb_sd:.2f}" if r.seeds < 2 else "") + ")")
         closers = [f"{m} ({n})" for (n, m), r in methods.iterrows() if r.closes == "closes"]
         flat = [f"{m} ({n})" for (n, m), r in methods.iterrows() if r.closes == "closes" and r.flat == "flat"]
+        narrow = [f"{m} ({n})" for (n, m), r in methods.iterrows() if r.closes == "narrows"]
         inc = int((methods.closes == "inconclusive").sum())
         out["bey_closers"] = (
             (f"closes the gap: {', '.join(closers)}; of those ending flat: {', '.join(flat) or 'none'}"
-             if closers else "no method closes the gap by this test")
+             if closers else "no method is shown to close the gap (equivalent to SB within the margin)")
+            + (f"; narrows it (resolved better than plain LB): {', '.join(narrow)}" if narrow else "")
             + (f"; {inc} of {len(methods)} judgments are inconclusive (fewer than {MIN_SEEDS} seeds, "
-               "or not resolved)" if inc else ""))
+               "or neither equivalent to SB nor resolved below it)" if inc else ""))
     return out
 
 
@@ -334,6 +284,12 @@ def settings_text(S) -> str:
     return "; ".join(parts)
 
 
+def margins_text(nets) -> str:
+    """"F1: ±0.11 points, C1: ±1.39 points": each network's equivalence margin (``closing_rule``)."""
+    parts = [f"{n}: ±{m:.2f} points" for n in nets if (m := closing_rule.margin(n)) is not None]
+    return ", ".join(parts) or "no network with a paper gap"
+
+
 def chapter_text(C) -> dict:
     """Every glue key of the chapter's prose from its parts."""
     P = C.profile
@@ -341,7 +297,8 @@ def chapter_text(C) -> dict:
     out = {"bey_profile": P.name, "bey_settings": settings_text(C.plan),
            "bey_rho": f"{C.plan.specs[0].adaptive_rho:g}" if C.plan.specs else "—",
            "bey_avg_rho": f"{C.plan.specs[0].average_rho:g}" if C.plan.specs else "—",
-           "bey_min_seeds": str(MIN_SEEDS)}
+           "bey_min_seeds": str(MIN_SEEDS),
+           "bey_margin": margins_text(s.net for s in C.plan.specs)}
     out.update(closing_text(t, P.sharpness_eps[0]))
     out["rep_sentence"] = _joined(reparam_text(reparam_summary(C.reparam, P.sharpness_eps[0]))
                                   if len(C.reparam) else {}, "rep_")

@@ -122,6 +122,19 @@ class Paired:
         h = scipy.stats.t.ppf(0.5 + level / 2, self.n - 1) * self.sd / math.sqrt(self.n)
         return (self.mean - h, self.mean + h)
 
+    def tost(self, margin: float) -> float:
+        """The p-value of the two one-sided tests (TOST) that the true mean lies inside
+        (-margin, margin): the larger of the p-values of H0: mean <= -margin and H0: mean >= margin
+        (NaN below 2 values). p < ``ALPHA`` shows equivalence within the margin."""
+        if self.n < 2 or not (np.isfinite(self.sd) and margin > 0):
+            return math.nan
+        se = self.sd / math.sqrt(self.n)
+        if se == 0:
+            return 0.0 if abs(self.mean) < margin else 1.0
+        df = self.n - 1
+        return float(max(scipy.stats.t.sf((self.mean + margin) / se, df),
+                         scipy.stats.t.cdf((self.mean - margin) / se, df)))
+
     def power(self, n: int) -> float:
         """The power of this test with ``n`` trials against a true mean difference equal to the
         observed mean, at the observed sd (two-sided, ``ALPHA``; the noncentral t)."""
