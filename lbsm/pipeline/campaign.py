@@ -194,3 +194,16 @@ def progress(name: str, store: Store) -> Progress:
     runs = {n: Run.load(store.root / "runs" / n, store) for s in done for n in trial_runs(c, s)}
     P = parameters.override(c.profile, seeds=done) if done else profiles.get(c.profile)
     return Progress(name, P, runs, done, len(seeds(c)), command(name))
+
+
+def published_chapters(p: Progress, store: Store) -> dict:
+    """The campaign's chapters computed on its published trials alone ({chapter: parts}, as
+    :func:`lbsm.pipeline.compute.compute` gives them): every run and analysis is read back from
+    ``store``, none is trained. Empty while no trial is published."""
+    if not p.done:
+        return {}
+    c = campaign(p.name)
+    missing = [n for n in p.runs if not store.is_finished(store.root / "runs" / n)]
+    if missing:
+        raise RuntimeError(f"campaign {p.name}: runs {missing[:3]} are not finished in {store.root}")
+    return compute.compute(list(c.chapters), p.profile, store=store)
