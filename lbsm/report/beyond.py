@@ -36,7 +36,8 @@ def closing_table(df: pd.DataFrame, eps=(1e-3, 5e-4)) -> pd.DataFrame:
     rows = []
     for (net, arm), g in df.groupby(["net", "arm"], sort=False):
         m, sd = mean_sd(g.test_acc)
-        r = dict(net=net, method=LABELS.get(arm, arm), seeds=len(g), test_acc=m, test_acc_sd=sd,
+        r = dict(net=net, method=LABELS.get(arm, arm), seeds=len(g),
+                 seed_list=" ".join(map(str, sorted(g.seed.astype(int)))), test_acc=m, test_acc_sd=sd,
                  epochs=float(g.epochs_run.mean()), steps=float(g.steps.mean()))
         j = J.get((net, arm))
         lo, hi = j["gap"].ci() if j else (math.nan, math.nan)
@@ -372,5 +373,6 @@ def verdict_rows(t: pd.DataFrame) -> list[dict]:
               + f"): {r.closes}; minimizer {r.flat}")
         probs = [f"{r.seeds} seed{'s' if r.seeds != 1 else ''} (at least {MIN_SEEDS} needed)"] \
             if r.seeds < MIN_SEEDS else []
-        out.append(row(ARTIFACT.format(method), net, r.verdict, ev, probs, kind="extension"))
+        out.append(row(ARTIFACT.format(method), net, r.verdict, ev, probs, kind="extension",
+                       seeds=[int(x) for x in r.seed_list.split()]))
     return out

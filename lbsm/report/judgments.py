@@ -56,7 +56,7 @@ def table2(trials: pd.DataFrame, problems: dict | None = None) -> list[dict]:
                    f"{ptab.loc[net, 'test_lb']:.2f} ± {ptab.loc[net, 'test_lb_sd']:.2f}")
         if parts:
             ev += "; " + "; ".join(parts)
-        out.append(row("Table 2", net, verdict, ev, probs, numbers=nums))
+        out.append(row("Table 2", net, verdict, ev, probs, numbers=nums, seeds=g.seed))
     return out
 
 
@@ -75,7 +75,8 @@ def figure2(histories: pd.DataFrame, problems: dict | None = None) -> list[dict]
         verdict = decide([gap.direction, no_decay], None, probs)
         out.append(row("Figure 2", net, verdict,
                        f"final test SB - LB {gap.text(2, ' points')}; LB's best epoch "
-                       f"{decay.mean:.2f} points above its last (tolerance {DECAY_TOL})", probs))
+                       f"{decay.mean:.2f} points above its last (tolerance {DECAY_TOL})", probs,
+                       seeds=last.dropna().index))
     return out
 
 
@@ -123,7 +124,7 @@ def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | 
         n = int(g.seed.nunique())
         probs = _few_seeds(n) + _solve_problems(g, iters) + list((problems or {}).get(net, []))
         verdict = decide(dirs, all(flags) if flags else None, probs)
-        out.append(row(artifact, net, verdict, "; ".join(parts), probs, numbers=nums))
+        out.append(row(artifact, net, verdict, "; ".join(parts), probs, numbers=nums, seeds=g.seed))
     return out
 
 
@@ -138,7 +139,7 @@ def hessian(h: pd.DataFrame, problems: dict | None = None) -> list[dict]:
         probs = _few_seeds(lr.n) + list((problems or {}).get(net, []))
         out.append(row("Hessian spectrum", net, decide([lr.direction], None, probs),
                        f"top eigenvalue LB {w['LB'].mean():.3g} vs SB {w['SB'].mean():.3g}, "
-                       f"log10(LB/SB) {lr.text(2)}", probs))
+                       f"log10(LB/SB) {lr.text(2)}", probs, seeds=w.dropna().index))
     return out
 
 
@@ -196,7 +197,8 @@ def parametric(curves: pd.DataFrame, kind: str, problems: dict | None = None) ->
             ev += (f"; paper (its plotted curve at the same alpha) {ref[1]:.3g} vs {ref[0]:.3g}"
                    f"{'' if within else f' (not within a factor {10 ** tol:.1f})'}")
         probs = _few_seeds(d.n) + list((problems or {}).get(net, []))
-        out.append(row(artifact, net, decide([d.direction], within, probs), ev, probs, numbers=nums))
+        out.append(row(artifact, net, decide([d.direction], within, probs), ev, probs, numbers=nums,
+                       seeds=rises.seed))
     return out
 
 
@@ -212,7 +214,7 @@ def distance(d: pd.DataFrame, problems: dict | None = None) -> list[dict]:
         probs = _few_seeds(lr.n) + list((problems or {}).get(net, []))
         out.append(row("Distance ratio", net, decide([lr.direction], within, probs),
                        f"mean ratio {m:.2f} (min {g.ratio.min():.2f}, max {g.ratio.max():.2f}), "
-                       f"log10 {lr.text(2)}; paper {r['low']}-{r['high']}", probs,
+                       f"log10 {lr.text(2)}; paper {r['low']}-{r['high']}", probs, seeds=g.seed,
                        numbers=[number("distance ratio", m, math.sqrt(r["low"] * r["high"]),
                                        r["low"], r["high"])]))
     return out
@@ -235,7 +237,7 @@ def figure4(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
                   for e, c in zip(EPS, cols) if c in g]
         probs = _few_seeds(drop.n) + list((problems or {}).get(net, []))
         out.append(row("Figure 4", net, decide([drop.direction] + [x.direction for x in grows], None, probs),
-                       "; ".join(parts), probs))
+                       "; ".join(parts), probs, seeds=seeds))
     return out
 
 
@@ -255,7 +257,7 @@ def figure5(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
                   for e, c in zip(EPS, cols) if c in g]
         probs = _few_seeds(better.n) + list((problems or {}).get(net, []))
         out.append(row("Figure 5", net, decide([better.direction] + [x.direction for x in flatter], None, probs),
-                       "; ".join(parts), probs))
+                       "; ".join(parts), probs, seeds=first.index.intersection(last.index)))
     return out
 
 
@@ -280,7 +282,8 @@ def figure6(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
             parts.append(f"eps {eps_label(e)}: LB {ends['LB'][0].mean():.3g} -> {ends['LB'][1].mean():.3g}, "
                          f"SB {ends['SB'][0].mean():.3g} -> {ends['SB'][1].mean():.3g}")
         probs = _few_seeds(n) + list((problems or {}).get(net, []))
-        out.append(row("Figure 6", net, decide(dirs, None, probs), "; ".join(parts), probs))
+        out.append(row("Figure 6", net, decide(dirs, None, probs), "; ".join(parts), probs,
+                       seeds=g.seed))
     return out
 
 
@@ -332,7 +335,8 @@ def remedy(data: pd.DataFrame, table: int, problems: dict | None = None) -> list
                          f"sharpness {ptab.loc[net, 'lb_sharpness_eps_1e-3']:.3g}"
                          f"{'' if within else ' (ours outside the paper +- 2 sd)'}")
         probs = _few_seeds(len(rem)) + list((problems or {}).get(net, []))
-        out.append(row(artifact, net, decide(dirs, within, probs), "; ".join(parts), probs, numbers=nums))
+        out.append(row(artifact, net, decide(dirs, within, probs), "; ".join(parts), probs, numbers=nums,
+                       seeds=rem.index))
     return out
 
 
@@ -367,7 +371,8 @@ def robust(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
         probs = _few_seeds(n) + list((problems or {}).get(net, []))
         out.append(row("Section E.3", net, decide(dirs, None, probs),
                        "; ".join(parts) + f" (no notable change: within ±{EQUIV_ACC} points and a "
-                       f"factor {EQUIV_SHARP:g})", probs))
+                       f"factor {EQUIV_SHARP:g})", probs,
+                       seeds=d[d.regime == "LB+remedy"].seed))
     return out
 
 

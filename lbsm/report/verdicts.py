@@ -204,15 +204,19 @@ def kind_of(artifact: str, net: str) -> str:
 
 
 def row(artifact: str, net: str, verdict: str, evidence: str, problems=(), kind: str | None = None,
-        numbers=()) -> dict:
+        numbers=(), seeds=None) -> dict:
     """A verdict row. ``numbers``: the compared numbers behind it (``number``), for the intro's
-    summary of ours against the paper."""
+    summary of ours against the paper; ``seeds``: the seeds the verdict was judged on (its table's
+    seeds column: those used, not every seed the chapter trained)."""
     if verdict not in VERDICTS:
         raise ValueError(f"unknown verdict {verdict!r}; one of {', '.join(VERDICTS)}")
     if problems:
         evidence += "; inconclusive because: " + "; ".join(problems)
-    return {"artifact": artifact, "net": net, "kind": kind or kind_of(artifact, net),
-            "verdict": verdict, "evidence": evidence, "numbers": list(numbers)}
+    out = {"artifact": artifact, "net": net, "kind": kind or kind_of(artifact, net),
+           "verdict": verdict, "evidence": evidence, "numbers": list(numbers)}
+    if seeds is not None:
+        out["seeds"] = " ".join(str(int(x)) for x in sorted(set(seeds)))
+    return out
 
 
 def number(quantity: str, ours: float, paper_value: float, lo: float, hi: float) -> dict:
@@ -300,7 +304,8 @@ COLUMNS = ["artifact", "net", "kind", "verdict", "claim", "evidence"]
 
 def frame(rows: list[dict]) -> pd.DataFrame:
     """Verdict rows as a table (artifact, net) -> kind, verdict, claim, evidence."""
-    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    cols = ["artifact", "net", "kind", "verdict", "evidence"]
+    df = pd.DataFrame(rows, columns=cols + (["seeds"] if any("seeds" in r for r in rows) else []))
     df.insert(4, "claim", df.artifact.map(claim))
     return df.set_index(["artifact", "net"])
 

@@ -1,0 +1,27 @@
+"""A verdict row's seeds column lists the seeds its verdict was judged on, not every seed its
+chapter trained (E.3 judged on one seed said "0 1 2 3 4")."""
+import pandas as pd
+
+from lbsm.report import judgments, verdicts
+
+
+def test_table2_rows_list_the_seeds_they_used():
+    t = pd.DataFrame({"net": "F1", "seed": [2, 5, 7], "train_sb": 99.7, "train_lb": 99.9,
+                      "test_sb": [98.0, 98.1, 98.2], "test_lb": [97.8, 97.7, 97.9]})
+    (r,) = judgments.table2(t)
+    assert r["seeds"] == "2 5 7"
+    df = verdicts.frame([r, verdicts.row("Table 2", "C1", "not run", "needs a GPU")])
+    assert df.loc[("Table 2", "F1"), "seeds"] == "2 5 7"
+    assert pd.isna(df.loc[("Table 2", "C1"), "seeds"])     # a panel that did not run used none
+
+
+def test_hessian_rows_count_only_seeds_with_both_regimes():
+    h = pd.DataFrame({"net": "F1", "seed": [0, 0, 1, 3], "regime": ["SB", "LB", "SB", "LB"],
+                      "lambda_1": [1.0, 5.0, 1.2, 4.0]})
+    (r,) = judgments.hessian(h)
+    assert r["seeds"] == "0"
+
+
+def test_rows_without_seeds_keep_the_old_columns():
+    df = verdicts.frame([verdicts.row("Table 2", "C1", "not run", "needs a GPU")])
+    assert "seeds" not in df
