@@ -25,3 +25,16 @@ def test_hessian_rows_count_only_seeds_with_both_regimes():
 def test_rows_without_seeds_keep_the_old_columns():
     df = verdicts.frame([verdicts.row("Table 2", "C1", "not run", "needs a GPU")])
     assert "seeds" not in df
+
+
+def test_runs_from_uncommitted_code_make_a_verdict_inconclusive():
+    from types import SimpleNamespace as NS
+    from lbsm.train.protocol import TrainConfig
+    clean = NS(config=TrainConfig("F1", 256, stop="plateau"), meta={"commit": "abc1234"}, status="done")
+    dirty = NS(config=TrainConfig("F1", 6000, stop="plateau"), meta={"commit": "def5678-dirty"},
+               status="done")
+    assert verdicts.uncommitted([clean]) == [] and verdicts.run_problems([clean]) == []
+    (p,) = verdicts.uncommitted([clean, dirty])
+    assert p.startswith("1 of 2 runs trained from uncommitted code (def5678-dirty)")
+    assert p in verdicts.run_problems([clean, dirty])
+    assert verdicts.decide([1], True, verdicts.run_problems([clean, dirty])) == "inconclusive"

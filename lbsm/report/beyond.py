@@ -361,8 +361,9 @@ verdict_frame = frame  # the chapter's verdict rows as a table; their claim: ver
 
 
 # --------------------------------------------------------------------------- verdict rows
-def verdict_rows(t: pd.DataFrame) -> list[dict]:
-    """One extension row per (net, method): the paper's account tested on it (``CLAIM``)."""
+def verdict_rows(t: pd.DataFrame, problems=()) -> list[dict]:
+    """One extension row per (net, method): the paper's account tested on it (``CLAIM``);
+    ``problems``: reasons every row is inconclusive (``verdicts.uncommitted`` of its runs)."""
     out = []
     for (net, method), r in t.iterrows():
         if method == LABELS["SB"]:
@@ -371,8 +372,9 @@ def verdict_rows(t: pd.DataFrame) -> list[dict]:
               + ("" if math.isnan(r.gap_sd) else f" ± {r.gap_sd:.2f}")
               + f" (n = {r.seeds}" + ("" if math.isnan(r.gap_p) else f", p = {r.gap_p:.2g}")
               + f"): {r.closes}; minimizer {r.flat}")
-        probs = [f"{r.seeds} seed{'s' if r.seeds != 1 else ''} (at least {MIN_SEEDS} needed)"] \
-            if r.seeds < MIN_SEEDS else []
-        out.append(row(ARTIFACT.format(method), net, r.verdict, ev, probs, kind="extension",
+        probs = ([f"{r.seeds} seed{'s' if r.seeds != 1 else ''} (at least {MIN_SEEDS} needed)"]
+                 if r.seeds < MIN_SEEDS else []) + list(problems)
+        verdict = "inconclusive" if problems else r.verdict
+        out.append(row(ARTIFACT.format(method), net, verdict, ev, probs, kind="extension",
                        seeds=[int(x) for x in r.seed_list.split()]))
     return out

@@ -16,7 +16,7 @@ from . import beyond as beyond_report
 from . import setup, status, tables
 from .judgments import (distance, figure2, figure4, figure5, figure6, hessian, parametric, remedy,
                         robust, sharpness, table2, trial_frame)
-from .verdicts import budget_note, not_run, run_problems
+from .verdicts import budget_note, not_run, run_problems, uncommitted
 
 
 # --------------------------------------------------------------------------- verdicts per chapter
@@ -177,7 +177,8 @@ def _remedies(C) -> tuple[list, list]:
 
 def _beyond(C) -> tuple[list, list]:
     """No status rows (nothing of the paper's); a verdict row per (network, LB method)."""
-    return [], beyond_report.verdict_rows(beyond_report.closing_table(C.closing, C.profile.sharpness_eps))
+    return [], beyond_report.verdict_rows(beyond_report.closing_table(C.closing, C.profile.sharpness_eps),
+                                          uncommitted(C.runs.values()))
 
 
 ROWS = {"setup": _setup, "gap": _gap, "interpolation": _interpolation, "sharpness": _sharpness,

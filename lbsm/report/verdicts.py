@@ -276,7 +276,20 @@ def run_problems(runs, plan: profiles.NetPlan | None = None) -> list[str]:
     diverged = [r for r in runs if r.status != "done"]
     if diverged:
         out.append(f"{len(diverged)} run(s) diverged")
-    return out
+    return out + uncommitted(runs)
+
+
+def uncommitted(runs) -> list[str]:
+    """The problem of runs trained from uncommitted code (a ``-dirty`` commit is no provenance):
+    their numbers are shown, marked, and judged inconclusive until recomputed from a commit."""
+    runs = list(runs)
+    dirty = sorted({str(r.meta.get("commit", "")) for r in runs
+                    if str(r.meta.get("commit", "")).endswith("-dirty")})
+    n = sum(str(r.meta.get("commit", "")).endswith("-dirty") for r in runs)
+    if not n:
+        return []
+    return [f"{n} of {len(runs)} runs trained from uncommitted code ({', '.join(dirty)}): not a "
+            "published result until recomputed from a commit"]
 
 
 def budget_note(runs, plan: profiles.NetPlan | None) -> str:
