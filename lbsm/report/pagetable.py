@@ -33,6 +33,8 @@ CAPTIONS = {
     "setup/analysis_settings": "This profile's analysis settings beside the paper's.",
     "gap/campaign_verdicts": "Verdicts of the paper's Table 2 and Figure 2 on the published trials of the "
                              "cpu-v2 campaign (the adopted readings).",
+    "gap/campaign_stop_readings": "The paper's Table 2 under each reading of 'ceased to improve', read off the "
+                                  "histories of the cpu-v2 campaign's published trials.",
     "gap/stop_readings": "The paper's Table 2 under each reading of 'until the loss ceased to improve', "
                          "read off the stored histories (nothing retrained), each judged by Table 2's rule.",
     "setup/readings": "The readings adopted before the recompute: for each choice the paper leaves "
