@@ -82,6 +82,8 @@ bench: env data
 	$(BIN)/python benchmarks/bench_sharpness.py
 	$(BIN)/python benchmarks/bench_compute.py
 	$(BIN)/python benchmarks/bench_cli.py
+	$(BIN)/python benchmarks/bench_c1.py
+	$(BIN)/python benchmarks/table.py --update README.md
 
 clean:
 	rm -rf _build

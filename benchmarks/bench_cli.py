@@ -15,6 +15,7 @@ all alike), whole processes of
 and prints their medians and the difference `lbsm train` - `import torch`. Then one
 `python -X importtime -m lbsm train ...` lists what the command imports that takes longest.
 $LBSM_DATA is the data directory (default ~/.cache/lbsm); MNIST must be there (`make data`).
+Writes ``benchmarks/results/bench_cli.json`` (README's table is generated from it).
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchresults import Contention, write
 
 TRAIN = ["train", "--net", "F1", "--batch-size", "20", "--epochs", "1", "--train-subset", "200",
          "--test-subset", "100", "--quiet", "--device", "cpu"]
@@ -65,6 +68,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7, help="timed runs of each command (default 7)")
     ap.add_argument("--top", type=int, default=12, help="importtime rows to show (default 12)")
     args = ap.parse_args()
+    contention = Contention()
     with tempfile.TemporaryDirectory(prefix="lbsm-bench-cli-") as tmp:
         env = {**os.environ, "LBSM_RESULTS": tmp,
                "LBSM_DATA": os.environ.get("LBSM_DATA") or str(Path.home() / ".cache" / "lbsm")}
@@ -105,6 +109,14 @@ def main() -> None:
              for line in imp.stderr.splitlines() if line.startswith("import time:")}
     present = [m for m in NOT_NEEDED if m in names]
     print("not needed by train, yet imported: " + (", ".join(present) if present else "none"))
+    import torch as _torch  # only for the thread count in the provenance, after the timings
+    rows = [{"what": f"`lbsm train` of a stored run beyond `import torch` ({args.repeats} runs, "
+                     "median of run-by-run differences)", "value": paired, "unit": "s"},
+            {"what": "`lbsm --help` (no torch)", "value": med["lbsm --help"], "unit": "s"},
+            {"what": "`import torch`", "value": med["import torch"], "unit": "s"}]
+    write("bench_cli", rows, {"repeats": args.repeats, "medians": med, "times": times,
+                              "imported_but_not_needed": present},
+          contention.result(), _torch.get_num_threads())
 
 
 if __name__ == "__main__":

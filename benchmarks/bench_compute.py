@@ -5,7 +5,8 @@
 In-process: the 4 runs one after another, torch on all cores (2 threads on 2 cores). Dask: a
 LocalCluster of one worker per core, 1 thread each, the 4 runs as independent tasks. Each variant
 trains into its own empty store, so nothing is loaded instead of trained. Prints both wall times
-and their ratio (> 1: Dask is faster); worker start-up is included in the Dask time.
+and their ratio (> 1: Dask is faster); worker start-up is included in the Dask time. Writes
+``benchmarks/results/bench_compute.json`` (README's table is generated from it).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from benchresults import Contention, write
 from lbsm.pipeline import compute
 from lbsm.core import data
 from lbsm.train import protocol as train
@@ -57,6 +59,7 @@ def main() -> None:
     data.load("mnist")  # the data set's first load (md5 check, parsing) is not timed
     cores = os.cpu_count() or 1
     cfgs = configs(a.epochs, a.train_subset)
+    contention = Contention()
     with tempfile.TemporaryDirectory() as tmp:
         t_local = in_process(cfgs, Path(tmp) / "inprocess")
         t_dask = on_dask(cfgs, Path(tmp) / "dask", cores)
@@ -65,6 +68,14 @@ def main() -> None:
     print(f"in-process ({torch.get_num_threads()} threads): {t_local:.1f} s")
     print(f"Dask LocalCluster ({cores} workers x 1 thread): {t_dask:.1f} s")
     print(f"ratio in-process / Dask: {t_local / t_dask:.2f}")
+    what = f"4 F1 SB runs, {a.epochs} epochs on {a.train_subset} examples"
+    rows = [{"what": f"{what}: in process ({torch.get_num_threads()} threads)", "value": t_local, "unit": "s"},
+            {"what": f"{what}: Dask LocalCluster ({cores} workers x 1 thread, start-up included)",
+             "value": t_dask, "unit": "s"},
+            {"what": f"{what}: in process / Dask (> 1: Dask faster)", "value": t_local / t_dask, "unit": "x"}]
+    write("bench_compute", rows, {"epochs": a.epochs, "train_subset": a.train_subset,
+                                  "in_process_seconds": t_local, "dask_seconds": t_dask},
+          contention.result(), torch.get_num_threads())
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ For each network and batch size (B = 256 and the LB, 10 % of the training set) i
 both and their ratio. The peak is a bf16 (or, without native bf16, fp32) matmul of 8192^2 on the
 same device; the achieved FLOP/s count 3 x the forward FLOPs per training image (forward and
 backward) plus one forward per image of the per-epoch evaluation.
+Writes ``benchmarks/results/bench_ensemble-<device>.json`` (README's table is generated from it).
 Targets (one H100): C1 Table 2 (5 seeds, SB and LB, 100 epochs each) in <= 60 s; ensemble >= 3x
 sequential at B = 256.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from benchresults import Contention, write
 from lbsm.core import data
 from lbsm.train import ensemble
 from lbsm.core import machine
@@ -85,6 +87,7 @@ def main() -> None:
           f"{dtype} matmul peak {peak / 1e12:.1f} TFLOP/s; {a.seeds} seeds x {a.epochs} epochs on "
           f"{n} images")
     print(f"{'net':4} {'B':>5} {'sequential':>12} {'ensemble':>12} {'ratio':>6} {'% of peak':>10}")
+    contention, rows, measured = Contention(), [], []
     for net in a.nets:
         n_test = min(10000, n)
         # per model-epoch: forward + backward (3x forward) of every training image, then the
@@ -101,6 +104,13 @@ def main() -> None:
             me = a.seeds * a.epochs
             print(f"{net:4} {b:5d} {me / t_seq:9.2f} /s {me / t_ens:9.2f} /s {t_seq / t_ens:6.2f} "
                   f"{100 * flops * me / t_ens / peak:9.1f}%")
+            measured.append({"net": net, "batch": b, "sequential_seconds": t_seq, "ensemble_seconds": t_ens,
+                             "share_of_peak": flops * me / t_ens / peak})
+            rows.append({"what": f"{net}, B = {b}, {a.seeds} seeds x {a.epochs} epochs on {n} images: "
+                                 "seeds together vs one by one (speed-up)", "value": t_seq / t_ens, "unit": "x"})
+    write(f"bench_ensemble-{device.type}", rows,
+          {"precision": precision, "matmul_peak_flops": peak, "seeds": a.seeds, "epochs": a.epochs,
+           "train_subset": n, "runs": measured}, contention.result(), torch.get_num_threads())
 
 
 if __name__ == "__main__":

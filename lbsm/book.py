@@ -8,8 +8,10 @@ Usage::
     python -m lbsm.book refs                         # smoke references into tests/nbval/
     python -m lbsm.book toc [--check]                # write (or check) _toc.yml from CHAPTERS
 
-Adding a chapter is one line: its name in ``CHAPTERS`` (toc order) and ``book/<name>.ipynb``
-with a cell tagged ``parameters`` that sets ``profile``. A chapter listed here whose notebook does
+Adding a chapter is its entry in the catalog's registry (``lbsm.core.catalog.REGISTRY``, toc
+order; ``CHAPTERS`` is read off it), its compute and row entries by the same name
+(``tests/test_registry.py``) and ``book/<name>.ipynb`` with a cell tagged ``parameters`` that sets
+``profile``. A chapter listed here whose notebook does
 not exist yet is skipped with a message and left out of ``_toc.yml``. The intro (``ROOT``) runs
 last, because its status table collects what the other chapters recorded.
 
@@ -32,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .core.catalog import CHAPTERS, LAST, ROOT  # the book's one list of chapters
+from .core.catalog import CHAPTERS, LAST, ROOT  # read off the book's one registry of chapters
 
 REPO = Path(__file__).resolve().parent.parent
 BOOK_DIR = REPO / "book"

@@ -18,9 +18,12 @@ import sys
 from pathlib import Path
 
 from .cli_commands import RUN_COLUMNS  # noqa: F401 (lbsm.cli.RUN_COLUMNS: the columns of `runs`)
-from .cli_commands import (STARTS, cmd_campaign, cmd_compute, cmd_data, cmd_import, cmd_interpolate, cmd_runs,
+from .cli_commands import (STARTS, cmd_campaign, cmd_compute, cmd_cost, cmd_data, cmd_import, cmd_interpolate, cmd_runs,
                            cmd_sharpness, cmd_train)
-from .core import validate
+from .core import memory, validate
+
+#: the commands that train or evaluate networks: each keeps freed memory for its next minibatch
+COMPUTING = ("train", "compute", "campaign", "sharpness", "interpolate", "cost")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -223,6 +226,18 @@ def add_interpolate(i) -> None:
     i.set_defaults(func=cmd_interpolate)
 
 
+def add_cost(c) -> None:
+    from .experiments import profiles
+    c.add_argument("--profile", choices=list(profiles.PROFILES), default="paper",
+                   help="the profile whose work is costed, per network (lbsm.report.costs)")
+    c.add_argument("--nets", help="comma-separated networks (default: the profile's)")
+    c.add_argument("--measure", action="store_true",
+                   help="first measure this CPU's training FLOP rate per network (a few steps on "
+                        "random inputs, torch's threads) and record it with its provenance in "
+                        "lbsm/measured/cpu_rates.json, which the book's cost table reads")
+    c.set_defaults(func=cmd_cost)
+
+
 #: name: (one line of help, the shared options it takes, the function that adds its own)
 COMMANDS = {
     "compute": ("compute what chapters need (runs first, analyses after) into the results store; "
@@ -234,6 +249,8 @@ COMMANDS = {
     "train": ("train one run (or load it from the store)", ("results", "device"), add_train),
     "runs": ("list the runs in the results store", ("results",), add_runs),
     "data": ("check, download or stage the data files", (), add_data),
+    "cost": ("the FLOPs and hours (one H100 at fp32; this CPU) of a profile's work per network, and "
+             "the command that runs it", (), add_cost),
     "sharpness": ("Metric 2.1 of a stored run's minimizer", ("results", "device"), add_sharpness),
     "interpolate": ("parametric plot data of an SB/LB pair", ("results", "device"), add_interpolate),
 }
@@ -306,6 +323,8 @@ def main(argv=None) -> int:
     try:
         a = parser([command_of(argv)]).parse_args(argv)
         check_environment()
+        if command_of(argv) in COMPUTING:
+            memory.keep_freed_memory()  # a pure performance setting (lbsm.core.memory)
         return a.func(a)
     except BrokenPipeError:
         # the reader went away (`runs | head`): not an error; stdout is closed quietly

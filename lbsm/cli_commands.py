@@ -286,6 +286,25 @@ def cmd_data(a) -> int:
     return 1 if bad else 0
 
 
+def cmd_cost(a) -> int:
+    from .experiments import profiles
+    from .report import costs
+    rates = costs.record_rates() if a.measure else costs.read_rates()
+    if a.measure:
+        print(f"recorded in {costs.RATES}: " + ", ".join(
+            f"{n} {v['flop_per_s'] / 1e9:.1f} GFLOP/s" for n, v in rates["rates"].items()))
+    P = profiles.get(a.profile)
+    nets = [n.strip() for n in a.nets.split(",")] if a.nets else list(P.nets)
+    for n in nets:
+        P.net(n)  # a network the profile does not train: a clear error
+    import pandas as pd
+    df = pd.DataFrame([costs.cost_row(P, n, rates) for n in nets]).set_index("net")
+    with pd.option_context("display.width", 250, "display.max_colwidth", 200):
+        print(df.round(2).to_string())
+    print(f"GPU rate: {costs.GPU_RATE_SOURCE}")
+    return 0
+
+
 def stage(root: Path, shared: Path | None) -> int:
     """Make MNIST and CIFAR-10 ready in the data directory: from a local copy of the official files
     (``--shared`` / ``$LBSM_SHARED``) when there is one, else by download."""

@@ -5,13 +5,15 @@ execution), serve it over http on localhost and open every page in headless Chro
 Per page: no console error, every image loaded, math rendered by MathJax (one MathJax script, from
 the site), every CSV / zip link resolves, no table cell cut with "...", every figure numbered
 ("Fig. N") with a caption and alt text, a provenance line under the tables and figures, headings
-that name the paper's tables and figures as the paper's; the landing page shows the findings box
-and the verdict grid. In a 1366 px and a 400 px wide window: the page never scrolls sideways (a
-wide table scrolls in its own box), no word of a table cell is broken across lines, every table
-has one header row and a numbered caption ("Table N: ..."), and every figure's smallest text
-reads at 8 pt or more (its PNG's dpi and smallest text size, which the site puts on the <img>,
-at the size the page shows it). Every page ends with the version, the commit, the build date and
-a link to the source (the configured repository, or the source archive the site serves)."""
+that name the paper's tables and figures as the paper's; the landing page shows the findings box,
+the verdict grid and what the rest needs (per network its cost and command; the cost table). In
+a 1366 px and a 400 px wide window: the page never scrolls sideways (a wide table scrolls in its
+own box), no word of a table cell is broken across lines, every table has one header row and a
+numbered caption ("Table N: ..."), and every figure's smallest text reads at 8 pt or more (its
+PNG's dpi and smallest text size, which the site puts on the <img>, at the size the page shows
+it). Every page ends with the version, the commit, the build date and
+a link to the source (the configured repository, or the source archive the site serves). The
+landing page's first screen shows an answer sentence of its summary at 1366 px."""
 import functools
 import http.server
 import os
@@ -40,6 +42,10 @@ const el = Array.from(document.querySelectorAll('main p, main .admonition-title'
   e => /^(Result\.|Reproducibility summary)/.test(e.innerText.trim()) && e.innerText.trim().length > 40
        || e.innerText.trim() === 'Reproducibility summary');
 return el ? el.getBoundingClientRect().top + window.scrollY : null;"""
+# the landing page's first answer: a sentence of the summary's results ("Table 2, F1: ...: answer")
+ANSWER_JS = """
+const li = document.querySelector('.lbsm-repro li');
+return li && li.innerText.trim().length > 40 ? li.getBoundingClientRect().top + window.scrollY : null;"""
 WIDTHS = (1366, 400)  # a laptop and a phone: every layout check runs at both
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 MIN_PT = 8  # the smallest figure text a reader is shown, in pt at the size the page shows it
@@ -182,6 +188,12 @@ def test_page(site, browser, page):
     if page == "book/intro":
         text = d.find_element("tag name", "body").text
         assert "Findings" in text and "verdict_grid.csv" in text
+        # what the rest needs: per network that did not run, its cost and the command that runs it
+        rest = d.execute_script("const b = document.querySelector('.lbsm-repro'); return b ? b.innerText : ''")
+        assert "What the rest needs" in rest and "GPU-hours on one H100" in rest and "python -m lbsm compute" in rest
+        assert "lbsm data download cifar100" in rest, "CIFAR-100 is a free download: the summary says so"
+        caps = d.execute_script("return Array.from(document.querySelectorAll('.lbsm-table-caption')).map(c => c.innerText)")
+        assert any("would cost" in c for c in caps), "the cost table of what did not run"
         imgs = d.execute_script("return Array.from(document.images).filter(i => i.naturalWidth > 400).length")
         assert imgs >= 2, "the verdict grid and the summary figure"
 
@@ -210,5 +222,8 @@ def test_page_reads_at_a_glance(site, browser, page, width):
         if page in WITH_RESULT and width > 1000:  # the answer on the first screen, before the method
             top = d.execute_script(RESULT_JS)
             assert top is not None and top < 900, f"{page}: no result sentence on the first screen ({top})"
+        if page == "book/intro" and width > 1000:  # the summary's first answer sentence, not only its title
+            top = d.execute_script(ANSWER_JS)
+            assert top is not None and top < 900, f"{page}: no answer sentence on the first screen ({top})"
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

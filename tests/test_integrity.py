@@ -176,7 +176,7 @@ def test_weights_remade_differently_make_the_analyses_stale(store, pristine, mni
     other weights and are set aside; on the same machine (identical history) they stay."""
     run = train.Run.load(store.root / "runs" / pristine[1][0], store)
     shutil.rmtree(run.weights)
-    run.state()
+    run.state(restore=True)
     assert store.has_analysis("sharpness", {"run": run.name}, 1)  # same history: same weights
     shutil.rmtree(run.weights)
     real = train._train
@@ -188,7 +188,7 @@ def test_weights_remade_differently_make_the_analyses_stale(store, pristine, mni
         return history.assign(train_loss=history.train_loss + 1e-6), meta
     monkeypatch.setattr(train, "_train", other_rounding)
     with pytest.warns(UserWarning, match="stale"):
-        run.state()
+        run.state(restore=True)
     assert not store.has_analysis("sharpness", {"run": run.name}, 1)
 
 

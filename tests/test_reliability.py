@@ -180,6 +180,25 @@ def test_papermill_values_out_of_type_or_range_are_refused(change, match):
         parameters.override("smoke", **change)
 
 
+@pytest.mark.parametrize("eps, match", [
+    ((1e-3, 5e-4, 2e-3), r"sharpness_eps = 0\.002: the sharpness chapter renders the paper's eps only"),
+    ((2e-3,), r"sharpness_eps = 0\.002: .*no column"),
+    ((1e-3, 5e-4, 1e-3), r"sharpness_eps = .*each eps once")])
+def test_an_eps_the_chapter_cannot_render_is_refused_before_any_compute(tmp_path, eps, match):
+    """Issue 28's trial: ``sharpness_eps=(1e-3, 5e-4, 2e-3)`` computed the new solves and then
+    failed to render (KeyError 'sb_2e-3'). As a ``compute.chapter`` argument and as a notebook's
+    papermill parameter it is refused, naming the parameter and the value, before the store is
+    touched."""
+    from lbsm.pipeline import compute
+    store = Store(tmp_path / "r")
+    with pytest.raises(ValueError, match=match):
+        compute.chapter("sharpness", "smoke", store=store, sharpness_eps=eps)
+    namespace = {"profile": "smoke", "nets": None, "sharpness_eps": eps, "json": json}
+    with pytest.raises(ValueError, match=match):
+        compute.chapter("sharpness", store=store, **compute.notebook_parameters(namespace))
+    assert not store.root.exists() or not any(store.root.rglob("*"))
+
+
 def test_a_long_seed_list_is_refused_before_its_seeds_are_read():
     class Huge(list):
         def __len__(self):

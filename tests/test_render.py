@@ -2,6 +2,8 @@
 no empty table shown."""
 import types
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -149,6 +151,21 @@ def test_every_column_of_the_books_csvs_has_a_meaning_and_a_unit():
     assert not undocumented, f"add them to lbsm.report.datapage.COLUMN_DOC: {undocumented}"
     assert "knee (paper, stated)" in columns.index  # a name with a comma is one column
     assert not columns.meaning.str.contains("see that table").any()
+
+
+def test_every_entry_of_the_column_dictionary_has_a_meaning_and_a_unit():
+    """Every entry, used by a CSV now or not: a meaning, a unit ("none" for labels, flags and
+    ratios), and no placeholder in place of either."""
+    from lbsm.report import datapage
+    entries = dict(datapage.COLUMN_DOC)
+    entries.update({pattern: (meaning, unit) for pattern, meaning, unit in datapage.PATTERNS})
+    placeholder = re.compile(r"see (that|the) (table|chapter)|not documented|\?\?|^\s*(tbd|todo|-|—)\s*$", re.I)
+    bad = [c for c, (meaning, unit) in entries.items()
+           if not meaning.strip() or not unit.strip() or placeholder.search(meaning) or placeholder.search(unit)]
+    assert not bad, f"entries of lbsm.report.datapage without a meaning or a unit: {bad}"
+    rendered = datapage.column_dictionary(datapage.data_index())
+    assert not rendered.meaning.str.contains("not documented").any()
+    assert not rendered.unit.str.contains("not documented").any()
 
 
 def test_dot_plots_draw_ours_against_the_paper():

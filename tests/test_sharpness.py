@@ -288,3 +288,26 @@ def test_sharpness_of_stored_run_via_cli(mnist, store):
         rc = cli.main(["sharpness", run.key[:8], "--results", str(store.root), "--subset", "200",
                        "--iters", "3", "--device", "cpu"])
     assert rc == 0 and f"{res.value:.4f}" in out.getvalue()
+
+
+@pytest.mark.parametrize("profile, start", [("cpu", "sign"), ("cpu-v2", "zero")])
+def test_each_profile_solves_from_its_own_start(profile, start, monkeypatch):
+    """Tables 3 and 4 hand Metric 2.1 the profile's L-BFGS-B start (``cpu``: the gradient-sign
+    vertex, the earlier reading; ``cpu-v2``: y = 0, the adopted one): a solve from another start
+    fails here before any number is computed."""
+    from types import SimpleNamespace
+
+    from lbsm.experiments import profiles, stored, trials
+    P = profiles.get(profile)
+    seen = []
+
+    def solve(run, eps, **kw):
+        seen.append(kw["start"])
+        return {e: dict(value=1.0, f0=0.1, fmax=0.2, iterations=10, evaluations=12, seconds=0.0)
+                for e in eps}
+    monkeypatch.setattr(stored, "run_sharpness", solve)
+    run = SimpleNamespace(status="done", config=SimpleNamespace(seed=0))
+    T = trials.Trained(P, pairs={"F1": [(run, run)]})
+    for subspace in (None, P.subspace_dim):
+        trials.sharpness_values(T, store=None, subspace=subspace)
+    assert seen == [start] * 4 and P.sharpness_start == start

@@ -121,7 +121,7 @@ def test_truncated_weights_are_set_aside_and_remade(store, pristine, mnist, weig
     good = run.state(weights.removesuffix(".pt"))
     truncate(run.weights / weights)
     with pytest.warns(UserWarning, match=weights):
-        again = run.state(weights.removesuffix(".pt"))
+        again = run.state(weights.removesuffix(".pt"), restore=True)
     assert (run.weights / f"{weights}.damaged").is_file()
     assert all((again[k] == v).all() for k, v in good.items())  # same machine: the same weights
     assert (run.path / "retrained.json").is_file()

@@ -121,7 +121,10 @@ def test_missing_weights_are_retrained_and_the_deviation_recorded(mnist, store):
     import shutil
     shutil.rmtree(run.weights)  # a fresh clone: the published run without its weights
     again = train.Run.load(run.path, store)
-    for k, v in again.state("final").items():  # same machine, same seed: the same weights
+    with pytest.raises(train.WeightsMissing, match="never trains"):   # reading a run: no training
+        again.model("final")
+    assert not run.weights.exists() and not (run.path / "retrained.json").exists()
+    for k, v in again.state("final", restore=True).items():  # same machine, same seed: same weights
         assert torch.equal(v, final[k]), k
     rec = json.loads((run.path / "retrained.json").read_text())["records"][-1]
     assert rec["epochs_compared"] == 3 and set(rec["max_abs_deviation"]) == set(train.HISTORY_METRICS)

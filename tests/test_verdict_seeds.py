@@ -38,3 +38,20 @@ def test_runs_from_uncommitted_code_make_a_verdict_inconclusive():
     assert p.startswith("1 of 2 runs trained from uncommitted code (def5678-dirty)")
     assert p in verdicts.run_problems([clean, dirty])
     assert verdicts.decide([1], True, verdicts.run_problems([clean, dirty])) == "inconclusive"
+
+
+def test_the_landing_table_cuts_evidence_to_its_number_and_reasons():
+    r = verdicts.row("Table 2", "F1", "inconclusive",
+                     "test SB 98.0 vs LB 97.9 (n = 5, p = 0.5; about 18 trials); paper 98.03 ± 0.07",
+                     ["3 seeds (at least 3 needed)", "1 of 2 runs trained from uncommitted code (x-dirty): "
+                      "not a published result"])
+    ok = verdicts.row("Figure 3", "F1", "reproduced", "log10 +2.2 ± 0.5 (n = 5); paper 0.24 vs 0.001")
+    off = verdicts.row("Table 2", "C1", "not run", "needs a GPU")
+    t = verdicts.folded([r, ok, off], brief=True)
+    assert t.loc[("Table 2", "F1"), "evidence"] == (
+        "test SB 98.0 vs LB 97.9 (n = 5, p = 0.5; about 18 trials) — because: 3 seeds (at least 3 "
+        "needed); 1 of 2 runs trained from uncommitted code (x-dirty)")
+    assert t.loc[("Figure 3", "F1"), "evidence"] == "log10 +2.2 ± 0.5 (n = 5)"
+    assert t.loc[("1 panels", "C1"), "claim"] == "needs a GPU"
+    full = verdicts.folded([r, ok, off])
+    assert full.loc[("Figure 3", "F1"), "evidence"] == ok["evidence"]

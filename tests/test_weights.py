@@ -98,7 +98,7 @@ def test_a_retrain_with_other_weights_replaces_the_record(store, pristine, monke
         return history.assign(test_acc=history.test_acc + 0.5), meta
     monkeypatch.setattr(train, "_train", other_rounding)
     with pytest.warns(UserWarning):
-        state = run.state()
+        state = run.state(restore=True)
     meta = json.loads((run.path / "meta.json").read_text())
     assert meta["weights_sha256"] == state_sha256(state) == run.meta["weights_sha256"]
     assert run.history.test_acc.iloc[-1] == pytest.approx(
@@ -114,7 +114,7 @@ def test_a_retrain_with_the_same_weights_keeps_the_record(store, pristine):
     run = train.Run.load(store.root / "runs" / pristine[1], store)
     before = (run.path / "meta.json").read_bytes()
     shutil.rmtree(run.weights)
-    run.state()
+    run.state(restore=True)
     assert (run.path / "meta.json").read_bytes() == before
     assert store.has_analysis("sharpness", {"run": run.name}, 1)
 
@@ -126,7 +126,10 @@ def test_foreign_weights_in_the_cache_are_not_served(store, pristine):
     good = load_torch(f)
     save_torch({k: v * 2 if v.is_floating_point() else v for k, v in good.items()}, f)
     with pytest.warns(UserWarning, match="other weights"):
-        state = run.state()
+        with pytest.raises(train.WeightsMissing):   # set aside, and not retrained by a read
+            run.state()
+    assert not (run.weights / "final.pt").exists()
+    state = run.state(restore=True)
     assert state_sha256(state) == run.meta["weights_sha256"]
     assert (run.weights / "final.pt.other").is_file()
 

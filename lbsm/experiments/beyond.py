@@ -140,7 +140,7 @@ def adaptive_values(run: Run, spec: BeyondSpec, store: Store) -> dict:
 
     def compute():
         t0 = time.perf_counter()
-        model = run.model("final").double()
+        model = run.model("final", restore=True).double()
         x, y = _data(run, spec.adaptive_subset, double=True)
         return measure_adaptive(model, x, y, spec, cfg.bn_eval, cfg.eval_batch_size) | {
             "seconds": time.perf_counter() - t0}
@@ -162,7 +162,8 @@ def distance_x0(run: Run, store: Store) -> float:
     the norm of the gap chapter's distance ratio); cached (``analyses/distance_x0``)."""
     def compute():
         names = landscape.trainable_names(models.build(run.config.net))
-        return {"distance": landscape.distance(run.state("x0"), run.state("final"), names)}
+        x0, final = run.state("x0", restore=True), run.state("final", restore=True)
+        return {"distance": landscape.distance(x0, final, names)}
     return store.analysis("distance_x0", dict(run=run.name), compute, landscape.VERSION)["distance"]
 
 

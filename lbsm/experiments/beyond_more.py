@@ -65,7 +65,7 @@ def reparam_point(run: Run, alpha: float, spec, P, store: Store) -> dict:
 
     def compute():
         t0 = time.perf_counter()
-        model = rescale.rescale_before_batchnorm(run.model("final"), float(alpha))
+        model = rescale.rescale_before_batchnorm(run.model("final", restore=True), float(alpha))
         x, y = stored.training_data(run, spec.reparam_subset)
         xt, yt = trials.run_data(run, "test")
         loss, acc = landscape.loss_and_accuracy(model, x, y, cfg.eval_batch_size, cfg.bn_eval, prob_clip=None)
@@ -115,7 +115,8 @@ def surfaces(S: BeyondPlan, runs: Runs, store: Store) -> pd.DataFrame:
 
             def compute(run=run, cfg=cfg):
                 x, y = stored.training_data(run, spec.surface_subset)
-                df = surface.loss_surface(run.model("final"), x, y, coords, coords, seed=0, bn=cfg.bn_eval,
+                model = run.model("final", restore=True)
+                df = surface.loss_surface(model, x, y, coords, coords, seed=0, bn=cfg.bn_eval,
                                           batch_size=cfg.eval_batch_size)
                 return {"rows": df.to_dict("records")}
             rows = store.analysis("surface", params, compute, beyond.VERSION)["rows"]
@@ -133,7 +134,7 @@ def noise_point(run: Run, which, subset, store: Store, chunk: int = 64) -> dict:
 
     def compute():
         t0 = time.perf_counter()
-        model = run.model(which)
+        model = run.model(which, restore=True)
         x, y = stored.training_data(run, subset)
         landscape.recalibrate_(model, x, run.config.eval_batch_size)
         ns = noise_scale.noise_scale(model, x, y, "running", chunk)

@@ -17,14 +17,15 @@ import dataclasses
 import math
 import re
 
-from ..core import machine, models, validate
+from ..core import catalog, machine, models, validate
 from ..core.constants import BN_PATH_POLICIES, EPS, STOPS, TRAIN_SIZES
 from . import profiles
 
 NETPLAN_FIELDS = {f.name for f in dataclasses.fields(profiles.NetPlan)}
 PROFILE_FIELDS = {f.name for f in dataclasses.fields(profiles.Profile)} - {
-    "name", "description", "nets", "small_batches", "remedies", "sensitivity", "beyond",
-    "panel_protocol"}  # what the paper's panels were made with: a fact about the profile, no knob
+    "name", "description", "nets",
+    "panel_protocol"} - catalog.knob_fields()  # panel_protocol: what the paper's panels were made
+# with, a fact about the profile; the chapters' specs (lbsm.core.catalog): no knobs of their own
 PARAMETERS = ("profile", "nets", "seeds", *sorted((NETPLAN_FIELDS | PROFILE_FIELDS) - {"seeds"}))
 # how each parameter is checked where it enters
 # counts >= 1 and their maxima (lbsm.core.validate)
@@ -77,7 +78,7 @@ def check(name: str, value):
         return None if value is None else validate.at_least(name, value, 1, validate.SEEDS_MAX)
     if name == "alpha_points":
         return validate.at_least(name, value, 2, validate.POINTS_MAX)
-    if name == "checkpoints":
+    if field_types(name) == (bool,):  # a switch (checkpoints, cap_is_budget): its type is its range
         return validate.boolean(name, value)
     if name == "sharpness_eps":
         return check_eps(name, value)
@@ -117,7 +118,8 @@ def check_eps(name: str, value) -> tuple[float, ...]:
     """Metric 2.1's box sizes: a number or a list of distinct ones, each in validate's range and
     one the sharpness chapter renders (the paper's ``EPS``: Tables 3 and 4 have no other columns)."""
     values = list(value) if isinstance(value, (list, tuple)) else [value]
-    if not values or len(values) > len(EPS):
+    # a list one longer than the paper's has a value with no column or a repeat: named below
+    if not values or len(values) > len(EPS) + 1:
         raise ValueError(f"{name} = {value!r}: give one or more of the paper's eps "
                          f"{', '.join(f'{e:g}' for e in EPS)}")
     out = []

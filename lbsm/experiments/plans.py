@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..core import data as lbsm_data
-from ..core import models
+from ..core import catalog, models
 from ..core.constants import DATASET_NAMES
 from ..train.protocol import Run, TrainConfig, lb_batch
 from . import profiles, specs
 
-CHAPTERS = ("small_batches", "remedies")
+CHAPTERS = catalog.chapters(runs="sections")  # chapters of sections (lbsm.core.catalog)
 TIMIT_STANDIN = ("F2", "F1")  # F1 on MNIST stands in for F2 when the TIMIT features are missing
 Runs = Mapping[str, Run]      # run name -> stored run
 
@@ -35,6 +35,13 @@ def _data_problems(dataset: str, root: str) -> tuple[str, ...]:
 def data_ready(dataset: str) -> bool:
     """Whether a data set's files are in the data directory with the right md5 (cached)."""
     return not _data_problems(dataset, str(lbsm_data.data_dir()))
+
+
+def data_need(dataset: str) -> str:
+    """What a missing data set needs, in the book's words: licensed data is "needs data: TIMIT";
+    a free download is named as one ("needs a free download (CIFAR-100)")."""
+    name = DATASET_NAMES[dataset]
+    return f"needs data: {name}" if dataset in lbsm_data.LICENSED else f"needs a free download ({name})"
 
 
 def dataset_of(net: str) -> str:
@@ -84,7 +91,7 @@ def plan(P: profiles.Profile, chapter: str, nets=None) -> Plan:
         raise ValueError(f"unknown chapter of sections {chapter!r}; choose one of {', '.join(CHAPTERS)}")
     keep = None if nets is None else [n.strip() for n in (nets.split(",") if isinstance(nets, str) else nets)]
     S = Plan(P, chapter)
-    for section, section_specs in specs.sections(getattr(P, chapter)).items():
+    for section, section_specs in specs.sections(getattr(P, catalog.REGISTRY[chapter].knobs)).items():
         run, skipped, stand = [], {}, {}
         nets_here = {s.net for s in section_specs}
         for spec in section_specs:

@@ -89,7 +89,7 @@ def run_sharpness(run: Run, eps: Sequence[float] = EPS, which: str | int = "fina
     def solve(e):
         if "model" not in loaded:  # weights and data once for every eps that is not stored
             dev = device or default_device()
-            loaded["model"] = run.model(which, dev)
+            loaded["model"] = run.model(which, dev, restore=True)
             loaded["weights"] = {k: v.clone() for k, v in loaded["model"].state_dict().items()}
             loaded["xy"] = training_data(run, subset, dev)
         model = loaded["model"]
@@ -149,7 +149,7 @@ def cone_table(runs: Mapping[str, Run], directions: int = 100, radius: float = 1
         def compute(run=run, ref=ref):
             dev = device or default_device()
             x, y = training_data(run, subset, dev)
-            res = cone.cone_fraction(run.model("final", dev), x, y, directions=directions, radius=radius,
+            res = cone.cone_fraction(run.model("final", dev, restore=True), x, y, directions=directions, radius=radius,
                                 threshold=threshold, reference=ref, seed=seed, bn=run.config.bn_eval,
                                 batch_size=run.config.eval_batch_size)
             return {"rises": [float(r) for r in res.rises], "f0": res.f0}
@@ -207,8 +207,8 @@ def path_between(sb: Run, lb: Run, kind: str = "linear", points: int = 25, bn: s
     device = torch.device(device) if device else default_device()
     ds = lbsm_data.load(sb.config.dataset, device=device)
     ds = ds.subset(sb.config.train_subset, sb.config.test_subset).subset(train_subset, test_subset)
-    model = sb.model("final", device)
-    x_s, x_l = model.state_dict(), {k: v.to(device) for k, v in lb.state("final").items()}
+    model = sb.model("final", device, restore=True)
+    x_s, x_l = model.state_dict(), {k: v.to(device) for k, v in lb.state("final", restore=True).items()}
     return landscape.interpolate(model, x_s, x_l, ds, kind=kind, alphas=np.linspace(-1, 2, points),
                                  bn=bn, batch_size=sb.config.eval_batch_size, prob_clip=prob_clip)
 
@@ -230,7 +230,7 @@ def sharpness_of_run(run: str, eps: float = 1e-3, subspace: int | None = None, i
     x, y = ds.x_train, ds.y_train
     if train_subset is not None:
         x, y = x[:train_subset], y[:train_subset]
-    return keskar_sharpness(r.model("final", device), x, y, eps=eps, subspace=subspace, iters=iters,
+    return keskar_sharpness(r.model("final", device, restore=True), x, y, eps=eps, subspace=subspace, iters=iters,
                             bn=bn, batch_size=r.config.eval_batch_size, seed=seed, start=start,
                             subspace_kind=subspace_kind)
 
@@ -252,8 +252,9 @@ def interpolate_runs(sb_run: str, lb_run: str, kind: str = "linear", points: int
     df = path_between(sb, lb, kind=kind, points=points, bn=bn, train_subset=train_subset,
                       test_subset=test_subset, device=device, prob_clip=prob_clip)
     df.attrs.update(sb_run=sb.path.name, lb_run=lb.path.name)
-    x0 = sb.state("x0")
-    if all(torch.equal(x0[k], lb.state("x0")[k]) for k in x0):
+    x0 = sb.state("x0", restore=True)
+    if all(torch.equal(x0[k], lb.state("x0", restore=True)[k]) for k in x0):
         df.attrs["distance_ratio"] = landscape.distance_ratio(
-            x0, sb.state("final"), lb.state("final"), landscape.trainable_names(models.build(sb.config.net)))
+            x0, sb.state("final", restore=True), lb.state("final", restore=True),
+            landscape.trainable_names(models.build(sb.config.net)))
     return df

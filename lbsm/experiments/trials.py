@@ -168,7 +168,7 @@ def hessian_values(T: Trained, store: Store) -> pd.DataFrame:
 
                 def compute(run=run):
                     t0 = time.perf_counter()
-                    model = run.model("final")
+                    model = run.model("final", restore=True)
                     x, y = run_data(run, "train", P.hessian_subset)
                     top = hessian.top_eigenvalues(model, x, y, k=P.hessian_k, bn=run.config.bn_eval,
                                                    batch_size=run.config.eval_batch_size,
@@ -225,8 +225,9 @@ def distance_ratios(T: Trained, store: Store) -> pd.DataFrame:
         names = landscape.trainable_names(models.build(net))
         for sb, lb in T.pairs[net]:
             def compute(sb=sb, lb=lb):
-                x0 = sb.state("x0")
-                return {"ratio": landscape.distance_ratio(x0, sb.state("final"), lb.state("final"), names)}
+                x0 = sb.state("x0", restore=True)
+                final = sb.state("final", restore=True), lb.state("final", restore=True)
+                return {"ratio": landscape.distance_ratio(x0, *final, names)}
             ratio = store.analysis("distance", dict(sb=sb.name, lb=lb.name), compute,
                                    landscape.VERSION)["ratio"]
             rows.append(dict(net=net, seed=sb.config.seed, ratio=ratio,

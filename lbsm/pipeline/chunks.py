@@ -32,7 +32,7 @@ import torch
 from . import compute
 from ..train import ensemble
 from ..core import data as lbsm_data
-from ..core import machine, validate, weights
+from ..core import catalog, machine, validate, weights
 from ..core.data import Dataset
 from ..core.files import finish_staged, publish_staged, write_atomic
 from ..core.manifest import PUBLISHED_PATH
@@ -161,7 +161,7 @@ def _items(profile: str) -> list[tuple[str, str, str | None, object]]:
         if net is not None and (net not in P.nets or not data_ready(dataset_of(net))):
             continue
         Pn = parameters.override(profile, nets=net) if net else P
-        out.append((what, chapter, net, compute.chapter_def(chapter).plan(Pn, net)))
+        out.append((what, chapter, net, compute.plan_of(chapter, Pn, net)))
     return out
 
 
@@ -189,7 +189,7 @@ def plan(profile: str, budget: float, cost: Cost, store: Store | None = None) ->
                        and c.batch_size == train.SB_BATCH]
             it.solves = 2 * len(undrawn)
             it.seconds += sum(2 * 25 * cost.epoch(c.net, c.batch_size) / 3 for c in undrawn)
-        if chapter in ("sharpness", "small_batches", "remedies"):
+        if catalog.REGISTRY[chapter].solves:  # Metric 2.1 on each run (lbsm.core.catalog)
             unsolved = [c for n, c in cfgs.items() if n not in solved]
             it.solves = 2 * len(unsolved)  # two eps per final minimizer: a floor (Table 4 adds more)
             # one f + grad over the training set costs about half a training epoch

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 
+from ..core import catalog, memory
 from ..core.data import data_dir
 from ..core.store import Store
 from ..experiments import (appendix_e, beyond, beyond_more, parameters, plans, sections, sensitivity,
@@ -41,56 +42,61 @@ EXECUTORS = ("inprocess", "dask")
 
 @dataclass(frozen=True)
 class ChapterDef:
-    """A chapter: its plan from a profile, the runs that plan trains, and its parts, each a
-    function ``(plan, runs, store) -> value`` of the plan, the chapter's runs
-    ({name: Run}, built once) and the store."""
-    plan: Callable                      # (Profile, nets) -> the plan (a Profile, or a Plan of sections)
+    """A registered chapter's compute half: its plan from a profile, the runs that plan trains, and
+    its parts, each a function ``(plan, runs, store) -> value`` of the plan, the chapter's runs
+    ({name: Run}, built once) and the store. ``plan`` None: as the catalog's entry says (the
+    profile itself, or a plan of sections for a chapter whose runs are ``"sections"``)."""
     configs: Callable                   # plan -> list[TrainConfig]
     parts: dict[str, Callable] = field(default_factory=dict)
-
-
-def _profile_plan(P: Profile, nets) -> Profile:
-    return P
-
-
-def _sections_plan(chapter: str) -> Callable:
-    return lambda P, nets: plans.plan(P, chapter, nets=nets)
+    plan: Callable | None = None        # (Profile, nets) -> the plan (a Profile, or a Plan of sections)
 
 
 def _no_runs(plan) -> list:
     return []
 
 
+# each chapter of the catalog (lbsm.core.catalog.REGISTRY) that computes, by name: its runs and
+# parts (adding a part to a chapter: one entry in its ``parts``)
 CHAPTER_DEFS: dict[str, ChapterDef] = {
-    "intro": ChapterDef(_profile_plan, _no_runs),
-    "setup": ChapterDef(_profile_plan, _no_runs),
-    "gap": ChapterDef(_profile_plan, trials.trial_configs, {"trained": trials.trials,
-                                                           "stop_readings": stop_readings.frame}),
-    "interpolation": ChapterDef(_profile_plan, trials.trial_configs, {
+    "intro": ChapterDef(_no_runs),
+    "setup": ChapterDef(_no_runs),
+    "gap": ChapterDef(trials.trial_configs, {"trained": trials.trials,
+                                             "stop_readings": stop_readings.frame}),
+    "interpolation": ChapterDef(trials.trial_configs, {
         "trained": trials.trials, "linear": trials.linear, "curvilinear": trials.curvilinear,
         "distance": trials.distance}),
-    "sharpness": ChapterDef(_profile_plan, trials.trial_configs, {
+    "sharpness": ChapterDef(trials.trial_configs, {
         "trained": trials.trials, "table3": trials.table3, "table4": trials.table4,
         "kinds": trials.kinds, "hessian": trials.hessian_spectrum}),
-    "small_batches": ChapterDef(_sections_plan("small_batches"), sections.configs, {
+    "small_batches": ChapterDef(sections.configs, {
         "fig4": sections.fig4, "fig5": sections.fig5, "fig6": sections.fig6, "cone": sections.cone}),
-    "remedies": ChapterDef(_sections_plan("remedies"), appendix_e.configs, {
+    "remedies": ChapterDef(appendix_e.configs, {
         "augmentation": appendix_e.augmentation, "conservative": appendix_e.conservative,
         "robust": appendix_e.robust, "parametric": appendix_e.parametric}),
-    "sensitivity": ChapterDef(_profile_plan, sensitivity.configs, {
+    "sensitivity": ChapterDef(sensitivity.configs, {
         c: functools.partial(sensitivity.choice, name=c) for c in sensitivity.CHOICES}),
-    "beyond": ChapterDef(beyond.plan, beyond.configs, {
+    "beyond": ChapterDef(beyond.configs, {
         "closing": beyond.closing, "reparam": beyond_more.reparam, "surfaces": beyond_more.surfaces,
-        "noise": beyond_more.noise, "correlation": beyond_more.correlation}),
+        "noise": beyond_more.noise, "correlation": beyond_more.correlation}, plan=beyond.plan),
 }
 
-CHAPTERS = tuple(CHAPTER_DEFS)
+CHAPTERS = catalog.chapters(computed=True)  # the catalog's order
 
 
 def chapter_def(chapter: str) -> ChapterDef:
-    if chapter not in CHAPTER_DEFS:
-        raise ValueError(f"unknown chapter {chapter!r}; choose one of {', '.join(CHAPTER_DEFS)} or all")
+    if chapter not in CHAPTER_DEFS or chapter not in catalog.REGISTRY:
+        known = [c for c in catalog.REGISTRY if c in CHAPTER_DEFS]
+        raise ValueError(f"unknown chapter {chapter!r}; choose one of {', '.join(known)} or all")
     return CHAPTER_DEFS[chapter]
+
+
+def plan_of(chapter: str, P: Profile, nets=None):
+    """Chapter ``chapter``'s plan under ``P``: its own ``plan``, else a plan of sections for a
+    chapter the catalog registers with ``runs="sections"``, else the profile itself."""
+    d = chapter_def(chapter)
+    if d.plan is not None:
+        return d.plan(P, nets)
+    return plans.plan(P, chapter, nets=nets) if catalog.REGISTRY[chapter].runs == "sections" else P
 
 
 def graph(chapter: str, plan) -> tuple[dict[str, train.TrainConfig], dict[str, tuple[str, ...]]]:
@@ -122,6 +128,7 @@ def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: 
 def _on_worker(data: str, threads: int | None):
     """A Dask worker (maybe another machine) reads the data sets from the same directory."""
     os.environ["LBSM_DATA"] = data
+    memory.keep_freed_memory()  # a pure performance setting (lbsm.core.memory)
     if threads:
         import torch
         torch.set_num_threads(threads)
@@ -215,7 +222,7 @@ def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess
     try:
         for n in names:
             t0 = time.perf_counter()
-            plan = chapter_def(n).plan(P, nets)
+            plan = plan_of(n, P, nets)
             parts, runs = (_dask(n, plan, store, client, threads_per_worker) if client is not None
                            else _in_process(n, plan, store, progress, use_ensemble))
             out[n] = Chapter(n, plan, parts, time.perf_counter() - t0, runs)

@@ -9,9 +9,9 @@ import pandas as pd
 
 from ..core import data as lbsm_data
 from ..core import paper
-from ..core.constants import DATASET_NAMES, EPS, eps_label
+from ..core.constants import EPS, eps_label
 from ..experiments import profiles
-from ..experiments.plans import Plan, Result, data_ready, dataset_of
+from ..experiments.plans import Plan, Result, data_need, data_ready, dataset_of
 from ..experiments.trials import Trained
 from .render import PAPER_NETS, TITLES, meta_values, precisions
 
@@ -196,7 +196,7 @@ def coverage(T: Trained, runs=None, chapter: str = "") -> "Markdown":
         lines[0] += " " + cost_text(runs, chapter, T.profile.name)
     for n in paper.NETS:
         if n in T.missing:
-            lines.append(f"- **{n}: needs data: {DATASET_NAMES[T.missing[n]]}** "
+            lines.append(f"- **{n}: {data_need(T.missing[n])}** "
                          f"({lbsm_data.HOW_TO_GET[T.missing[n]]}).")
         elif n not in T.pairs and n in declared_nets(T.profile.name):
             lines.append(f"- {n}: in profile `{T.profile.name}` but left out of this run by the "
@@ -204,7 +204,7 @@ def coverage(T: Trained, runs=None, chapter: str = "") -> "Markdown":
         elif n not in T.pairs:
             ready = data_ready(dataset_of(n))
             lines.append(f"- {n}: not in profile `{T.profile.name}`"
-                         + ("" if ready else f"; needs data: {DATASET_NAMES[dataset_of(n)]}")
+                         + ("" if ready else f"; {data_need(dataset_of(n))}")
                          + (" (the `paper` profile trains it)" if ready else "") + ".")
     return Markdown("\n".join(lines))
 
@@ -274,7 +274,7 @@ def section_coverage(S: Plan, runs=None) -> "Markdown":
         if absent:
             parts.append("not in this profile: " + ", ".join(
                 n if data_ready(dataset_of(n))
-                else f"{n} (needs data: {DATASET_NAMES[dataset_of(n)]})" for n in absent))
+                else f"{n} ({data_need(dataset_of(n))})" for n in absent))
         shown = ", ".join(wanted) if wanted else "no network named, no numbers"
         lines.append(f"- **{TITLES[section]}** (paper: {shown}): {'; '.join(parts)}.")
     return Markdown("\n".join(lines))

@@ -70,6 +70,14 @@ COLUMN_DOC = {
     "L-BFGS-B iterations run": ("L-BFGS-B iterations the solves ran, of those asked for, and why any ended early", NONE),
     "paired t-test": ("p of a paired t-test over trials of test SB − test LB", NONE),
     "LB faster?": ("whether I_l / I_s is under the bound B_s / (f_s B_l), so LB takes less time", NONE),
+    # --- what the rest needs (lbsm.report.costs)
+    "why not run": ("why the network's panels of the paper did not run under this profile", NONE),
+    "paper panels": ("the paper's panels (artifact and network) of the network that did not run", "panels"),
+    "runs": ("training runs the paper profile plans for the network's panels", "runs"),
+    "PFLOP": ("FLOPs of those runs and their analyses (PyTorch's counter on our networks)", "PFLOP (10^15 FLOPs)"),
+    "H100 GPU-h": ("hours on one H100 at fp32 at the stated sustained rate", "GPU-hours"),
+    "CPU core-h here": ("hours on one core of this machine at its measured training rate", "core-hours"),
+    "command": ("the command that computes the network's panels", NONE),
     # --- provenance
     "seeds": ("trials behind the row", NONE),
     "profile": ("the profile (lbsm.experiments.profiles) the runs behind the row were planned by", NONE),

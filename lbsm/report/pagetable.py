@@ -21,6 +21,9 @@ NUMBER = '<span class="lbsm-table-number">Table:</span>'  # the site writes "Tab
 CAPTIONS = {
     "intro/verdicts": "Every verdict of the book: each claim of the paper, per artifact and network, "
                       "with the numbers it was decided on.",
+    "intro/costs": "What the paper's panels that did not run would cost under the paper profile, "
+                   "per network: why they did not run, the runs and FLOPs, hours on one H100 at fp32 "
+                   "and on one core of this machine, and the command that runs them.",
     "intro/status": "How much of each of the paper's artifacts ran under this profile, per chapter.",
     "setup/table1": "The paper's Table 1 (network configurations) beside our implementation: layers "
                     "and parameter counts of each network.",

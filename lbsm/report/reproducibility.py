@@ -1,6 +1,7 @@
 """The book's reproducibility summary, in the form ML Reproducibility Challenge reports use: the
 scope (the paper's claims), the methodology, one generated sentence per claim with its answer,
-number, uncertainty and n beside the paper's, and what the rest would need.
+number, uncertainty and n beside the paper's, and what the rest would need (per network, its
+reason, its cost from :mod:`lbsm.report.costs` and the command).
 
 Every sentence is generated from the verdict rows (:mod:`lbsm.report.verdicts`) and the runs
 behind them; nothing here is typed by hand but the names of the parts.
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..core.catalog import ARTIFACTS
-from .verdicts import ALPHA, MIN_SEEDS, POWER, claim
+from ..core.catalog import artifacts
+from . import costs
+from .verdicts import ALPHA, MIN_SEEDS, POWER, claim, first_clause, short_reasons  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from IPython.display import HTML
@@ -27,23 +29,11 @@ def claim_sentences(rows: list[dict]) -> list[str]:
     evidence (ours with sd, n and p, the paper's numbers), paper panels first, in the book's order."""
     df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
     ran = df[(df.kind == "paper") & (df.verdict != "not run")]
-    order = {a[0]: i for i, a in enumerate(ARTIFACTS)}
+    order = {a[0]: i for i, a in enumerate(artifacts())}
     ran = ran.assign(o=ran.artifact.map(order)).sort_values(["o", "net"], kind="stable")
     return [f"<b>{html.escape(r.artifact)}, {html.escape(r.net)}</b>: {html.escape(claim(r.artifact))}"
-            f": <b>{ANSWERS[r.verdict]}</b> ({html.escape(r.verdict)}). {html.escape(r.evidence)}."
+            f": <b>{ANSWERS[r.verdict]}</b> ({html.escape(r.verdict)}). {html.escape(short_reasons(r.evidence))}."
             for r in ran.itertuples()]
-
-
-def not_run_lines(rows: list[dict]) -> list[str]:
-    """The paper's panels that did not run, one line per reason (e.g. "needs a GPU: in the paper
-    profile, not in cpu"), with the panels it covers."""
-    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
-    miss = df[(df.kind == "paper") & (df.verdict == "not run")]
-    out = []
-    for why, g in miss.groupby("evidence", sort=False):
-        panels = "; ".join(f"{a} ({', '.join(h.net)})" for a, h in g.groupby("artifact", sort=False))
-        out.append(f"<b>{html.escape(why)}</b>: {len(g)} panels: {html.escape(panels)}")
-    return out
 
 
 def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "HTML":
@@ -69,24 +59,16 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "H
               f"({POWER:.0%} power). Readings of what the paper leaves open: the setup chapter.")
     tally = ", ".join(f"{n} {v}" for v, n in counts.items()) or "none"
     results = "".join(f"<li>{s}</li>" for s in claim_sentences(rows))
-    rest = "".join(f"<li>{s}</li>" for s in not_run_lines(rows))
+    table = costs.cost_table(rows)
+    rest = "".join(f"<li>{s}</li>" for s in costs.rest_sentences(table))
     cmds = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in commands.items())
     return HTML(
         "<div class='admonition tip lbsm-repro'><p class='admonition-title'>Reproducibility summary</p>"
         f"<p><b>Scope.</b> {scope}</p><p><b>Methodology.</b> {method}</p>"
         f"<p><b>Results</b> ({tally}):</p><ul>{results}</ul>"
-        f"<p><b>What the rest needs.</b></p><ul>{rest}</ul>"
+        f"<p><b>What the rest needs</b> (per network; the cost table below adds them up). "
+        f"{costs.assumptions()}</p><ul>{rest}</ul>"
         f"<p><b>Commands.</b></p><ul>{cmds}</ul></div>")
-
-
-def first_clause(evidence: str) -> str:
-    """The evidence up to its first "; " outside parentheses (ours, before the paper's numbers)."""
-    depth = 0
-    for i, ch in enumerate(evidence):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and evidence.startswith("; ", i):
-            return evidence[:i]
-    return evidence
 
 
 def chapter_result(rows: list[dict]) -> dict:

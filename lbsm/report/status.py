@@ -17,7 +17,7 @@ import pandas as pd
 from ..core import models
 from ..core import paper
 from ..core import catalog
-from ..core.catalog import ARTIFACTS
+from ..core.catalog import artifacts
 from ..experiments import profiles
 from .captions import declared_nets, deviations, per_net, sharpness_settings
 from .render import PAPER_NETS, display_table
@@ -40,9 +40,9 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
     protocol; ``partial``: some were, or with deviations (listed in the note); ``needs data``:
     none could run because data is missing; ``not run``: none ran.
     """
-    entry = next((a for a in ARTIFACTS if a[0] == name), None)
+    entry = next((a for a in artifacts() if a[0] == name), None)
     if entry is None:
-        raise ValueError(f"unknown artifact {name!r}; known: {', '.join(a[0] for a in ARTIFACTS)}")
+        raise ValueError(f"unknown artifact {name!r}; known: {', '.join(a[0] for a in artifacts())}")
     wanted = list(entry[3])
     done = list(nets_done if nets_done is not None else (T.nets if T else []))
     done = [n for n in done if n in wanted]
@@ -94,12 +94,12 @@ def show(rows: list[dict]) -> None:
 
 
 def status_table(rows: list[dict]) -> pd.DataFrame:
-    """Every artifact of the catalog (``lbsm.core.catalog.ARTIFACTS``) with the status its
+    """Every artifact of the catalog (``lbsm.core.catalog.artifacts()``) with the status its
     chapter's results give it (``rows``: :func:`lbsm.report.summary.book_rows`); an artifact no
     chapter recorded is ``not run``."""
     recorded = {r["artifact"]: r for r in rows}
     out = []
-    for name, chapter, what, _ in ARTIFACTS:
+    for name, chapter, what, _ in artifacts():
         r = recorded.get(name)
         out.append(dict(artifact=name, what=what, chapter=chapter,
                         status=r["status"] if r else "not run", profile=r["profile"] if r else "",

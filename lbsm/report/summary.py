@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..core.catalog import ARTIFACTS
+from ..core.catalog import artifacts
 from ..core.constants import KINDS
 from . import beyond as beyond_report
 from . import setup, status, tables
@@ -181,15 +181,26 @@ def _beyond(C) -> tuple[list, list]:
                                           uncommitted(C.runs.values()))
 
 
-ROWS = {"setup": _setup, "gap": _gap, "interpolation": _interpolation, "sharpness": _sharpness,
-        "small_batches": _small_batches, "remedies": _remedies, "beyond": _beyond}
+# each chapter of the catalog (lbsm.core.catalog.REGISTRY) that computes, by name: its row builders,
+# each ``(C) -> (status rows, verdict rows)`` of the computed chapter ``C`` (a new verdict: one
+# more builder in its chapter's tuple); the intro and the sensitivity chapter record none
+ROWS = {"intro": (), "setup": (_setup,), "gap": (_gap,), "interpolation": (_interpolation,),
+        "sharpness": (_sharpness,), "small_batches": (_small_batches,), "remedies": (_remedies,),
+        "sensitivity": (), "beyond": (_beyond,)}
 
 
 def chapter_rows(name: str, C) -> tuple[list[dict], list[dict]]:
-    """(status rows, verdict rows) of chapter ``name`` from its computed parts ``C``."""
+    """(status rows, verdict rows) of chapter ``name`` from its computed parts ``C``: those of
+    every builder its ``ROWS`` entry registers, in order."""
     if name not in ROWS:
-        raise ValueError(f"chapter {name!r} records no status; those that do: {', '.join(ROWS)}")
-    return ROWS[name](C)
+        raise ValueError(f"chapter {name!r} records no status; those that do: "
+                         f"{', '.join(n for n, b in ROWS.items() if b)}")
+    st, vs = [], []
+    for build in ROWS[name]:
+        s, v = build(C)
+        st += s
+        vs += v
+    return st, vs
 
 
 def book_rows(chapters: dict) -> tuple[list[dict], list[dict]]:
@@ -197,11 +208,10 @@ def book_rows(chapters: dict) -> tuple[list[dict], list[dict]]:
     on the paper's own panels first, each kind in artifact order."""
     st, vs = [], []
     for name, C in chapters.items():
-        if name in ROWS:
-            s, v = chapter_rows(name, C)
-            st += s
-            vs += v
-    order = {a[0]: i for i, a in enumerate(ARTIFACTS)}
+        s, v = chapter_rows(name, C)
+        st += s
+        vs += v
+    order = {a[0]: i for i, a in enumerate(artifacts())}
     kinds = {k: i for i, k in enumerate(KINDS)}
     vs.sort(key=lambda r: (kinds.get(r.get("kind"), len(kinds)), order.get(r["artifact"], len(order))))
     return st, vs

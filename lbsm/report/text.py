@@ -20,7 +20,7 @@ from . import tables
 from ..core.constants import EPS, eps_label
 from .render import mean_sd, pm
 from .verdicts import ALPHA, MIN_SEEDS
-from ..core.catalog import ARTIFACTS
+from ..core.catalog import artifacts
 from ..core.constants import sharpness_col
 from ..experiments.plans import Plan, Result
 from ..experiments.specs import ConeSpec
@@ -236,7 +236,7 @@ def small_batches_text(S: Plan, f4: Result, knees: pd.DataFrame, f5: Result, f6:
            "appc_fs": f"{appc.attrs.get('f_s', float('nan')):g}",
            "appc_paper_bound": f"{1 / (0.2 * 10):g}"}
     stand = {k: v for s in S.stand_ins.values() for k, v in s.items()}
-    shown = {a[0]: a[3] for a in ARTIFACTS}
+    shown = {a[0]: a[3] for a in artifacts()}
     names = {"fig4": "Figure 4", "fig5": "Figure 5", "fig6": "Figure 6"}
     extra = {}
     for section, section_specs in S.specs.items():

@@ -43,9 +43,10 @@ import scipy.stats
 
 from ..core import paper
 from ..experiments import profiles
-from ..core.constants import DATASET_NAMES
-from ..experiments.plans import data_ready, dataset_of
-from ..core.catalog import ARTIFACTS, BEYOND_PREFIX
+from ..core.data import LICENSED
+from ..experiments.plans import data_need, data_ready, dataset_of
+from ..core import catalog
+from ..core.catalog import BEYOND_PREFIX
 
 VERDICTS = ("reproduced", "same direction", "inconclusive", "contradicts", "not run")
 KINDS = ("paper", "extension")
@@ -58,22 +59,8 @@ EQUIV_ACC = 0.5              # E.3 "no notable change": test accuracy within +- 
 EQUIV_SHARP = 2.0            # ... and sharpness within a factor 2 of plain LB's
 NOT_IN_PAPER = {"Hessian spectrum"}  # artifacts that are ours entirely
 
-CLAIMS = {
-    "Table 2": "LB's test accuracy is below SB's (a generalization gap)",
-    "Figure 2": "LB ends below SB in test accuracy, not through a peak and decay",
-    "Table 3": "LB minimizers are sharper than SB ones (full space), at both eps",
-    "Table 4": "LB minimizers are sharper than SB ones (random subspace), at both eps",
-    "Hessian spectrum": "LB minimizers have a larger top Hessian eigenvalue (not in the paper)",
-    "Figure 3": "the training loss rises more steeply beyond the LB minimizer than beyond SB's",
-    "Figure 7": "the training loss rises more steeply beyond the LB minimizer than beyond SB's",
-    "Distance ratio": "||x_s - x0|| / ||x_l - x0|| lies in 3-10 (SB travels farther)",
-    "Figure 4": "test accuracy falls and sharpness grows from the smallest to the largest batch",
-    "Figure 5": "LB warm-started later in SB training ends flatter and generalizes better",
-    "Figure 6": "at the end of training LB's sharpness is above SB's and above its own start",
-    "Table 6": "augmentation raises LB's test accuracy; LB still ends sharper than SB",
-    "Table 7": "conservative training raises LB's test accuracy; LB still ends sharper than SB",
-    "Section E.3": "adversarial / stability training does not help LB (no notable change)",
-}
+# the claim each verdict row tests: the catalog's, registered with its artifact (lbsm.core.catalog)
+CLAIMS = {a: catalog.claim(a) for a in catalog.artifact_names() if catalog.claim(a)}
 # the chapter "Beyond the paper": one row per LB method (artifact ``catalog.BEYOND_PREFIX + method``)
 BEYOND_CLAIM = ("test accuracy moves against sharpness: a minimizer resolved sharper than SB's has "
                 "test accuracy resolved below SB's, one resolved flatter has it resolved above")
@@ -81,7 +68,7 @@ BEYOND_CLAIM = ("test accuracy moves against sharpness: a minimizer resolved sha
 
 def claim(artifact: str) -> str:
     """The claim a verdict row on ``artifact`` tests."""
-    return BEYOND_CLAIM if artifact.startswith(BEYOND_PREFIX) else CLAIMS.get(artifact, "")
+    return BEYOND_CLAIM if artifact.startswith(BEYOND_PREFIX) else catalog.claim(artifact)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -199,7 +186,7 @@ def kind_of(artifact: str, net: str) -> str:
     """``paper`` for the networks the paper shows ``artifact`` for, else ``extension``."""
     if artifact in NOT_IN_PAPER:
         return "extension"
-    wanted = next((a[3] for a in ARTIFACTS if a[0] == artifact), ())
+    wanted = next((a[3] for a in catalog.artifacts() if a[0] == artifact), ())
     return "paper" if net in wanted else "extension"
 
 
@@ -236,15 +223,19 @@ def _few_seeds(n: int) -> list[str]:
 
 def not_run(artifact: str, done, profile: str) -> list[dict]:
     """``not run`` rows for the networks the paper shows ``artifact`` for that did not run, each
-    with its reason (data, compute, profile)."""
-    wanted = next(a[3] for a in ARTIFACTS if a[0] == artifact)
+    with its reason (data, compute, profile): licensed data it lacks is "needs data"; a free
+    download it lacks is named as one, with the compute the run needs besides."""
+    wanted = next(a[3] for a in catalog.artifacts() if a[0] == artifact)
     out = []
     for net in wanted:
         if net in done or net not in paper.NETS:
             continue
-        if not data_ready(dataset_of(net)):
-            why = f"needs data: {DATASET_NAMES[dataset_of(net)]}"
-        elif net in profiles.get("paper").nets and profile != "paper":
+        ds = dataset_of(net)
+        gpu = net in profiles.get("paper").nets and profile != "paper"
+        if not data_ready(ds):
+            why = data_need(ds) + (f" and a GPU: in the paper profile, not in {profile}"
+                                   if gpu and ds not in LICENSED else "")
+        elif gpu:
             why = f"needs a GPU: in the paper profile, not in {profile}"
         else:
             why = f"not in profile {profile}"
@@ -323,10 +314,24 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return df.set_index(["artifact", "net"])
 
 
-def folded(rows: list[dict]) -> pd.DataFrame:
+def first_clause(evidence: str) -> str:
+    """The evidence up to its first "; " outside parentheses (ours, before the paper's numbers)."""
+    depth = 0
+    for i, ch in enumerate(evidence):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and evidence.startswith("; ", i):
+            return evidence[:i]
+    return evidence
+
+
+def folded(rows: list[dict], brief: bool = False) -> pd.DataFrame:
     """:func:`frame` of the rows that ran, then one row per reason for the panels that did not
-    (e.g. "needs a GPU"), listing them: the landing page's table, readable at a glance."""
+    (e.g. "needs a GPU"), listing them: the landing page's table, readable at a glance. ``brief``:
+    each verdict's evidence cut to its first clause (our number against the paper's), the reasons
+    of an inconclusive one named in a word; the chapters and the CSV keep the whole evidence."""
     ran = [r for r in rows if r["verdict"] != "not run"]
+    if brief:
+        ran = [{**r, "evidence": short_reasons(r["evidence"], first=True)} for r in ran]
     out = frame(ran).reset_index()
     for why, g in pd.DataFrame([r for r in rows if r["verdict"] == "not run"],
                                columns=["artifact", "net", "kind", "verdict", "evidence"]
@@ -336,6 +341,22 @@ def folded(rows: list[dict]) -> pd.DataFrame:
                              "kind": "/".join(dict.fromkeys(g.kind)), "verdict": "not run",
                              "claim": why, "evidence": panels}
     return out.set_index(["artifact", "net"])
+
+
+def short_reasons(evidence: str, first: bool = False) -> str:
+    """A verdict's evidence with the reasons of an inconclusive one named up to their first colon
+    (" — because: 3 seeds; ..."); ``first``: the evidence cut to its first clause, our number
+    (:func:`first_clause`), as the landing page's table shows it."""
+    why = reasons(evidence)
+    body = evidence.partition("; inconclusive because: ")[0]
+    return (first_clause(body) if first else body) + (
+        " — because: " + "; ".join(p.split(":")[0] for p in why) if why else "")
+
+
+def reasons(evidence: str) -> list[str]:
+    """The reasons a verdict is inconclusive, as :func:`row` appended them to its evidence."""
+    _, _, tail = evidence.partition("; inconclusive because: ")
+    return [p for p in tail.split("; ") if p] if tail else []
 
 
 def counts(rows: list[dict]) -> dict:

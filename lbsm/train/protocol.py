@@ -110,6 +110,10 @@ def train_epoch(model, opt, step, xtr, ytr, cfg: TrainConfig, epoch: int, augmen
     return loss_sum.item() / n
 
 
+class WeightsMissing(FileNotFoundError):
+    """A run's weights are not in the weights cache, and reading a run does not train it."""
+
+
 @dataclass
 class Run:
     """A stored run: its config, per-epoch history, metadata, and (in the weights cache) weights."""
@@ -139,12 +143,11 @@ class Run:
     def weights(self) -> Path:
         return (self.store or Store(self.path.parent.parent)).weights_dir(self.name)
 
-    def state(self, which: str | int = "final") -> dict:
-        """Weights: ``"final"``, ``"x0"`` or an epoch number (needs ``checkpoints=True``).
-
-        Weights are a local cache, not part of the published dataset: when they are missing the
-        run is trained again (:func:`restore_weights`), and how far the new per-epoch metrics are
-        from the published ones is recorded in ``retrained.json``."""
+    def state(self, which: str | int = "final", restore: bool = False) -> dict:
+        """Weights: ``"final"``, ``"x0"`` or an epoch number (needs ``checkpoints=True``). Reading
+        never trains: weights missing (they are not published), unreadable or not the record's (set
+        aside) raise :class:`WeightsMissing`, unless ``restore=True`` (an analysis's explicit call)
+        trains the run again (:func:`restore_weights`; ``retrained.json`` records the deviation)."""
         if not isinstance(which, str) and not self.config.checkpoints:
             raise FileNotFoundError(f"run {self.name} keeps no epoch weights (checkpoints=False); "
                                     f"asked for epoch {which}")
@@ -157,15 +160,18 @@ class Run:
                 dest = f.with_name(f.name + ".damaged")
                 os.replace(f, dest)
                 warnings.warn(f"{f} could not be read ({type(exc).__name__}); set aside as "
-                              f"{dest.name}, retraining run {self.name}")
+                              f"{dest.name}" + (f", retraining run {self.name}" if restore else ""))
             else:
                 if self._holds(which, state):
                     return state
                 dest = f.with_name(f.name + ".other")
                 os.replace(f, dest)
                 warnings.warn(f"{f} holds other weights than run {self.name}'s record (its hash "
-                              f"differs from meta.json's weights_sha256); set aside as {dest.name}, "
-                              "retraining the run")
+                              f"differs from meta.json's weights_sha256); set aside as {dest.name}"
+                              + (", retraining the run" if restore else ""))
+        if not restore:
+            raise WeightsMissing(f"{f}: run {self.name}'s weights are not in the weights cache; reading "
+                                 "a run never trains it: Run.state(restore=True) trains it again")
         restore_weights(self, needed=f)
         if not f.is_file():
             raise FileNotFoundError(f"{f} is not stored, and retraining run {self.name} did not "
@@ -178,9 +184,9 @@ class Run:
         want = self.meta.get("weights_sha256")
         return which != "final" or want is None or state_sha256(state) == want
 
-    def model(self, which: str | int = "final", device=None) -> nn.Module:
+    def model(self, which: str | int = "final", device=None, restore: bool = False) -> nn.Module:
         m = models.build(self.config.net)
-        m.load_state_dict(self.state(which))
+        m.load_state_dict(self.state(which, restore))
         return m.to(device or default_device())
 
     @classmethod
@@ -203,7 +209,7 @@ def initial_state(cfg: TrainConfig, store: Store) -> dict:
     if cfg.init is None:
         return models.build(cfg.net, cfg.seed).state_dict()
     run_name, _, epoch = cfg.init.partition("@")
-    return Run.load(store.find(run_name), store).state(int(epoch) if epoch else "final")
+    return Run.load(store.find(run_name), store).state(int(epoch) if epoch else "final", restore=True)
 
 
 def fit(cfg: TrainConfig, store: Store | None = None, dataset: lbsm_data.Dataset | None = None,
