@@ -37,8 +37,8 @@ def claim_sentences(rows: list[dict]) -> list[str]:
 
 
 def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "HTML":
-    """The reproducibility summary box: scope, methodology, results (one sentence per claim that
-    ran), and what the rest needs (per reason, and the command that computes it). ``gap``: the
+    """The reproducibility summary box: results first (one sentence per claim that ran, so the
+    answer is on the first screen), then scope, methodology, and what the rest needs (per reason, and the command that computes it). ``gap``: the
     computed gap chapter (its trials give the networks run and the trials per configuration)."""
     from IPython.display import HTML
     nets_run = gap.trained.nets
@@ -64,8 +64,8 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "H
     cmds = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in commands.items())
     return HTML(
         "<div class='admonition tip lbsm-repro'><p class='admonition-title'>Reproducibility summary</p>"
+        f"<p><b>Results</b>, one sentence per claim that ran ({tally}):</p><ul>{results}</ul>"
         f"<p><b>Scope.</b> {scope}</p><p><b>Methodology.</b> {method}</p>"
-        f"<p><b>Results</b> ({tally}):</p><ul>{results}</ul>"
         f"<p><b>What the rest needs</b> (per network; the cost table below adds them up). "
         f"{costs.assumptions()}</p><ul>{rest}</ul>"
         f"<p><b>Commands.</b></p><ul>{cmds}</ul></div>")
