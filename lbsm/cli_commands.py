@@ -288,7 +288,7 @@ def cmd_data(a) -> int:
 
 def cmd_cost(a) -> int:
     from .experiments import profiles
-    from .report import costs
+    from .pipeline import costs
     rates = costs.record_rates() if a.measure else costs.read_rates()
     if a.measure:
         print(f"recorded in {costs.RATES}: " + ", ".join(

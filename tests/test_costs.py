@@ -1,4 +1,4 @@
-"""The cost model of what the rest needs (``lbsm.analyses.performance``, ``lbsm.report.costs``):
+"""The cost model of what the rest needs (``lbsm.analyses.performance``, ``lbsm.pipeline.costs``, ``lbsm.report.costs``):
 FLOPs counted by PyTorch, summed per network over the work a profile plans, and hours at a rate,
 checked on cases small enough to count by hand."""
 import dataclasses
@@ -12,6 +12,7 @@ from lbsm.core.constants import TRAIN_SIZES
 from lbsm.experiments import profiles
 from lbsm.experiments.specs import Remedies, SmallBatches
 from lbsm.pipeline.chunks import SHARPNESS_EVALS
+from lbsm.pipeline import costs as model
 from lbsm.report import costs, verdicts
 
 
@@ -53,7 +54,7 @@ def test_a_network_costs_its_runs_solves_and_curves():
     P = dataclasses.replace(profiles.get("paper"), name="paper",
                             nets={"F1": profiles.NetPlan(seeds=(0,), sb_epochs=3, lb_epochs=3)},
                             small_batches=SmallBatches(), remedies=Remedies(), alpha_points=5)
-    f = costs.flops(P, "F1")
+    f = model.flops(P, "F1")
     assert (len(f["runs"]), f["solves"], f["curves"]) == (2, 8, 2)
     t = performance.flops_per_example(models.build("F1", 0), (784,), True)
     e = performance.flops_per_example(models.build("F1", 0), (784,), False)
@@ -61,8 +62,8 @@ def test_a_network_costs_its_runs_solves_and_curves():
     assert f["sharpness"] == pytest.approx(8 * SHARPNESS_EVALS * t * 60000)
     assert f["curve_flops"] == pytest.approx(2 * 5 * e * 70000)
     rates = {"rates": {"F1": {"flop_per_s": 1e10}}}
-    row = costs.cost_row(P, "F1", rates)
-    assert row["H100 GPU-h"] == pytest.approx(f["total"] / costs.GPU_RATE / 3600)
+    row = model.cost_row(P, "F1", rates)
+    assert row["H100 GPU-h"] == pytest.approx(f["total"] / model.GPU_RATE / 3600)
     assert row["CPU core-h here"] == pytest.approx(f["total"] / 1e10 / 3600)
     assert row["command"] == "python -m lbsm compute gap interpolation sharpness --profile paper --nets F1"
 
@@ -81,9 +82,9 @@ def test_the_table_has_a_row_per_network_that_did_not_run_with_its_reason_and_co
 
 
 def test_the_recorded_cpu_rates_carry_their_provenance():
-    rates = costs.read_rates()
+    rates = model.read_rates()
     assert {"measured", "command", "threads", "cpu", "torch", "commit"} <= set(rates)
     assert set(rates["rates"]) == set(models.NETWORKS)
     assert all(v["flop_per_s"] > 1e8 for v in rates["rates"].values())
     text = costs.assumptions(rates)
-    assert rates["measured"] in text and costs.GPU_RATE_SOURCE in text and costs.MEASURE in text
+    assert rates["measured"] in text and model.GPU_RATE_SOURCE in text and model.MEASURE in text

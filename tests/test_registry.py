@@ -11,7 +11,8 @@ from lbsm import book
 from lbsm.core import catalog
 from lbsm.experiments import parameters, plans, profiles
 from lbsm.pipeline import campaign, chunks, compute
-from lbsm.report import costs, status, summary, verdicts
+from lbsm.pipeline import costs as pipeline_costs
+from lbsm.report import status, summary, verdicts
 
 COMPUTED = catalog.chapters(computed=True)
 
@@ -26,7 +27,7 @@ def test_every_layer_registers_exactly_the_catalogs_chapters():
 
 def test_the_other_lists_of_chapters_are_read_off_the_registry():
     assert plans.CHAPTERS == ("small_batches", "remedies") == catalog.chapters(runs="sections")
-    assert costs.TRIAL_CHAPTERS == ("gap", "interpolation", "sharpness") == catalog.chapters(runs="trials")
+    assert pipeline_costs.TRIAL_CHAPTERS == ("gap", "interpolation", "sharpness") == catalog.chapters(runs="trials")
     assert campaign.CAMPAIGNS["cpu-v2"].chapters == catalog.chapters(runs="trials")
     for c in campaign.CAMPAIGNS.values():
         assert set(c.chapters) <= set(catalog.chapters(runs="trials"))

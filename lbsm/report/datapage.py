@@ -63,7 +63,7 @@ COLUMN_DOC = {
     "A": ("a reading of the paper's random matrix A (Table 4)", NONE),
     "type": ("the paper's network type (Table 1)", NONE),
     "data set": ("data set", NONE),
-    "data": ("whether the data set is on this machine", NONE),
+    "data": ("whether the data set is on this machine (in the cost table: here, a free download, or licensed)", NONE),
     "paper (Appendix B)": ("the architecture as the paper's Appendix B describes it", NONE),
     "layers (ours)": ("our implementation's layers (lbsm.core.models)", NONE),
     "deviations from the paper": ("how the profile departs from the paper's protocol", NONE),
@@ -73,6 +73,7 @@ COLUMN_DOC = {
     # --- what the rest needs (lbsm.report.costs)
     "why not run": ("why the network's panels of the paper did not run under this profile", NONE),
     "paper panels": ("the paper's panels (artifact and network) of the network that did not run", "panels"),
+    "readings": ("a set of protocol readings (lbsm.experiments.readings) and the trials it was judged on", NONE),
     "runs": ("training runs the paper profile plans for the network's panels", "runs"),
     "PFLOP": ("FLOPs of those runs and their analyses (PyTorch's counter on our networks)", "PFLOP (10^15 FLOPs)"),
     "H100 GPU-h": ("hours on one H100 at fp32 at the stated sustained rate", "GPU-hours"),
