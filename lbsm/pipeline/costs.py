@@ -109,7 +109,7 @@ def _sampled(spec: specs.Fig6Spec) -> int:
 
 def _section_configs(section: str, spec) -> list:
     """``sections.CONFIGS[section](spec)``, except that Figure 5's warm starts name their SB run by
-    a placeholder: its real name holds a store key, which fingerprints data that may be missing
+    a stand-in name ("SB"): its real name holds a store key, which fingerprints data that may be missing
     (TIMIT's); the cost is the same."""
     if section != "fig5":
         return sections.CONFIGS[section](spec)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..core.catalog import artifacts
 from . import costs
-from .verdicts import ALPHA, MIN_SEEDS, POWER, claim, first_clause, short_reasons  # noqa: F401 (re-exported)
+from .verdicts import ALPHA, MIN_SEEDS, POWER, claim, first_clause, short_reasons
 
 if TYPE_CHECKING:
     from IPython.display import HTML
@@ -38,8 +38,9 @@ def claim_sentences(rows: list[dict]) -> list[str]:
 
 def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "HTML":
     """The reproducibility summary box: results first (one sentence per claim that ran, so the
-    answer is on the first screen), then scope, methodology, and what the rest needs (per reason, and the command that computes it). ``gap``: the
-    computed gap chapter (its trials give the networks run and the trials per configuration)."""
+    answer is on the first screen), then scope, methodology, and what the rest needs (per network,
+    its cost and the command that computes it). ``gap``: the computed gap chapter (its trials give
+    the networks run and the trials per configuration)."""
     from IPython.display import HTML
     nets_run = gap.trained.nets
     trials = max((len(p.seeds) for p in gap.profile.nets.values()), default=0)

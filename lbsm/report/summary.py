@@ -44,11 +44,12 @@ def _trial_problems(T) -> dict:
 
 
 def _budget_noted(T, rows: list[dict]) -> list[dict]:
-    """``rows`` with the budget note (``verdicts.budget_note``) on each row of a network whose
-    runs the cap ended under a reading that makes the cap their budget."""
+    """A chapter's ``rows`` with the budget note (``verdicts.budget_note``) on each row of a network
+    whose runs the cap ended under a reading that makes the cap their budget (a panel that did not
+    run is of another network, so it carries none)."""
     notes = {net: budget_note(T.runs(net), T.profile.nets.get(net)) for net in T.nets}
     for r in rows:
-        if notes.get(r["net"]):
+        if r["verdict"] != "not run" and notes.get(r["net"]):
             r["evidence"] += "; " + notes[r["net"]]
     return rows
 
@@ -59,8 +60,8 @@ def gap_chapter(T, t2: pd.DataFrame | None = None) -> list[dict]:
                       for net in T.nets for pair in T.pairs[net]
                       for reg, r in zip(("SB", "LB"), pair)], ignore_index=True) if T.nets else \
         pd.DataFrame(columns=["net", "seed", "regime", "epoch", "test_acc"])
-    return (_budget_noted(T, at_paper_trials(table2, trial_frame(T), probs) + figure2(hist, probs))
-            + not_run("Table 2", T.nets, P) + not_run("Figure 2", T.nets, P))
+    return _budget_noted(T, at_paper_trials(table2, trial_frame(T), probs) + figure2(hist, probs)
+                         + not_run("Table 2", T.nets, P) + not_run("Figure 2", T.nets, P))
 
 
 def panel_problems(T, artifact: str, probs: dict) -> dict:
@@ -73,13 +74,12 @@ def panel_problems(T, artifact: str, probs: dict) -> dict:
 
 def interpolation_chapter(T, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) -> list[dict]:
     P, probs = T.profile.name, _trial_problems(T)
-    return (_budget_noted(T, at_paper_trials(parametric, lin, "linear", panel_problems(T, "Figure 3", probs)))
-            + not_run("Figure 3", set(lin.get("net", [])), P)
-            + _budget_noted(T, at_paper_trials(parametric, cur, "curvilinear",
-                                               panel_problems(T, "Figure 7", probs)))
-            + not_run("Figure 7", set(cur.get("net", [])), P)
-            + _budget_noted(T, at_paper_trials(distance, d, probs))
-            + not_run("Distance ratio", set(d.get("net", [])), P))
+    return _budget_noted(T, at_paper_trials(parametric, lin, "linear", panel_problems(T, "Figure 3", probs))
+                         + not_run("Figure 3", set(lin.get("net", [])), P)
+                         + at_paper_trials(parametric, cur, "curvilinear", panel_problems(T, "Figure 7", probs))
+                         + not_run("Figure 7", set(cur.get("net", [])), P)
+                         + at_paper_trials(distance, d, probs)
+                         + not_run("Distance ratio", set(d.get("net", [])), P))
 
 
 def sharpness_chapter(T, s3: pd.DataFrame, s4: pd.DataFrame, h: pd.DataFrame) -> list[dict]:
@@ -88,12 +88,12 @@ def sharpness_chapter(T, s3: pd.DataFrame, s4: pd.DataFrame, h: pd.DataFrame) ->
 
     def nets(t):
         return set(t.net) if len(t) else set()
-    return (_budget_noted(T, at_paper_trials(sharpness, s3, "Table 3", P.sharpness_iters, probs))
-            + not_run("Table 3", nets(s3), P.name)
-            + _budget_noted(T, at_paper_trials(sharpness, s4, "Table 4", P.sharpness_iters, probs))
-            + not_run("Table 4", nets(s4), P.name)
-            + _budget_noted(T, at_paper_trials(hessian, h, probs))
-            + not_run("Hessian spectrum", set(h.get("net", [])), P.name))
+    return _budget_noted(T, at_paper_trials(sharpness, s3, "Table 3", P.sharpness_iters, probs)
+                         + not_run("Table 3", nets(s3), P.name)
+                         + at_paper_trials(sharpness, s4, "Table 4", P.sharpness_iters, probs)
+                         + not_run("Table 4", nets(s4), P.name)
+                         + at_paper_trials(hessian, h, probs)
+                         + not_run("Hessian spectrum", set(h.get("net", [])), P.name))
 
 
 def _section_problems(R) -> dict:

@@ -59,8 +59,6 @@ EQUIV_ACC = 0.5              # E.3 "no notable change": test accuracy within +- 
 EQUIV_SHARP = 2.0            # ... and sharpness within a factor 2 of plain LB's
 NOT_IN_PAPER = {"Hessian spectrum"}  # artifacts that are ours entirely
 
-# the claim each verdict row tests: the catalog's, registered with its artifact (lbsm.core.catalog)
-CLAIMS = {a: catalog.claim(a) for a in catalog.artifact_names() if catalog.claim(a)}
 # the chapter "Beyond the paper": one row per LB method (artifact ``catalog.BEYOND_PREFIX + method``)
 BEYOND_CLAIM = ("test accuracy moves against sharpness: a minimizer resolved sharper than SB's has "
                 "test accuracy resolved below SB's, one resolved flatter has it resolved above")
@@ -274,13 +272,11 @@ def uncommitted(runs) -> list[str]:
     """The problem of runs trained from uncommitted code (a ``-dirty`` commit is no provenance):
     their numbers are shown, marked, and judged inconclusive until recomputed from a commit."""
     runs = list(runs)
-    dirty = sorted({str(r.meta.get("commit", "")) for r in runs
-                    if str(r.meta.get("commit", "")).endswith("-dirty")})
-    n = sum(str(r.meta.get("commit", "")).endswith("-dirty") for r in runs)
-    if not n:
+    dirty = [c for c in (str(r.meta.get("commit", "")) for r in runs) if c.endswith("-dirty")]
+    if not dirty:
         return []
-    return [f"{n} of {len(runs)} runs trained from uncommitted code ({', '.join(dirty)}): not a "
-            "published result until recomputed from a commit"]
+    return [f"{len(dirty)} of {len(runs)} runs trained from uncommitted code "
+            f"({', '.join(sorted(set(dirty)))}): not a published result until recomputed from a commit"]
 
 
 def budget_note(runs, plan: profiles.NetPlan | None) -> str:
