@@ -21,12 +21,20 @@ re-renders. ``refs`` runs with a fresh temporary store, as ``make test`` runs nb
 Output goes where it is told: with ``-o DIR`` the executed notebooks go to ``DIR`` and the CSVs
 the chapters write to ``DIR/csv`` (``$LBSM_CSV_DIR`` when it is set), never into the checkout's
 ``book/`` (:func:`csv_dir_for`).
+
+The environment is read here and in ``lbsm.cli`` only (``lbsm.cli.read_environment``, once per
+process): the runner reads ``$LBSM_RESULTS``, ``$LBSM_WEIGHTS``, ``$LBSM_DATA`` and
+``$LBSM_CSV_DIR``, verifies that store, and hands the folders to each chapter's kernel in its
+environment; a chapter's first cell reads them there with :func:`start_kernel`, which returns the
+results store the chapter passes to ``compute.chapter(store=...)`` and makes the data directory and
+the CSV folder the kernel's (nbval and a reader's own Jupyter session get the same).
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -34,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .cli import Locations, read_environment
 from .core.catalog import CHAPTERS, LAST, ROOT  # read off the book's one registry of chapters
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,13 +92,43 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
-def csv_dir_for(output_dir: str | os.PathLike | None) -> Path | None:
-    """Where the chapters of a run write their CSVs: ``$LBSM_CSV_DIR`` when it is set, else
-    ``OUTPUT_DIR/csv`` when the notebooks go to ``output_dir``; None for a render in place (the
-    checkout's ``book/csv``, :func:`lbsm.report.render.csv_dir`)."""
-    if os.environ.get("LBSM_CSV_DIR"):
-        return Path(os.environ["LBSM_CSV_DIR"])
+def csv_dir_for(output_dir: str | os.PathLike | None, csv: str | os.PathLike | None = None) -> Path | None:
+    """Where the chapters of a run write their CSVs: ``csv`` (``$LBSM_CSV_DIR``, as the runner
+    read it) when given, else ``OUTPUT_DIR/csv`` when the notebooks go to ``output_dir``; None for
+    a render in place (the checkout's ``book/csv``, :func:`lbsm.report.render.csv_dir`)."""
+    if csv is not None:
+        return Path(csv)
     return Path(output_dir) / "csv" if output_dir is not None else None
+
+
+def open_store(where: Locations):
+    """The results store of ``where`` (its results folder and weights folder; None: the defaults)."""
+    from .core.store import Store
+    return Store(where.results, where.weights)
+
+
+def start_kernel():
+    """The first call of every chapter's first cell: read the environment the book runner (or
+    nbval, or the reader's shell) gave this kernel, once (``lbsm.cli.read_environment``), make its
+    data directory (``$LBSM_DATA``) and CSV folder (``$LBSM_CSV_DIR``) this kernel's, and return
+    its results store (``$LBSM_RESULTS``, ``$LBSM_WEIGHTS``) for the cell to pass to
+    ``compute.chapter(store=...)``. Below this call nothing reads the environment."""
+    from .core import datadir, paths
+    from .report import render
+    where = read_environment()
+    paths.choose(where.results, where.weights)
+    datadir.choose_data_dir(where.data)
+    render.choose_csv_dir(where.csv)
+    return open_store(where)
+
+
+def kernel_environment(store, where: Locations, csv: Path | None) -> dict[str, str | None]:
+    """What the runner hands each chapter's kernel (:func:`start_kernel` reads it there): the store
+    it verified, the weights and data folders and the CSV folder (None: left as it is)."""
+    return {"LBSM_RESULTS": str(store.root),
+            "LBSM_WEIGHTS": str(where.weights) if where.weights is not None else None,
+            "LBSM_DATA": str(where.data) if where.data is not None else None,
+            "LBSM_CSV_DIR": str(csv) if csv is not None else None}
 
 
 @contextlib.contextmanager
@@ -127,10 +166,10 @@ def check_parameters(profile: str, parameters: dict) -> None:
 def verify_store(log=print, store=None) -> None:
     """Refuse to render from a results store that fails verification (``lbsm runs --verify``):
     a chapter must never show a number that is forged, mismatched or stale. Files added since the
-    manifest (each verified by its own checksums) are only noted."""
+    manifest (each verified by its own checksums) are only noted. ``store``: default, the one the
+    environment names (``$LBSM_RESULTS``)."""
     from .core.manifest import MANIFEST
-    from .core.store import Store
-    store = store or Store()
+    store = store if store is not None else open_store(read_environment())
     found = store.verify()
     if found["problems"]:
         shown = found["problems"][:20]
@@ -167,8 +206,10 @@ def normalize(path: Path) -> None:
 
 
 def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Path | None = None,
-        parameters: dict | None = None, log=print) -> dict[str, float]:
+        parameters: dict | None = None, log=print, where: Locations | None = None) -> dict[str, float]:
     """Execute chapters with papermill under ``profile``; in place unless ``output_dir`` is given.
+    ``where``: the folders (results store, weights, data, CSVs; default: read from the
+    environment here), handed to every chapter's kernel (:func:`kernel_environment`).
 
     Returns the wall seconds per chapter. A chapter in ``CHAPTERS`` without a notebook is skipped
     with a message; an unknown name is an error. Stops at the first chapter that fails.
@@ -176,15 +217,17 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
     from .experiments import profiles
     profiles.get(profile)  # fail early on a typo, before papermill is needed ("unknown profile")
     check_parameters(profile, parameters or {})
+    where = where if where is not None else read_environment()
     import papermill as pm
-    verify_store(log)
+    store = open_store(where)
+    verify_store(log, store)
     wanted = chapters or CHAPTERS
     unknown = [c for c in wanted if c not in CHAPTERS]
     if unknown:
         raise ValueError(f"unknown chapter(s) {', '.join(unknown)}; lbsm.book.CHAPTERS lists "
                          f"{', '.join(CHAPTERS)}")
     timings = {}
-    csv = csv_dir_for(output_dir)
+    csv = csv_dir_for(output_dir, where.csv)
     for c in execution_order(wanted):
         src = chapter_path(c)
         if not src.is_file():
@@ -194,7 +237,7 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
         dst.parent.mkdir(parents=True, exist_ok=True)
         log(f"run  {c} (profile {profile}) -> {_rel(dst)}" + (f", CSVs -> {_rel(csv)}" if csv else ""))
         t0 = time.perf_counter()
-        with environment(LBSM_CSV_DIR=str(csv) if csv else None):
+        with environment(**kernel_environment(store, where, csv)):
             pm.execute_notebook(str(src), str(dst), parameters={"profile": profile, **(parameters or {})},
                                 kernel_name=KERNEL, cwd=str(dst.parent), progress_bar=False,
                                 report_mode=False)
@@ -206,11 +249,13 @@ def run(profile: str = "cpu", chapters: list[str] | None = None, output_dir: Pat
     return timings
 
 
-def refs(chapters: list[str] | None = None, log=print) -> dict[str, float]:
-    """Smoke-profile references for nbval: run into ``tests/nbval/`` with a fresh temporary store."""
-    with tempfile.TemporaryDirectory(prefix="lbsm-refs-") as tmp, \
-            environment(LBSM_RESULTS=tmp, LBSM_CSV_DIR=os.path.join(tmp, "csv")):
-        timings = run("smoke", chapters, output_dir=NBVAL_DIR, log=log)
+def refs(chapters: list[str] | None = None, log=print, where: Locations | None = None) -> dict[str, float]:
+    """Smoke-profile references for nbval: run into ``tests/nbval/`` with a fresh temporary store
+    (the weights and data folders of ``where``, default: of the environment)."""
+    where = where if where is not None else read_environment()
+    with tempfile.TemporaryDirectory(prefix="lbsm-refs-") as tmp:
+        fresh = dataclasses.replace(where, results=Path(tmp), csv=Path(tmp) / "csv")
+        timings = run("smoke", chapters, output_dir=NBVAL_DIR, log=log, where=fresh)
     tf = NBVAL_DIR / "timings.json"  # seconds per chapter of the last refs run (merged)
     old_t = json.loads(tf.read_text()) if tf.is_file() else {}
     tf.write_text(json.dumps({**old_t, **{k: round(v, 1) for k, v in timings.items()}}, indent=1) + "\n")
@@ -233,8 +278,7 @@ def main(argv=None) -> int:
     t = sub.add_parser("toc", help="write _toc.yml from CHAPTERS")
     t.add_argument("--check", action="store_true", help="exit 1 if _toc.yml is out of date")
     a = ap.parse_args(argv)
-    from .cli import check_environment  # an empty $LBSM_RESULTS / $LBSM_DATA is an error here too
-    check_environment()
+    where = read_environment()  # the one read of the environment: an empty $LBSM_RESULTS is an error
     if a.cmd == "toc":
         if a.check:
             ok = TOC.is_file() and TOC.read_text() == toc_text()
@@ -243,7 +287,7 @@ def main(argv=None) -> int:
         print("wrote _toc.yml" if write_toc() else "_toc.yml unchanged")
         return 0
     if a.cmd == "refs":
-        timings = refs(a.chapter)
+        timings = refs(a.chapter, where=where)
     else:
         params = {}
         for p in a.param:
@@ -251,7 +295,7 @@ def main(argv=None) -> int:
             if not sep:
                 ap.error(f"-p takes KEY=VALUE, got {p!r}")
             params[key] = parse_value(val)
-        timings = run(a.profile, a.chapter, a.output_dir, params)
+        timings = run(a.profile, a.chapter, a.output_dir, params, where=where)
     print("total", f"{sum(timings.values()):.1f} s:",
           ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return 0

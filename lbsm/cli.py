@@ -3,6 +3,12 @@
 Every value is checked where it enters (``lbsm.core.validate``); a bad one is a one-line ``error: ...``
 on stderr and exit status 2, never a traceback (``--debug`` shows it). Ctrl-C exits with 130.
 
+The environment is read here, once (:func:`read_environment`: ``$LBSM_RESULTS``, ``$LBSM_WEIGHTS``,
+``$LBSM_DATA``; ``lbsm.book`` reads ``$LBSM_CSV_DIR`` too, through the same function): each command
+gets the folders as arguments (``--results``, ``--data-dir`` filled in by :func:`resolve`), and they
+are the process's defaults while it runs (:func:`located`). No module below reads ``os.environ``
+(tests/test_environment.py).
+
 Start-up is part of every command's time: ``main`` adds the options of the one command it runs
 (the others are listed by name), each command's options import only the modules whose choices they
 offer, and the command itself (``lbsm.cli_commands``) imports what it uses when it runs. So
@@ -15,6 +21,7 @@ import argparse
 import contextlib
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from .cli_commands import RUN_COLUMNS  # noqa: F401 (lbsm.cli.RUN_COLUMNS: the columns of `runs`)
@@ -306,15 +313,68 @@ def error_message(exc: BaseException) -> str:
             " (run with `python -m lbsm --debug ...` to see the traceback)")
 
 
-def check_environment() -> None:
-    """A folder variable that is set but empty is an error: falling back to the default folder
-    would read one store or data directory and report on another (the chapters read theirs)."""
-    for var in ("LBSM_RESULTS", "LBSM_WEIGHTS", "LBSM_DATA"):
-        value = os.environ.get(var)
-        if value is not None and not value.strip():
+# the environment variables the package reads, here and nowhere else (lbsm.book calls this module's
+# read_environment), and the field of Locations each fills
+ENVIRONMENT = {"LBSM_RESULTS": "results", "LBSM_WEIGHTS": "weights", "LBSM_DATA": "data",
+               "LBSM_CSV_DIR": "csv"}
+
+
+@dataclass(frozen=True)
+class Locations:
+    """The folders a command or a chapter works in, read from the environment once: the results
+    store (``$LBSM_RESULTS``) and its weights (``$LBSM_WEIGHTS``), the data directory
+    (``$LBSM_DATA``), and where a chapter writes its CSVs (``$LBSM_CSV_DIR``). None: the variable
+    is unset, and the package's own default applies (the checkout's ``results/``,
+    ``RESULTS/weights``, ``~/.cache/lbsm``, ``book/csv``)."""
+    results: Path | None = None
+    weights: Path | None = None
+    data: Path | None = None
+    csv: Path | None = None
+
+
+def read_environment(environ=None) -> Locations:
+    """The environment, read once, checked: a folder variable that is set but empty is an error
+    (falling back to the default folder would read one store or data directory and report on
+    another), and so is one that names a file. ``$LBSM_CSV_DIR`` set but empty counts as unset."""
+    environ = os.environ if environ is None else environ
+    found = {}
+    for var, field in ENVIRONMENT.items():
+        value = environ.get(var)
+        if value is None or (field == "csv" and not value.strip()):
+            continue
+        if not value.strip():
             raise ValueError(f"${var} is set but empty; unset it (`unset {var}`) or set it to a folder")
-        if value and Path(value).expanduser().is_file():
+        path = Path(value).expanduser()
+        if path.is_file():
             raise ValueError(f"${var} {value} is a file, not a folder; point it at a folder")
+        found[field] = path
+    return Locations(**found)
+
+
+@contextlib.contextmanager
+def located(where: Locations):
+    """Make ``where``'s results store, weights folder and data directory this process's for a block
+    (``lbsm.core.paths.choose``, ``lbsm.core.datadir.choose_data_dir``), then restore what was
+    there: below the command line nothing reads the environment."""
+    from .core import datadir, paths
+    old = paths.choose(where.results, where.weights)
+    old_data = datadir.choose_data_dir(where.data)
+    try:
+        yield where
+    finally:
+        paths.choose(**old)
+        datadir.choose_data_dir(old_data)
+
+
+def resolve(a, where: Locations) -> None:
+    """Fill the parsed options that default to the environment with what it says, so each command
+    passes them down as arguments: ``--results`` (``$LBSM_RESULTS``), ``weights``
+    (``$LBSM_WEIGHTS``; no option) and ``--data-dir`` (``$LBSM_DATA``)."""
+    if hasattr(a, "results"):
+        a.results = a.results if a.results is not None else where.results
+        a.weights = where.weights
+    if hasattr(a, "data_dir"):
+        a.data_dir = a.data_dir if a.data_dir is not None else where.data
 
 
 def main(argv=None) -> int:
@@ -322,10 +382,12 @@ def main(argv=None) -> int:
     debug = "--debug" in argv  # known before parsing, so that it covers the parser too
     try:
         a = parser([command_of(argv)]).parse_args(argv)
-        check_environment()
+        where = read_environment()  # the one read of the environment; passed down from here
+        resolve(a, where)
         if command_of(argv) in COMPUTING:
             memory.keep_freed_memory()  # a pure performance setting (lbsm.core.memory)
-        return a.func(a)
+        with located(where):
+            return a.func(a)
     except BrokenPipeError:
         # the reader went away (`runs | head`): not an error; stdout is closed quietly
         with contextlib.suppress(OSError):

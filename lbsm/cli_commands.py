@@ -18,8 +18,14 @@ RUN_COLUMNS = ("run", "net", "batch_size", "seed", "epochs", "stop", "train_subs
                "train_acc", "test_acc", "wall_seconds")
 
 
-def cmd_train(a) -> int:
+def store_of(a):
+    """The results store of a command: ``--results`` (or ``$LBSM_RESULTS``) with the weights
+    folder ``$LBSM_WEIGHTS`` names, as ``lbsm.cli.resolve`` filled them in."""
     from .core.store import Store
+    return Store(a.results, weights=a.weights, allow_dirty=a.allow_dirty)
+
+
+def cmd_train(a) -> int:
     from .train.protocol import TrainConfig, fit
     if a.train_subset is not None:  # checked before anything is loaded or written
         validate.batch_size(a.batch_size, a.train_subset)
@@ -32,7 +38,7 @@ def cmd_train(a) -> int:
     cfgs = [TrainConfig(a.net, a.batch_size, seed=s, epochs=a.epochs, stop=a.stop,
                         precision=a.precision, bn_eval=a.bn, train_subset=a.train_subset,
                         test_subset=a.test_subset, checkpoints=a.checkpoints) for s in seeds]
-    store = Store(a.results, allow_dirty=a.allow_dirty)
+    store = store_of(a)
     t0 = time.perf_counter()
     stored = {c.key: store.is_finished(store.run_dir(c.net, c.key)) for c in cfgs}
     if not all(stored.values()):
@@ -78,11 +84,10 @@ def check_compute_options(a) -> None:
 
 def cmd_compute(a) -> int:
     from .pipeline import compute
-    from .core.store import Store
     check_compute_options(a)
     chapters = "all" if "all" in a.chapters else a.chapters
     t0 = time.perf_counter()
-    store = Store(a.results, allow_dirty=a.allow_dirty)
+    store = store_of(a)
     if a.budget is not None or a.dry_run:
         return compute_chunk(a, store, t0)
     skipped = missing_data(a.profile, a.nets, chapters)  # before any compute
@@ -100,14 +105,14 @@ def cmd_compute(a) -> int:
 def cmd_campaign(a) -> int:
     from .core.store import Store
     from .pipeline import campaign
-    dst = Store(a.results, allow_dirty=a.allow_dirty)
+    dst = store_of(a)
     c = campaign.campaign(a.name)
     if a.status:
         done = campaign.published(c, dst)
         print(f"campaign {a.name}: {len(done)} of {len(campaign.seeds(c))} trials published in "
               f"{dst.root} (seeds {', '.join(map(str, done)) or 'none'})")
         return 0
-    staging = Store(a.staging)
+    staging = Store(a.staging, weights=a.weights)
     if staging.root.resolve() == dst.root.resolve():
         raise ValueError(f"--staging {a.staging} is the published store itself; give the results/ "
                          "of a clean checkout (git worktree add DIR HEAD)")
@@ -141,8 +146,7 @@ def missing_data(profile: str, nets, chapters) -> str:
 
 def cmd_import(a) -> int:
     from .pipeline.chunks import import_archive
-    from .core.store import Store
-    store = Store(a.results, allow_dirty=a.allow_dirty)
+    store = store_of(a)
     out = import_archive(a.archive, store)
     if out["resumed"]:
         print(f"{len(out['resumed'])} finished from an import that was killed half-way")
@@ -200,8 +204,7 @@ def check_sizes(cfg) -> None:
 
 def cmd_runs(a) -> int:
     from .core.manifest import MANIFEST
-    from .core.store import Store
-    store = Store(a.results, allow_dirty=a.allow_dirty)
+    store = store_of(a)
     if a.write_manifest:
         out = store.write_manifest()
         print(f"{out['manifest']}: {out['files']} files verified and listed"
@@ -341,9 +344,8 @@ def cmd_sharpness(a) -> int:
                          "full space has no random subspace); add --subspace or leave it out")
     if a.subset is not None:
         from .core import data as lbsm_data
-        from .core.store import Store
         from .train.protocol import Run
-        store = Store(a.results, allow_dirty=a.allow_dirty)
+        store = store_of(a)
         r = Run.load(store.find(a.run), store)
         n = r.config.train_subset or len(lbsm_data.load(r.config.dataset).x_train)
         validate.optional_subset("--subset", a.subset, n)
@@ -357,10 +359,9 @@ def cmd_sharpness(a) -> int:
 
 def cmd_interpolate(a) -> int:
     from .experiments.stored import interpolate_runs
-    from .core.store import Store
     if a.out:
         validate.writable_file("--out", a.out)  # before the computation, not after it
-    store = Store(a.results, allow_dirty=a.allow_dirty)
+    store = store_of(a)
     if store.find(a.sb_run) == store.find(a.lb_run):
         raise ValueError(f"{a.sb_run} and {a.lb_run} are the same run ({store.find(a.sb_run).name}); "
                          "give an SB run and a different LB run (see `python -m lbsm runs`)")

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+from lbsm.cli import read_environment
 from lbsm.core import data as lbsm_data
+from lbsm.core import datadir, paths
+
+# the folders a command would use, read from the environment once for the session as lbsm.cli does
+# ($LBSM_DATA above all; nothing below the command line reads the environment)
+ENV = read_environment()
+datadir.choose_data_dir(ENV.data)
 
 
 def _data_root() -> Path:
@@ -32,9 +39,20 @@ def store(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _private_results(tmp_path_factory, monkeypatch):
-    """No test writes into the published results dataset (the checkout's results/)."""
-    monkeypatch.setenv("LBSM_RESULTS", str(tmp_path_factory.mktemp("results")))
+    """No test writes into the published results dataset (the checkout's results/): the store of
+    this process (``Store()``) is a fresh folder, chosen as the command line would choose it, and
+    ``$LBSM_RESULTS`` names it for the commands and kernels a test starts. Whatever a test chose
+    (results, weights, data directory, CSV folder) is put back after it."""
+    from lbsm.report import render
+    root = tmp_path_factory.mktemp("results")
+    monkeypatch.setenv("LBSM_RESULTS", str(root))
     monkeypatch.delenv("LBSM_WEIGHTS", raising=False)
+    old, old_data, old_csv = paths.choose(root, None), datadir.choose_data_dir(ENV.data), \
+        render.choose_csv_dir(ENV.csv)
+    yield
+    paths.choose(**old)
+    datadir.choose_data_dir(old_data)
+    render.choose_csv_dir(old_csv)
 
 
 @pytest.fixture(autouse=True)

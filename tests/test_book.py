@@ -192,13 +192,16 @@ def test_status_table_without_runs():
 def test_artifact_status_rules():
     P = parameters.override("paper")
     T = Trained(P, pairs={n: [] for n in ("F1", "C1")}, missing={"F2": "timit"})
-    row = status.artifact("Table 2", T)
-    assert row["status"] == "partial" and "TIMIT" in row["note"]
+    ready = {"mnist": True, "cifar10": True, "cifar100": False, "timit": False}  # as a chapter found it
+    row = status.artifact("Table 2", T, ready=ready)
+    assert row["status"] == "partial" and "TIMIT" in row["note"] and "CIFAR-100" in row["note"]
+    with pytest.raises(ValueError, match="C2, C3, C4 did not run; pass ready="):
+        status.artifact("Table 2", T)  # whether their data is there comes from the compute step
     full = status.artifact("Table 1", nets_done=("F1", "F2", "C1", "C2", "C3", "C4"), deviations_=[])
     assert full["status"] == "complete"
     # data is missing for F2 only: the others need compute, so the artifact is "not run", not
     # "needs data", and the note says which need only compute
-    none = status.artifact("Table 2", Trained(P, missing={"F2": "timit"}), nets_done=[])
+    none = status.artifact("Table 2", Trained(P, missing={"F2": "timit"}), nets_done=[], ready=ready)
     assert none["status"] == "not run" and "needs compute only: F1, C1, C2" in none["note"]
     data = {n: d for n, d in (("F1", "mnist"), ("F2", "timit"), ("C1", "cifar10"), ("C2", "cifar10"),
                               ("C3", "cifar100"), ("C4", "cifar100"))}

@@ -35,7 +35,8 @@ KINDS: dict[str, tuple[str, list[str]]] = {
     "train": ("lbsm.train.config:TRAIN_CODE_VERSION",
               ["lbsm.train.config", "lbsm.train.protocol", "lbsm.train.remedies", "lbsm.train.closing",
                "lbsm.train.ensemble",
-               "lbsm.core.models", "lbsm.core.machine", "lbsm.core.data", "lbsm.core.constants"]),
+               "lbsm.core.models", "lbsm.core.machine", "lbsm.core.data", "lbsm.core.datasets",
+               "lbsm.core.constants"]),
     # store.analysis("sharpness"): Metric 2.1
     "sharpness": ("lbsm.analyses.sharpness:VERSION",
                   ["lbsm.analyses.sharpness", "lbsm.analyses.solver", "lbsm.core.models",

@@ -56,7 +56,7 @@ def test_gap_chapter_claims_agree_with_table2(chapters):
     assert glued["gap_resolved"] == f"{len(resolved)} of {len(gaps)}"
     for net, r in gaps.iterrows():
         assert f"{net}: {r.ours:.2f}" in glued["gap_sentence"] and r["paired t-test"] in glued["gap_sentence"]
-    for v in summary.gap_chapter(T, t2):
+    for v in summary.gap_chapter(T, t2, ready=chapters["gap"].data_ready):
         if v["artifact"] == "Table 2" and v["verdict"] != "not run":
             # two trials of one-epoch runs on a subset: never a verdict beyond "inconclusive"
             assert v["verdict"] == "inconclusive" and "2 seeds" in v["evidence"]
@@ -69,7 +69,7 @@ def test_sharpness_chapter_claims_agree_with_tables_3_and_4(chapters):
     for key, t in (("sharp_full_ratios", t3), ("sharp_sub_ratios", t4)):
         for (net, eps), r in t.xs("LB/SB", level="regime").iterrows():
             assert f"{net} at eps = {eps}: {r.ours:.1f} (paper {r.paper:.1f})" in glued[key]
-    for v in summary.sharpness_chapter(C.trained, C.table3, C.table4, C.hessian):
+    for v in summary.sharpness_chapter(C.trained, C.table3, C.table4, C.hessian, ready=C.data_ready):
         if v["artifact"] in ("Table 3", "Table 4") and v["verdict"] != "not run":
             t = t3 if v["artifact"] == "Table 3" else t4
             for e in dict.fromkeys(t.loc[v["net"]].index.get_level_values("eps")):

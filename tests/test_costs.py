@@ -73,7 +73,8 @@ def test_the_table_has_a_row_per_network_that_did_not_run_with_its_reason_and_co
             verdicts.row("Table 2", "F2", "not run", "needs data: TIMIT"),
             verdicts.row("Table 3", "F2", "not run", "needs data: TIMIT")]
     rates = {"rates": {n: {"flop_per_s": 3e10} for n in models.NETWORKS}}
-    t = costs.cost_table(rows, rates=rates)
+    t = costs.cost_table(rows, rates=rates, ready={"mnist": True, "cifar10": True, "cifar100": False,
+                                                  "timit": False})
     assert list(t.net) == ["F2"] and t.iloc[0]["paper panels"] == 2
     assert t.iloc[0]["why not run"] == "needs data: TIMIT"
     assert t.iloc[0].command.startswith("python -m lbsm data check timit && python -m lbsm compute gap")

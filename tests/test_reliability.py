@@ -241,16 +241,17 @@ def test_metric_2_1_refuses_a_degenerate_box_before_loading_anything():
 def test_the_csv_folder_follows_the_output_folder(tmp_path, monkeypatch):
     from lbsm import book
     monkeypatch.delenv("LBSM_CSV_DIR", raising=False)
-    assert book.csv_dir_for(None) is None                     # in place: the book's own csv/
-    assert book.csv_dir_for(tmp_path / "out") == tmp_path / "out" / "csv"
+    assert book.csv_dir_for(None, book.read_environment().csv) is None   # in place: book/csv
+    assert book.csv_dir_for(tmp_path / "out", book.read_environment().csv) == tmp_path / "out" / "csv"
     monkeypatch.setenv("LBSM_CSV_DIR", str(tmp_path / "mine"))
-    assert book.csv_dir_for(tmp_path / "out") == tmp_path / "mine"
+    assert book.csv_dir_for(tmp_path / "out", book.read_environment().csv) == tmp_path / "mine"
 
 
 def test_a_run_pointed_elsewhere_leaves_the_checkouts_book_unchanged(tmp_path, monkeypatch):
     """Trial: `python -m lbsm.book run --profile smoke -c gap -o /tmp/out` rewrote the tracked
     book/csv/gap/*.csv. The chapter is replaced by one that writes a CSV the way the chapters do
-    (render.csv_dir in the kernel's environment); the real run takes a minute."""
+    (its first cell, book.start_kernel, reads the kernel's environment; render.csv_dir is then the
+    folder it chose); the real run takes a minute."""
     import papermill
     from lbsm import book
     from lbsm.report import render
@@ -261,6 +262,7 @@ def test_a_run_pointed_elsewhere_leaves_the_checkouts_book_unchanged(tmp_path, m
 
     def execute(src, dst, **kw):
         seen.append(os.environ.get("LBSM_CSV_DIR"))
+        book.start_kernel()  # what the chapter's first cell does in the kernel
         (render.csv_dir() / "gap").mkdir(parents=True, exist_ok=True)
         (render.csv_dir() / "gap" / "figure2.csv").write_text("x\n1\n")
         shutil.copyfile(src, dst)

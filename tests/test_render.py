@@ -64,7 +64,7 @@ def test_the_intro_matches_a_verdict_row_to_its_artifacts_chapter():
 
 
 def test_show_writes_the_csv_with_provenance_and_refuses_an_empty_table(tmp_path, monkeypatch):
-    monkeypatch.setenv("LBSM_CSV_DIR", str(tmp_path))
+    render.choose_csv_dir(tmp_path)  # as a chapter's first cell does with $LBSM_CSV_DIR (undone by conftest)
     C = _chapter([_run("F1", 0)])
     link = render.show(pd.DataFrame({"net": ["F1"], "ours": [1.5]}), name="ch/t", of=C)
     assert "ch/t.csv" in link.data and "(1 rows)" in link.data
@@ -78,7 +78,7 @@ def test_figure_is_glued_under_its_label_and_its_csv_written(tmp_path, monkeypat
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    monkeypatch.setenv("LBSM_CSV_DIR", str(tmp_path))
+    render.choose_csv_dir(tmp_path)
     glued = {}
     import myst_nb
     monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: glued.update({key: (value, display)}))

@@ -71,9 +71,14 @@ def test_concurrent_processes_compute_an_analysis_once(tmp_path):
 
 
 def test_weights_live_outside_the_published_tree(tmp_path, monkeypatch):
+    from lbsm.cli import located, read_environment
     assert Store(tmp_path / "r").weights_root == tmp_path / "r" / "weights"
     monkeypatch.setenv("LBSM_WEIGHTS", str(tmp_path / "w"))
-    assert Store(tmp_path / "r").weights_root == tmp_path / "w"
+    assert Store(tmp_path / "r").weights_root == tmp_path / "r" / "weights"  # Store reads no environment
+    with located(read_environment()):  # what a command does with $LBSM_WEIGHTS
+        assert Store(tmp_path / "r").weights_root == tmp_path / "w"
+    assert Store(tmp_path / "r", weights=tmp_path / "v").weights_root == tmp_path / "v"
+    assert Store(tmp_path / "r").weights_root == tmp_path / "r" / "weights"  # restored after it
 
 
 @pytest.mark.parametrize("precision", ["auto", "fp16"])

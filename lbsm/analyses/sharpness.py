@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
@@ -257,6 +257,17 @@ class BoxMaximum:
     iterations: int
     evaluations: int
     message: str
+    # one entry per iteration k = 1, 2, ...: (k, evaluations so far, the largest f evaluated so far,
+    # then of the k-th iterate: the mean of |y_i| / bound_i, the fraction of y_i on the box's face)
+    trace: list[tuple[int, int, float, float, float]] = field(default_factory=list)
+
+
+def reach(y: np.ndarray, bound: np.ndarray) -> tuple[float, float]:
+    """How far y is toward the box: (mean of |y_i| / bound_i, the fraction of coordinates on a
+    face, |y_i| = bound_i). (0, 0) at y = 0; (1, 1) at a vertex. L-BFGS-B projects onto the box
+    exactly, so a coordinate on a face equals its bound."""
+    r = np.abs(y) / bound
+    return float(r.mean()), float((r >= 1 - 1e-12).mean())
 
 
 def maximize_in_box(value_and_grad: Callable, x: torch.Tensor, eps: float, A: Subspace | None = None,
@@ -278,6 +289,10 @@ def maximize_in_box(value_and_grad: Callable, x: torch.Tensor, eps: float, A: Su
     solves no longer show that); the adopted reading (``lbsm.experiments.readings``, profile
     ``cpu-v2``: ``Profile.sharpness_start``) is ``"zero"``, as the only public port of Metric 2.1
     starts. Either way f(x) is the value at y = 0.
+
+    The result's ``trace`` follows the solve iteration by iteration (:func:`reach` of each
+    iterate, the largest f so far): a solve of k iterations is the first k entries of a longer
+    one (the iterates do not depend on ``iters``), so one long solve reads off the shorter ones.
     """
     if eps <= 0:
         raise ValueError(f"eps must be > 0, got {eps}")
@@ -304,11 +319,17 @@ def maximize_in_box(value_and_grad: Callable, x: torch.Tensor, eps: float, A: Su
     y0 = np.zeros(len(bound))
     if start == "sign":
         y0 = bound * np.sign(-neg(y0)[1])
-    res = lbfgsb(neg, -bound, bound, maxiter=iters, x0=y0, **TOLERANCES[tol])
+    trace = []
+
+    def follow(y: np.ndarray):
+        trace.append((len(trace) + 1, len(seen), max(f for f, _ in seen), *reach(y, bound)))
+
+    res = lbfgsb(neg, -bound, bound, maxiter=iters, x0=y0, callback=follow, **TOLERANCES[tol])
     at_zero = [f for f, zero in seen if zero]
     f0 = at_zero[0] if at_zero else float(value_and_grad(x)[0])
     return BoxMaximum(f0=f0, fmax=max(f for f, _ in seen), y=res.x, bound=bound,
-                      iterations=int(res.nit), evaluations=len(seen), message=str(res.message))
+                      iterations=int(res.nit), evaluations=len(seen), message=str(res.message),
+                      trace=trace)
 
 
 def phi(f0: float, fmax: float) -> float:
@@ -332,6 +353,9 @@ class SharpnessResult:
     start: str = "sign"          # L-BFGS-B start point, see maximize_in_box
     tol: str = "none"            # L-BFGS-B stopping tolerances (TOLERANCES)
     message: str = ""            # L-BFGS-B's last task (why it stopped)
+    reach: float | None = None   # the final iterate's mean |y_i| / bound_i (see ``reach``)
+    on_face: float | None = None  # ... and its fraction of coordinates on the box's face
+    trace: list | None = None    # BoxMaximum.trace: the solve iteration by iteration
 
     def __str__(self) -> str:
         space = "full space" if self.p is None else f"random subspace p={self.p}"
@@ -362,10 +386,12 @@ def keskar_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
     if isinstance(subspace, int):
         A = Subspace.random(obj.n, subspace, seed, kind=subspace_kind, device=obj.theta0.device)
     box = maximize_in_box(obj.value_and_grad, obj.theta0, eps, A, iters, start, tol)
+    mean_reach, on_face = reach(box.y, box.bound)
     return SharpnessResult(value=phi(box.f0, box.fmax), f0=box.f0, fmax=box.fmax, eps=eps,
                            p=None if A is None else A.p, iterations=box.iterations,
                            evaluations=box.evaluations, seconds=time.perf_counter() - t0,
                            n=obj.n, examples=len(x), bn=bn, start=start, tol=tol,
-                           message=box.message)
+                           message=box.message, reach=mean_reach, on_face=on_face,
+                           trace=[list(t) for t in box.trace])
 
 

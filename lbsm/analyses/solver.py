@@ -41,7 +41,8 @@ def fast_setulb() -> tuple[Callable | None, str]:
 
 def lbfgsb(fun_and_grad: Callable, lb: np.ndarray, ub: np.ndarray, maxiter: int,
            x0: np.ndarray | None = None, maxcor: int = 10, ftol: float = 2.220446049250313e-09,
-           gtol: float = 1e-5, maxfun: int = 15000, maxls: int = 20) -> scipy.optimize.OptimizeResult:
+           gtol: float = 1e-5, maxfun: int = 15000, maxls: int = 20,
+           callback: Callable[[np.ndarray], None] | None = None) -> scipy.optimize.OptimizeResult:
     """``scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=(lb, ub))`` (x0 = 0 by
     default) with the same options, minus the wrapper's per-coordinate Python loops.
 
@@ -64,7 +65,8 @@ def lbfgsb(fun_and_grad: Callable, lb: np.ndarray, ub: np.ndarray, maxiter: int,
         res = scipy.optimize.minimize(fun_and_grad, x, jac=True, method="L-BFGS-B",
                                       bounds=scipy.optimize.Bounds(lb, ub),
                                       options=dict(maxiter=maxiter, maxcor=maxcor, ftol=ftol,
-                                                   gtol=gtol, maxfun=maxfun, maxls=maxls))
+                                                   gtol=gtol, maxfun=maxfun, maxls=maxls),
+                                      callback=None if callback is None else lambda xk: callback(np.copy(xk)))
         res.path = "minimize"
         return res
     m = maxcor
@@ -84,6 +86,8 @@ def lbfgsb(fun_and_grad: Callable, lb: np.ndarray, ub: np.ndarray, maxiter: int,
             nfev += 1
         elif task[0] == 1:  # NEW_X: an iteration finished
             nit += 1
+            if callback is not None:
+                callback(x.copy())
             if nit >= maxiter:
                 task[:] = (5, 504)
             elif nfev > maxfun:

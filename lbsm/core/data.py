@@ -2,7 +2,9 @@
 
 Every file is checked against its published md5 before it is parsed (CIFAR pickles are only
 unpickled after the check). Files are found in a data directory: the ``data_dir`` argument, else
-``$LBSM_DATA``, else ``~/.cache/lbsm`` (:mod:`lbsm.core.datadir`). Missing files are downloaded
+the one the entry point chose for the process (``--data-dir`` / ``$LBSM_DATA``, read by ``lbsm.cli``
+and ``lbsm.book``), else ``~/.cache/lbsm`` (:mod:`lbsm.core.datadir`). What each data set is (names,
+URLs, how to get it, which are licensed) is :mod:`lbsm.core.datasets`. Missing files are downloaded
 from the official URLs when ``download=True`` and the network allows, and checked the same way;
 an archive carried in parts is joined by :mod:`lbsm.core.parts`.
 
@@ -26,6 +28,8 @@ import numpy as np
 import torch
 
 from .datadir import DataError, data_dir, extract_archive, md5, write_error  # noqa: F401 - data.extract_archive
+from .datasets import (CIFAR10_URL, CIFAR100_URL, DATASETS, HOW_TO_GET, LICENSED, MNIST_URL,
+                       TIMIT_CLASSES, TIMIT_FEATURES, TIMIT_FORMAT)  # one definition each, there
 from .parts import PARTS_MD5, read_parts_md5, reassemble, split  # noqa: F401 - data.split, ...
 
 
@@ -56,15 +60,13 @@ class Dataset:
                        (self.x_train, self.y_train, self.x_test, self.y_test)), self.num_classes)
 
 
-# name -> (files relative to the data directory with their md5, where to get them)
-MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+# name -> (files relative to the data directory with their md5); where to get them: lbsm.core.datasets
 MNIST_FILES = {
     "mnist/train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "mnist/train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
     "mnist/t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "mnist/t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_FILES = {
     **{f"cifar-10-batches-py/data_batch_{i}": m for i, m in enumerate(
@@ -73,32 +75,12 @@ CIFAR10_FILES = {
          "482c414d41f54cd18b22e5b47cb7c3cb"], start=1)},
     "cifar-10-batches-py/test_batch": "40351d587109b95175f43aff81a1287e",
 }
-CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 CIFAR100_ARCHIVE_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
 CIFAR100_FILES = {
     "cifar-100-python/train": "16019d7e3df5f24257cddd939b257f8d",
     "cifar-100-python/test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
 }
 TIMIT_FILES = ("timit/train.npz", "timit/test.npz")
-TIMIT_FEATURES = 360   # features per frame (e.g. 40 filterbanks x 9 frames)
-TIMIT_CLASSES = 1973   # tied HMM states: labels 0..1972
-TIMIT_FORMAT = ("two .npz files, timit/train.npz and timit/test.npz, each with 'x' float32 "
-                f"[N, {TIMIT_FEATURES}] (Kaldi features, e.g. 40 filterbanks x 9 frames) and 'y' "
-                f"integer [N] in 0..{TIMIT_CLASSES - 1} (tied HMM-state targets), as written by "
-                "np.savez(path, x=x, y=y)")
-HOW_TO_GET = {
-    "mnist": f"run `python -m lbsm data download mnist` (fetches {MNIST_URL}), or copy the four "
-             "official .gz files into DATA_DIR/mnist/",
-    "cifar10": f"run `python -m lbsm data download cifar10` (fetches {CIFAR10_URL}), or extract the "
-               "official archive into DATA_DIR so that DATA_DIR/cifar-10-batches-py/ exists",
-    "cifar100": f"run `python -m lbsm data download cifar100` (fetches {CIFAR100_URL}), or extract "
-                "the official archive into DATA_DIR so that DATA_DIR/cifar-100-python/ exists",
-    "timit": "TIMIT (LDC93S1) is licensed and cannot be downloaded: extract features with Kaldi and "
-             f"save them as {TIMIT_FORMAT}",
-}
-DATASETS = ("mnist", "cifar10", "cifar100", "timit")
-LICENSED = ("timit",)  # no download: licensed, its files brought by hand (HOW_TO_GET); the rest
-# are free downloads that `python -m lbsm data download NAME` fetches and md5-checks
 
 
 def expected_files(name: str) -> dict[str, str | None]:
@@ -135,7 +117,8 @@ def verified_path(name: str, rel: str, root: Path) -> Path:
         raise DataError(
             f"{name}: missing file {path}.\nExpected in data directory {root}: "
             f"{', '.join(expected_files(name))}.\nTo get them: {HOW_TO_GET[name]}.\n"
-            "The data directory is the data_dir argument, else $LBSM_DATA, else ~/.cache/lbsm.")
+            "The data directory is the data_dir argument, else $LBSM_DATA (or --data-dir) as the "
+            "command read it, else ~/.cache/lbsm.")
     if want is not None and (got := md5(path)) != want:
         raise DataError(f"{name}: {path} has md5 {got} but the official file has {want}; the file "
                         f"is truncated or corrupt and was not loaded. Delete it and {HOW_TO_GET[name]}.")

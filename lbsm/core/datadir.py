@@ -1,9 +1,11 @@
 """The data directory at the file level: where it is, a file's md5, unpacking an archive into it,
 and :class:`DataError`, the error every data check raises.
 
-Files are found in a data directory: the ``data_dir`` argument, else ``$LBSM_DATA``, else
-``~/.cache/lbsm``. What each data set needs in it, and how its files are read, is
-:mod:`lbsm.core.data`; carrying an archive in parts is :mod:`lbsm.core.parts`.
+Files are found in a data directory: the ``data_dir`` argument, else the one the entry point chose
+for the process (:func:`choose_data_dir`: ``lbsm.cli`` and ``lbsm.book`` read ``--data-dir`` /
+``$LBSM_DATA`` once and pass it here; a Dask worker is handed it as an argument), else
+``~/.cache/lbsm``. Nothing here reads the environment. What each data set needs in it, and how its
+files are read, is :mod:`lbsm.core.data`; carrying an archive in parts is :mod:`lbsm.core.parts`.
 
 A write that fails (a full disk above all) names the file it was writing and the fix
 (:func:`write_error`); a truncated or corrupt archive names the archive and says to fetch it
@@ -25,10 +27,25 @@ class DataError(RuntimeError):
     """A data file is missing, corrupt or of the wrong format; the message says how to fix it."""
 
 
+DEFAULT_DATA_DIR = Path("~/.cache/lbsm")
+_CHOSEN: dict[str, Path | None] = {"data": None}  # the data directory the entry point chose
+
+
+def choose_data_dir(path: str | os.PathLike | None) -> Path | None:
+    """Make ``path`` the data directory of this process (None: no choice, ``~/.cache/lbsm``); the
+    entry points call it once with what they read, a Dask worker with the directory its task was
+    handed. Returns the choice it replaced, which ``choose_data_dir(old)`` restores."""
+    if path is not None and not str(path).strip():
+        raise ValueError("the data directory is an empty string; pass a folder or leave it out")
+    old = _CHOSEN["data"]
+    _CHOSEN["data"] = None if path is None else Path(path).expanduser()
+    return old
+
+
 def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The data directory: ``path``, else ``$LBSM_DATA``, else ``~/.cache/lbsm``."""
+    """The data directory: ``path``, else the one the entry point chose, else ``~/.cache/lbsm``."""
     if path is None:
-        path = os.environ.get("LBSM_DATA") or Path.home() / ".cache" / "lbsm"
+        path = _CHOSEN["data"] if _CHOSEN["data"] is not None else DEFAULT_DATA_DIR
     return Path(path).expanduser()
 
 

@@ -12,9 +12,9 @@ served from the file ever after. Layout (``results/README.md`` documents it for 
     ROOT/MANIFEST.sha256                  the published dataset: sha256 of every file above
     WEIGHTS/<net>-<key>/{x0,final,resume}.pt, epochs/NNNN.pt   weights: an ignored local cache
 
-ROOT is the ``root`` argument, else ``$LBSM_RESULTS``, else the checkout's ``results/``; WEIGHTS
-is ``$LBSM_WEIGHTS``, else ``ROOT/weights`` (:mod:`lbsm.core.paths`). A run's metadata is written
-last: its presence marks the run finished.
+ROOT and WEIGHTS: the arguments, else the folders the entry point chose (``lbsm.cli``, ``lbsm.book``
+read ``$LBSM_RESULTS``, ``$LBSM_WEIGHTS``), else ``results/`` and ``ROOT/weights``; ``Store()`` reads
+no environment (:mod:`lbsm.core.paths`). A run's metadata is written last: it marks the run finished.
 
 Verification is not optional: every file the store serves is covered by a checksum the reader
 requires, and the key of a run (from its ``config.json``) or of an analysis (from its kind,

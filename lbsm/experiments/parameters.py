@@ -34,7 +34,7 @@ POSITIVE = {"sb_epochs": validate.EPOCHS_MAX, "lb_epochs": validate.EPOCHS_MAX,
             "hessian_k": 1_000, "hutchinson_samples": 100_000}
 SUBSETS = {"train_subset", "test_subset", "sharpness_subset", "hessian_subset",
            "landscape_subset"}
-SEED_COUNTS = {"sharpness_seeds", "subspace_seeds"}  # None (all) or the first k, 1 <= k <= SEEDS_MAX
+SEED_COUNTS = {"sharpness_seeds", "subspace_seeds", "iter_readings_seeds"}  # None (all) or the first k, 1 <= k <= SEEDS_MAX
 CHOICES = {"stop": STOPS, "landscape_bn": BN_PATH_POLICIES, "precision": machine.PRECISIONS,
            "sharpness_start": ("sign", "zero")}
 
@@ -82,6 +82,8 @@ def check(name: str, value):
         return validate.boolean(name, value)
     if name == "sharpness_eps":
         return check_eps(name, value)
+    if name == "sharpness_iter_readings":
+        return check_iter_readings(name, value)
     if name == "hessian_nets":
         return None if value is None else network_names(name, value)
     if name in CHOICES:
@@ -135,6 +137,16 @@ def check_eps(name: str, value) -> tuple[float, ...]:
     if len(set(out)) != len(out):
         raise ValueError(f"{name} = {value!r}: give each eps once")
     return tuple(out)
+
+
+def check_iter_readings(name: str, value) -> tuple[int, ...]:
+    """L-BFGS-B iteration counts to read Table 3 at: distinct counts, each 1..``ITERS_MAX``,
+    in increasing order (() reads none)."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    out = tuple(sorted(validate.at_least(name, v, 1, validate.ITERS_MAX) for v in values))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} = {value!r}: give each iteration count once, e.g. [10, 30, 100]")
+    return out
 
 
 def network_names(name: str, value) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from ..core.constants import BN_PATH_POLICIES, EPS, SHARPNESS_ITERS, sharpness_c
 from ..core.store import Store
 from ..train.protocol import Run, default_device
 
-RESULT_FIELDS = ("value", "f0", "fmax", "eps", "p", "iterations", "evaluations", "seconds")
+RESULT_FIELDS = ("value", "f0", "fmax", "eps", "p", "iterations", "evaluations", "seconds", "trace")
 
 METRIC_NAME = "lbsm.sharpness.keskar_sharpness"
 

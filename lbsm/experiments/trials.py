@@ -17,6 +17,7 @@ from ..analyses import hessian, landscape, sharpness
 from ..core import data as lbsm_data
 from ..core import models, paper
 from ..core.constants import eps_label
+from ..core.serving import NotStored
 from ..core.store import Store
 from ..train.protocol import TrainConfig, default_device
 from . import profiles, stored
@@ -113,6 +114,51 @@ def sharpness_values(T: Trained, store: Store, subspace: int | None = None) -> p
     return pd.DataFrame(rows, columns=["net", "seed", "regime", "eps", "value", "f0", "fmax",
                                        "iterations", "iters", "stop", "message", "evaluations",
                                        "seconds"])
+
+
+ITER_COLUMNS = ["net", "seed", "regime", "eps", "iters", "value", "f0", "fmax", "reach", "on_face",
+                "iterations", "evaluations", "message", "solve_iters", "seconds"]
+
+
+def iteration_readings(T: Trained, store: Store) -> pd.DataFrame:
+    """Table 3 read off at each of the profile's ``sharpness_iter_readings`` L-BFGS-B iteration
+    counts: one row per (net, seed, regime, eps, iters). Each minimizer of the first
+    ``iter_readings_seeds`` trials gets one full-space solve of the largest count (the profile's
+    start, eps and examples: Table 3's settings but for the count); a smaller count k is read off
+    the solve's trace, since L-BFGS-B's first k iterates do not depend on the count asked for:
+    the largest f evaluated by the end of iteration k, and how far the k-th iterate is toward the
+    box (``reach``: mean |y_i| / bound_i; ``on_face``: the fraction of coordinates on its face).
+    A solve that stopped before k iterations is read at its end (``iterations`` < ``iters``).
+    A serving store (``lbsm.core.serving``) leaves out the minimizers whose solve it does not hold."""
+    P = T.profile
+    counts = tuple(P.sharpness_iter_readings)
+    rows = []
+    for net in T.nets if counts else ():
+        for sb, lb in sharpness_runs(T, net, P.iter_readings_seeds):
+            for regime, run in (("sb", sb), ("lb", lb)):
+                if run.status != "done":
+                    continue
+                try:
+                    res = stored.run_sharpness(run, P.sharpness_eps, iters=max(counts),
+                                               subset=P.sharpness_examples(net), seed=run.config.seed,
+                                               start=P.sharpness_start, store=store)
+                except NotStored:  # a serving store: published before this reading was computed
+                    continue
+                for e, r in res.items():
+                    trace = r.get("trace")
+                    if trace is None:
+                        raise ValueError(f"the stored {max(counts)}-iteration solve of {run.name} at "
+                                         f"eps {e:g} has no trace (computed before traces were kept); "
+                                         "delete that analysis and compute again")
+                    end = (r["iterations"], r["evaluations"], r["fmax"], r["reach"], r["on_face"])
+                    for k in counts:
+                        it, evals, fmax, reach, on_face = trace[k - 1] if k <= len(trace) else end
+                        rows.append(dict(net=net, seed=run.config.seed, regime=regime, eps=eps_label(e),
+                                         iters=k, value=sharpness.phi(r["f0"], fmax), f0=r["f0"],
+                                         fmax=fmax, reach=reach, on_face=on_face, iterations=it,
+                                         evaluations=evals, message=r.get("message", ""),
+                                         solve_iters=max(counts), seconds=r["seconds"]))
+    return pd.DataFrame(rows, columns=ITER_COLUMNS)
 
 
 def subspace_kinds(T: Trained, store: Store) -> pd.DataFrame:
@@ -266,6 +312,11 @@ def table3(P: profiles.Profile, runs: Runs, store: Store) -> pd.DataFrame:
 def table4(P: profiles.Profile, runs: Runs, store: Store) -> pd.DataFrame:
     """Metric 2.1 in a random ``subspace_dim``-dimensional subspace."""
     return sharpness_values(trained(P, runs), store, subspace=P.subspace_dim)
+
+
+def iterations(P: profiles.Profile, runs: Runs, store: Store) -> pd.DataFrame:
+    """Table 3 at each of the profile's L-BFGS-B iteration readings (none: an empty frame)."""
+    return iteration_readings(trained(P, runs), store)
 
 
 def kinds(P: profiles.Profile, runs: Runs, store: Store) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..core import catalog
 from ..core.machine import git_commit
+from ..core.serving import ServingStore
 from ..core.store import Store, UncommittedCodeError
 from ..experiments import parameters, profiles
 from . import compute
@@ -200,11 +201,13 @@ def progress(name: str, store: Store) -> Progress:
 def published_chapters(p: Progress, store: Store) -> dict:
     """The campaign's chapters computed on its published trials alone ({chapter: parts}, as
     :func:`lbsm.pipeline.compute.compute` gives them): every run and analysis is read back from
-    ``store``, none is trained. Empty while no trial is published."""
+    ``store``, none is trained and no analysis is computed (a ``ServingStore``:
+    a part that finds an analysis missing raises ``NotStored`` or, where it says so, leaves that
+    minimizer out). Empty while no trial is published."""
     if not p.done:
         return {}
     c = campaign(p.name)
     missing = [n for n in p.runs if not store.is_finished(store.root / "runs" / n)]
     if missing:
         raise RuntimeError(f"campaign {p.name}: runs {missing[:3]} are not finished in {store.root}")
-    return compute.compute(list(c.chapters), p.profile, store=store)
+    return compute.compute(list(c.chapters), p.profile, store=ServingStore.of(store))

@@ -28,14 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from ..core import catalog, memory
-from ..core.data import data_dir
+from ..core import catalog, datadir, memory
 from ..core.store import Store
 from ..experiments import (appendix_e, beyond, beyond_more, parameters, plans, sections, sensitivity,
                            stop_readings, trials)
 from ..experiments.profiles import Profile
 from ..train import ensemble
 from ..train import protocol as train
+from . import datasets
 
 EXECUTORS = ("inprocess", "dask")
 
@@ -59,7 +59,7 @@ def _no_runs(plan) -> list:
 # parts (adding a part to a chapter: one entry in its ``parts``)
 CHAPTER_DEFS: dict[str, ChapterDef] = {
     "intro": ChapterDef(_no_runs),
-    "setup": ChapterDef(_no_runs),
+    "setup": ChapterDef(_no_runs, {"datasets": datasets.table}),
     "gap": ChapterDef(trials.trial_configs, {"trained": trials.trials,
                                              "stop_readings": stop_readings.frame}),
     "interpolation": ChapterDef(trials.trial_configs, {
@@ -67,7 +67,7 @@ CHAPTER_DEFS: dict[str, ChapterDef] = {
         "distance": trials.distance}),
     "sharpness": ChapterDef(trials.trial_configs, {
         "trained": trials.trials, "table3": trials.table3, "table4": trials.table4,
-        "kinds": trials.kinds, "hessian": trials.hessian_spectrum}),
+        "kinds": trials.kinds, "hessian": trials.hessian_spectrum, "iterations": trials.iterations}),
     "small_batches": ChapterDef(sections.configs, {
         "fig4": sections.fig4, "fig5": sections.fig5, "fig6": sections.fig6, "cone": sections.cone}),
     "remedies": ChapterDef(appendix_e.configs, {
@@ -126,8 +126,9 @@ def _in_process(chapter: str, plan, store: Store, progress: bool, use_ensemble: 
 
 
 def _on_worker(data: str, threads: int | None):
-    """A Dask worker (maybe another machine) reads the data sets from the same directory."""
-    os.environ["LBSM_DATA"] = data
+    """A Dask worker (maybe another machine) reads the data sets from the directory its task was
+    handed as an argument (``data``: the submitting process's), made the worker's own."""
+    datadir.choose_data_dir(data)
     memory.keep_freed_memory()  # a pure performance setting (lbsm.core.memory)
     if threads:
         import torch
@@ -149,7 +150,7 @@ def _part_task(chapter: str, part: str, plan, store: Store, data: str, threads: 
 
 def _dask(chapter: str, plan, store: Store, client, threads: int | None) -> tuple[dict, dict]:
     cfgs, deps = graph(chapter, plan)
-    data = str(data_dir().resolve())
+    data = str(datadir.data_dir().resolve())  # handed to every task as an argument
     futures = {}
     for n in _order(cfgs, deps):
         futures[n] = client.submit(_run_task, cfgs[n], store, data, threads,
@@ -177,12 +178,15 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
 @dataclass
 class Chapter:
     """What one chapter renders: its plan (a Profile, or a Plan of sections), its parts, and the
-    runs they were computed from ({name: Run}; their provenance and cost go into the captions)."""
+    runs they were computed from ({name: Run}; their provenance and cost go into the captions),
+    and ``data_ready``: which data sets the data directory held, md5-checked here ({name: bool},
+    :func:`lbsm.pipeline.datasets.ready`), so the report says what is missing without checking."""
     name: str
     plan: object
     parts: dict
     seconds: float
     runs: dict = field(default_factory=dict)
+    data_ready: dict = field(default_factory=dict)
 
     def __getattr__(self, name):
         parts = self.__dict__.get("parts", {})
@@ -218,14 +222,14 @@ def compute(chapters, profile: str | Profile = "cpu", executor: str = "inprocess
     if use_ensemble is None:
         use_ensemble = train.default_device().type == "cuda"
     client = dask_client(scheduler, workers, threads_per_worker) if executor == "dask" else None
-    out = {}
+    out, ready = {}, datasets.ready()
     try:
         for n in names:
             t0 = time.perf_counter()
             plan = plan_of(n, P, nets)
             parts, runs = (_dask(n, plan, store, client, threads_per_worker) if client is not None
                            else _in_process(n, plan, store, progress, use_ensemble))
-            out[n] = Chapter(n, plan, parts, time.perf_counter() - t0, runs)
+            out[n] = Chapter(n, plan, parts, time.perf_counter() - t0, runs, ready)
     finally:
         if client is not None:
             cluster = client.cluster
@@ -250,7 +254,8 @@ KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 def notebook_parameters(namespace: dict) -> dict:
     """A notebook's papermill parameters: the values its ``parameters`` cell and papermill's
     injected cell defined (every plain variable of ``namespace`` when the chapter's first code
-    cell runs), so a misspelled ``-p`` name reaches :func:`chapter` and is refused there."""
+    cell runs, but the results store that cell opened, which it passes as ``store``), so a
+    misspelled ``-p`` name reaches :func:`chapter` and is refused there."""
     return {k: v for k, v in namespace.items()
             if not k.startswith("_") and k not in KERNEL_NAMES
-            and not isinstance(v, ModuleType) and not callable(v)}
+            and not isinstance(v, (ModuleType, Store)) and not callable(v)}

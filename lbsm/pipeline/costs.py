@@ -32,7 +32,7 @@ from pathlib import Path
 from ..analyses import performance
 from ..core import catalog, machine, models, paper
 from ..core.constants import DATASET_NAMES, SB_BATCH, TRAIN_SIZES
-from ..core.data import LICENSED
+from ..core.datasets import LICENSED
 from ..core.files import write_atomic
 from ..experiments import appendix_e, profiles, sections, specs
 from ..experiments.plans import data_ready, dataset_of
@@ -174,12 +174,13 @@ def flops(P: profiles.Profile, net: str) -> dict:
             "total": train + sharp + curve, "epochs": sum(_epochs(c) for c in w["runs"])}
 
 
-def command(net: str, chapters, profile: str = "paper") -> str:
+def command(net: str, chapters, profile: str = "paper", ready=None) -> str:
     """The command that computes ``net``'s panels: the data first where it is missing (a download,
-    or, for licensed data, the check that says how to bring it), then the chapters."""
+    or, for licensed data, the check that says how to bring it), then the chapters. ``ready``:
+    {data set: there}, as a computed chapter carries it (default: checked here)."""
     run = f"python -m lbsm compute {' '.join(chapters)} --profile {profile} --nets {net}"
     ds = dataset_of(net)
-    if data_ready(ds):
+    if ready[ds] if ready is not None else data_ready(ds):
         return run
     verb = "check" if ds in LICENSED else "download"
     return f"python -m lbsm data {verb} {ds} && {run}"
@@ -190,13 +191,16 @@ COLUMNS = ["net", "why not run", "paper panels", "data", "runs", "PFLOP", "H100 
            "CPU core-h here", "command"]
 
 
-def cost_row(P: profiles.Profile, net: str, rates: dict) -> dict:
+def cost_row(P: profiles.Profile, net: str, rates: dict, ready=None) -> dict:
     """``net``'s work under ``P``: its runs, FLOPs, hours on one H100 at fp32 (``GPU_RATE``) and
-    on one core of this machine (the recorded rate ``rates``), and the command."""
+    on one core of this machine (the recorded rate ``rates``), and the command. ``ready``:
+    {data set: there} as a computed chapter carries it (``Chapter.data_ready``; default: checked
+    here, as the ``cost`` command does)."""
     f = flops(P, net)
     ds = dataset_of(net)
-    data = "here" if data_ready(ds) else "licensed" if ds in LICENSED else "free download"
+    here = ready[ds] if ready is not None else data_ready(ds)
+    data = "here" if here else "licensed" if ds in LICENSED else "free download"
     return {"net": net, "data": data, "runs": len(f["runs"]), "PFLOP": f["total"] / 1e15,
             "H100 GPU-h": performance.hours(f["total"], GPU_RATE),
             "CPU core-h here": performance.hours(f["total"], rates["rates"][net]["flop_per_s"]),
-            "command": command(net, f["chapters"], P.name)}
+            "command": command(net, f["chapters"], P.name, {ds: here})}

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..core import data as lbsm_data
 from ..core import paper
+from ..core.datasets import HOW_TO_GET
 from ..core.constants import EPS, eps_label
 from ..experiments import profiles
-from ..experiments.plans import Plan, Result, data_need, data_ready, dataset_of
+from ..experiments.plans import Plan, Result, data_need, dataset_of
 from ..experiments.trials import Trained
 from .render import PAPER_NETS, TITLES, meta_values, precisions
 
@@ -186,9 +186,10 @@ def cost_text(runs, chapter: str = "", profile: str = "") -> str:
             f"rendering from the stored results takes seconds{again}.")
 
 
-def coverage(T: Trained, runs=None, chapter: str = "") -> "Markdown":
+def coverage(T: Trained, runs=None, chapter: str = "", *, ready) -> "Markdown":
     """Which networks this profile trained, why the others are absent (needs data / profile),
-    and, given the chapter's ``runs``, what computing them took (:func:`cost_text`)."""
+    and, given the chapter's ``runs``, what computing them took (:func:`cost_text`). ``ready``:
+    {data set: there}, as the compute step found it (``Chapter.data_ready``)."""
     from IPython.display import Markdown
     lines = [f"Profile `{T.profile.name}` ({T.profile.description}) trains "
              f"{', '.join(T.nets) or 'no network'}."]
@@ -197,15 +198,15 @@ def coverage(T: Trained, runs=None, chapter: str = "") -> "Markdown":
     for n in paper.NETS:
         if n in T.missing:
             lines.append(f"- **{n}: {data_need(T.missing[n])}** "
-                         f"({lbsm_data.HOW_TO_GET[T.missing[n]]}).")
+                         f"({HOW_TO_GET[T.missing[n]]}).")
         elif n not in T.pairs and n in declared_nets(T.profile.name):
             lines.append(f"- {n}: in profile `{T.profile.name}` but left out of this run by the "
                          "papermill parameter `nets`.")
         elif n not in T.pairs:
-            ready = data_ready(dataset_of(n))
+            here = ready[dataset_of(n)]
             lines.append(f"- {n}: not in profile `{T.profile.name}`"
-                         + ("" if ready else f"; {data_need(dataset_of(n))}")
-                         + (" (the `paper` profile trains it)" if ready else "") + ".")
+                         + ("" if here else f"; {data_need(dataset_of(n))}")
+                         + (" (the `paper` profile trains it)" if here else "") + ".")
     return Markdown("\n".join(lines))
 
 
@@ -258,9 +259,10 @@ def section_caption(R: Result, what: str = "", extra: str = "", analyses=("sharp
     return collapsed(what, compact_line(R.plan.profile.name, nets, runs), full)
 
 
-def section_coverage(S: Plan, runs=None) -> "Markdown":
+def section_coverage(S: Plan, runs=None, *, ready) -> "Markdown":
     """Per section: the networks it runs, those the paper shows, what is skipped and why; given
-    the chapter's ``runs``, what computing them took (:func:`cost_text`)."""
+    the chapter's ``runs``, what computing them took (:func:`cost_text`). ``ready``: {data set:
+    there}, as the compute step found it (``Chapter.data_ready``)."""
     from IPython.display import Markdown
     cost = (" " + cost_text(runs, S.chapter, S.profile.name)) if runs else ""
     lines = [f"Profile `{S.profile.name}` ({S.profile.description}).{cost}", ""]
@@ -273,7 +275,7 @@ def section_coverage(S: Plan, runs=None) -> "Markdown":
         absent = [n for n in wanted if n not in run and n not in skip]
         if absent:
             parts.append("not in this profile: " + ", ".join(
-                n if data_ready(dataset_of(n))
+                n if ready[dataset_of(n)]
                 else f"{n} ({data_need(dataset_of(n))})" for n in absent))
         shown = ", ".join(wanted) if wanted else "no network named, no numbers"
         lines.append(f"- **{TITLES[section]}** (paper: {shown}): {'; '.join(parts)}.")

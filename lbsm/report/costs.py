@@ -16,15 +16,17 @@ from ..pipeline.chunks import PLATEAU_GUESS
 from ..pipeline.costs import COLUMNS, GPU_RATE_SOURCE, MEASURE, cost_row, read_rates
 
 
-def cost_table(rows: list[dict], profile: str = "paper", rates: dict | None = None) -> pd.DataFrame:
+def cost_table(rows: list[dict], profile: str = "paper", rates: dict | None = None, *,
+               ready) -> pd.DataFrame:
     """One row per network with paper panels that did not run (verdict rows ``rows``): the reason,
-    the panels, and :func:`cost_row` of the work ``profile`` plans for them."""
+    the panels, and :func:`cost_row` of the work ``profile`` plans for them. ``ready``: {data set:
+    there}, as the compute step found it (``Chapter.data_ready``): nothing is checked here."""
     P = profiles.get(profile)
     rates = rates or read_rates()
     df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
     miss = df[(df.kind == "paper") & (df.verdict == "not run")]
     out = [{"why not run": "; ".join(dict.fromkeys(g.evidence)), "paper panels": len(g),
-            **cost_row(P, net, rates)} for net, g in miss.groupby("net", sort=True)]
+            **cost_row(P, net, rates, ready)} for net, g in miss.groupby("net", sort=True)]
     return pd.DataFrame(out, columns=COLUMNS)
 
 

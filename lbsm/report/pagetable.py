@@ -83,7 +83,11 @@ CAPTIONS = {
     "remedies/e3": "Section E.3, robust training: each run's loss, accuracy and sharpness beside "
                    "the plain LB run of the same seed and the SB baseline.",
     "sensitivity/readings_verdicts": "Every F1 verdict on the paper's own panels under each set of "
-                                     "protocol readings: adopted (cpu-v2), earlier, and each other stop rule.",
+                                     "protocol readings: adopted (cpu-v2), earlier, each other stop rule "
+                                     "and each other L-BFGS-B iteration count.",
+    "sensitivity/campaign_iterations": "Table 3 of the adopted (cpu-v2) minimizers after each "
+                                       "count of L-BFGS-B iterations from y = 0, and how far the "
+                                       "solves got toward the box (median over trials).",
     "sensitivity/precision_per_seed": "Precision, per trial: SB and LB sharpness, their ratio, "
                                       "test accuracy (%) and the gap under each precision.",
     "sensitivity/closing": "Every setting of every unstated choice: SB and LB sharpness and how "

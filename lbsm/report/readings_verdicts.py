@@ -3,20 +3,23 @@ verdict" (issue: the protocol fixed before the numbers).
 
 A row is a set of readings and the verdicts the book's rules give under it, on the paper's own
 panels of one network: the adopted readings (profile ``cpu-v2``, ``lbsm.experiments.readings``), the
-earlier ones (profile ``cpu``), and each other reading of the stop rule applied to the adopted
-trials' histories (``lbsm.experiments.stop_readings``). A stop reading decides where a run ends,
-and the weights kept are those of the run's own end, so under another stop reading only Table 2 (read
-off the histories) can be judged; the other cells say why they are empty.
+earlier ones (profile ``cpu``), each other reading of the stop rule applied to the adopted trials'
+histories (``lbsm.experiments.stop_readings``), and Table 3 at each other L-BFGS-B iteration count
+the adopted minimizers were solved for (``lbsm.report.iteration_readings``). A stop reading decides
+where a run ends, and the weights kept are those of the run's own end, so under another stop
+reading only Table 2 (read off the histories) can be judged; the other cells say why they are empty.
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from . import iteration_readings
 from .judgments import stop_readings as stop_verdicts
 from .render import meta_values
 from .summary import book_rows
 
 STOP_ONLY = "weights kept at the run's own end only"
+ITERS_ONLY = "Table 3's full-space solves only"
 
 
 def _verdicts(chapters: dict, net: str) -> dict:
@@ -81,6 +84,15 @@ def table(adopted: dict, earlier: dict, net: str = "F1") -> pd.DataFrame:
                 continue
             rows[f"stop rule: {reading} (cpu-v2 histories, {r['trials read off']} trials)"] = {
                 a: (r["Table 2 verdict"] if a == "Table 2" else STOP_ONLY) for a in cols}
+    frame = iteration_readings.frame_of(adopted)
+    if len(frame) and "Table 3" in cols:
+        adopted_iters = adopted["sharpness"].plan.sharpness_iters
+        for k, r in iteration_readings.verdicts(frame[frame.net == net]).items():
+            if k == adopted_iters:
+                continue
+            n = frame[(frame.net == net) & (frame.iters == k)].seed.nunique()
+            rows[f"Metric 2.1: {k} L-BFGS-B iterations (cpu-v2 minimizers, {n} trials)"] = {
+                a: (r["verdict"] if a == "Table 3" else ITERS_ONLY) for a in cols}
     out = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
     out.index.name = "readings"
     return out

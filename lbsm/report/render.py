@@ -14,9 +14,10 @@ The report layer, one job a module; data flows one way, from the compute step's 
 
 The notebooks in ``book/`` stay thin. The pattern of a chapter::
 
-    C = compute.chapter("gap", **compute.notebook_parameters(globals()))   # runs and parts
+    store = start_kernel()                     # lbsm.book: the folders of $LBSM_*, read once
+    C = compute.chapter("gap", store=store, **compute.notebook_parameters(globals()))  # runs, parts
     T = C.trained
-    captions.coverage(T)                       # which networks ran, why the others did not
+    captions.coverage(T, C.runs, "gap", ready=C.data_ready)   # what ran, why the others did not
     t2 = tables.table2(T)                      # ours vs the paper (numbers from lbsm.core.paper)
     report.show(report.pm_table(t2), t2, "gap/table2", C)   # the CSV says which runs made it
     captions.caption(T, "Table 2")             # under it: a compact provenance line, folded details
@@ -143,10 +144,23 @@ def precisions(runs) -> str:
 
 
 # --------------------------------------------------------------------------- display and glue
+_CSV_DIR: dict[str, Path | None] = {"dir": None}  # the CSV folder the chapter's first cell chose
+
+
+def choose_csv_dir(path: str | os.PathLike | None) -> Path | None:
+    """Make ``path`` the folder ``show`` and ``figure`` write CSVs to in this kernel (None: the
+    checkout's ``book/csv``); a chapter's first cell calls it once (``lbsm.book.start_kernel``,
+    with ``$LBSM_CSV_DIR`` as the book runner set it). Returns the choice it replaced."""
+    old = _CSV_DIR["dir"]
+    _CSV_DIR["dir"] = None if path is None else Path(path)
+    return old
+
+
 def csv_dir() -> Path:
-    """Where ``show`` writes the CSVs: ``$LBSM_CSV_DIR``, else ``book/csv`` of the checkout (the
-    book copies it to the site's root, ``html_extra_path`` in ``_config.yml``)."""
-    return Path(os.environ.get("LBSM_CSV_DIR") or REPO / "book" / "csv")
+    """Where ``show`` writes the CSVs: the folder the chapter's first cell chose
+    (:func:`choose_csv_dir`), else ``book/csv`` of the checkout (the book copies it to the site's
+    root, ``html_extra_path`` in ``_config.yml``). No environment is read here."""
+    return _CSV_DIR["dir"] if _CSV_DIR["dir"] is not None else REPO / "book" / "csv"
 
 
 PAPER_SOURCE = "Keskar et al. (2017), arXiv:1609.04836, as printed"

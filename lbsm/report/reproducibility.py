@@ -36,11 +36,14 @@ def claim_sentences(rows: list[dict]) -> list[str]:
             for r in ran.itertuples()]
 
 
-def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "HTML":
+def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
+            table: pd.DataFrame) -> "HTML":
     """The reproducibility summary box: results first (one sentence per claim that ran, so the
     answer is on the first screen), then scope, methodology, and what the rest needs (per network,
     its cost and the command that computes it). ``gap``: the computed gap chapter (its trials give
-    the networks run and the trials per configuration)."""
+    the networks run and the trials per configuration); ``table``: the cost table of what did not
+    run (:func:`lbsm.report.costs.cost_table` of ``rows``), built once by the intro, which shows
+    the same table under the box."""
     from IPython.display import HTML
     nets_run = gap.trained.nets
     trials = max((len(p.seeds) for p in gap.profile.nets.values()), default=0)
@@ -60,7 +63,6 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str]) -> "H
               f"({POWER:.0%} power). Readings of what the paper leaves open: the setup chapter.")
     tally = ", ".join(f"{n} {v}" for v, n in counts.items()) or "none"
     results = "".join(f"<li>{s}</li>" for s in claim_sentences(rows))
-    table = costs.cost_table(rows)
     rest = "".join(f"<li>{s}</li>" for s in costs.rest_sentences(table))
     cmds = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in commands.items())
     return HTML(

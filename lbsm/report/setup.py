@@ -11,12 +11,11 @@ import pandas as pd
 from torch import nn
 
 from ..analyses import sharpness
-from ..core import data as lbsm_data
 from ..core import models, paper
 from ..core.constants import DATASET_NAMES
 from ..experiments import profiles, readings
 from ..train import protocol as training
-from ..experiments.plans import data_ready, dataset_of
+from ..experiments.plans import dataset_of
 from .captions import deviations, per_net
 
 if TYPE_CHECKING:
@@ -49,8 +48,10 @@ def _features(shape) -> str:
     return " × ".join(map(str, shape))
 
 
-def table5() -> pd.DataFrame:
-    """Table 5 (data sets): the paper's sizes next to what the data directory holds."""
+def table5(datasets: pd.DataFrame) -> pd.DataFrame:
+    """Table 5 (data sets): the paper's sizes next to what the data directory holds, as the setup
+    chapter's compute step loaded it (its part ``datasets``, :func:`lbsm.pipeline.datasets.table`:
+    the report reads no data file)."""
     t = paper.table(5)
     names = {v: k for k, v in DATASET_NAMES.items()}
     rows = []
@@ -59,10 +60,10 @@ def table5() -> pd.DataFrame:
         row = {"data set": name, "train (paper)": int(t.loc[name, "train"]),
                "test (paper)": int(t.loc[name, "test"]), "features (paper)": t.loc[name, "features"],
                "classes (paper)": int(t.loc[name, "classes"])}
-        if data_ready(ds):
-            d = lbsm_data.load(ds)
-            row.update({"train (ours)": len(d.x_train), "test (ours)": len(d.x_test),
-                        "features (ours)": _features(d.input_shape), "classes (ours)": d.num_classes,
+        if datasets.loc[ds, "ready"]:
+            d = datasets.loc[ds]
+            row.update({"train (ours)": int(d["train"]), "test (ours)": int(d["test"]),
+                        "features (ours)": _features(d["features"]), "classes (ours)": int(d["classes"]),
                         "status": "loaded (md5 verified)"})
         else:
             row.update({"train (ours)": "—", "test (ours)": "—", "features (ours)": "—",
@@ -71,8 +72,9 @@ def table5() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("data set")
 
 
-def profile_table(P: profiles.Profile) -> pd.DataFrame:
-    """What a profile trains: per network seeds, epochs, stop rule, subsets, precision, deviations."""
+def profile_table(P: profiles.Profile, ready) -> pd.DataFrame:
+    """What a profile trains: per network seeds, epochs, stop rule, subsets, precision, deviations;
+    ``ready``: {data set: there}, as the compute step found it (``Chapter.data_ready``)."""
     rows = []
     for n, plan in P.nets.items():
         rows.append({"net": n, "seeds": ", ".join(map(str, plan.seeds)),
@@ -80,7 +82,7 @@ def profile_table(P: profiles.Profile) -> pd.DataFrame:
                      "epochs SB / LB": f"{plan.sb_epochs} / {plan.lb_epochs}", "stop": plan.stop,
                      "train / test examples": f"{plan.train_subset or 'all'} / {plan.test_subset or 'all'}",
                      "precision": plan.precision,
-                     "data": "ready" if data_ready(dataset_of(n)) else
+                     "data": "ready" if ready[dataset_of(n)] else
                      f"needs data: {DATASET_NAMES[dataset_of(n)]}",
                      "readings of what the paper leaves open": "; ".join(plan_readings(P, n)),
                      "deviations from the paper": "; ".join(deviations(P, n)) or "none"})

@@ -22,7 +22,7 @@ from ..experiments import profiles
 from .captions import declared_nets, deviations, per_net, sharpness_settings
 from .render import PAPER_NETS, display_table
 from ..core.constants import DATASET_NAMES
-from ..experiments.plans import Result, data_ready, dataset_of
+from ..experiments.plans import Result, dataset_of
 from ..experiments.trials import Trained
 
 if TYPE_CHECKING:
@@ -33,12 +33,14 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- status rows, the intro's table
 def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=None,
-             note: str = "", missing=None, profile_name: str | None = None) -> dict:
+             note: str = "", missing=None, profile_name: str | None = None, ready=None) -> dict:
     """The status row of one artifact: complete / partial / needs data / not run.
 
     ``complete``: every network the paper shows it for was done, with no deviation from the
     protocol; ``partial``: some were, or with deviations (listed in the note); ``needs data``:
-    none could run because data is missing; ``not run``: none ran.
+    none could run because data is missing; ``not run``: none ran. ``ready``: {data set: there},
+    as the compute step found it (``Chapter.data_ready``), which says of a network that did not
+    run and is not in ``missing`` whether its data is there (required when there is one).
     """
     entry = next((a for a in artifacts() if a[0] == name), None)
     if entry is None:
@@ -50,8 +52,11 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
     devs = list(deviations_ if deviations_ is not None else
                 sorted({f"{n}: {d}" for n in done for d in deviations(T.profile, n, T.runs(n))} if T else []))
     absent = [n for n in wanted if n not in done]
-    missing.update({n: dataset_of(n) for n in absent
-                    if n in models.NETWORKS and n not in missing and not data_ready(dataset_of(n))})
+    unknown = [n for n in absent if n in models.NETWORKS and n not in missing]
+    if unknown and ready is None:
+        raise ValueError(f"{name}: {', '.join(unknown)} did not run; pass ready= (the chapter's "
+                         "data_ready) to say whether their data is there")
+    missing.update({n: dataset_of(n) for n in unknown if not ready[dataset_of(n)]})
     needs = sorted({DATASET_NAMES.get(missing[n], missing[n]) for n in absent if n in missing})
     if not done:  # "needs data" only when data is all that is missing (C1 and C2 need compute)
         status = "needs data" if needs and all(n in missing for n in absent) else "not run"
@@ -184,11 +189,12 @@ def setup_status(P: profiles.Profile, t5: pd.DataFrame) -> list[dict]:
             artifact("Table 5", nets_done=loaded, deviations_=[], missing=missing, profile_name=P.name)]
 
 
-def gap_status(T: Trained) -> list[dict]:
-    """Status rows of Table 2 and Figure 2."""
+def gap_status(T: Trained, *, ready) -> list[dict]:
+    """Status rows of Table 2 and Figure 2 (``ready``: the chapter's ``data_ready``)."""
     extra = [n for n in T.nets if n not in ("F2", "C1")]
-    return [artifact("Table 2", T),
-            artifact("Figure 2", T, note=f"also shown: {', '.join(extra)}" if extra else "")]
+    return [artifact("Table 2", T, ready=ready),
+            artifact("Figure 2", T, note=f"also shown: {', '.join(extra)}" if extra else "",
+                     ready=ready)]
 
 
 # --------------------------------------------------------------------------- sharpness, interpolation chapters
@@ -196,26 +202,32 @@ def _with_training_devs(T: Trained, devs: list[str]) -> list[str]:
     return sorted({f"{n}: {d}" for n in T.nets for d in deviations(T.profile, n, T.runs(n))}) + devs
 
 
-def sharpness_status(T: Trained, t3: pd.DataFrame, t4: pd.DataFrame, h: pd.DataFrame) -> list[dict]:
-    """Status rows of Tables 3 and 4 and of the Hessian spectrum."""
+def sharpness_status(T: Trained, t3: pd.DataFrame, t4: pd.DataFrame, h: pd.DataFrame, *,
+                     ready) -> list[dict]:
+    """Status rows of Tables 3 and 4 and of the Hessian spectrum (``ready``: the chapter's
+    ``data_ready``)."""
     def done(t):
         return [] if t.empty else list(t.index.get_level_values("net").unique())
-    return [artifact("Table 3", T, nets_done=done(t3),
+    return [artifact("Table 3", T, nets_done=done(t3), ready=ready,
                      deviations_=_with_training_devs(T, analysis_deviations(T.profile, "sharpness"))),
-            artifact("Table 4", T, nets_done=done(t4),
+            artifact("Table 4", T, nets_done=done(t4), ready=ready,
                      deviations_=_with_training_devs(T, analysis_deviations(T.profile, "subspace"))),
             artifact("Hessian spectrum", T, nets_done=[] if h.empty else list(h.net.unique()),
                      deviations_=_with_training_devs(T, analysis_deviations(T.profile, "hessian")),
-                     note="not in the paper: our addition")]
+                     note="not in the paper: our addition", ready=ready)]
 
 
-def interpolation_status(T: Trained, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) -> list[dict]:
-    """Status rows of Figures 3 and 7 and of the distance ratio."""
+def interpolation_status(T: Trained, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame, *,
+                         ready) -> list[dict]:
+    """Status rows of Figures 3 and 7 and of the distance ratio (``ready``: the chapter's
+    ``data_ready``)."""
     devs = _with_training_devs(T, analysis_deviations(T.profile, "landscape"))
-    return [artifact("Figure 3", T, nets_done=list(dict.fromkeys(lin.net)), deviations_=devs),
-            artifact("Figure 7", T, nets_done=list(dict.fromkeys(cur.net)), deviations_=devs),
+    return [artifact("Figure 3", T, nets_done=list(dict.fromkeys(lin.net)), deviations_=devs,
+                     ready=ready),
+            artifact("Figure 7", T, nets_done=list(dict.fromkeys(cur.net)), deviations_=devs,
+                     ready=ready),
             artifact("Distance ratio", T, nets_done=list(dict.fromkeys(d.net)),
-                     deviations_=_with_training_devs(T, []))]
+                     deviations_=_with_training_devs(T, []), ready=ready)]
 
 
 # --------------------------------------------------------------------------- small_batches, remedies chapters
@@ -255,8 +267,9 @@ def _section_deviations(R: Result) -> list[str]:
     return sorted(out)
 
 
-def result_status(R: Result, name: str, note: str = "") -> dict:
-    """The status row of the artifact ``R`` reproduces (``artifact``)."""
+def result_status(R: Result, name: str, note: str = "", *, ready) -> dict:
+    """The status row of the artifact ``R`` reproduces (``artifact``; ``ready``: the chapter's
+    ``data_ready``)."""
     missing = {n: dataset_of(n) for n, why in R.plan.skipped.get(R.section, {}).items()
                if why.startswith("needs data")}
     done = [n for n in R.nets if n in set(R.data.get("net", []))]
@@ -265,20 +278,22 @@ def result_status(R: Result, name: str, note: str = "") -> dict:
     if extra:
         notes.append(f"also shown: {', '.join(extra)}")
     row = artifact(name, nets_done=done, deviations_=_section_deviations(R), missing=missing,
-                   profile_name=R.plan.profile.name, note="; ".join(notes))
+                   profile_name=R.plan.profile.name, note="; ".join(notes), ready=ready)
     if done and row["status"] in ("needs data", "not run"):  # ran, but only on networks the paper omits
         row["status"] = "partial"
     return row
 
 
-def small_batches_status(f4: Result, f5: Result, f6: Result, cn: Result) -> list[dict]:
-    """Status rows of Figures 4, 5 and 6 (the cone remark is reported in its note of Fig. 6)."""
-    return [result_status(f4, "Figure 4"), result_status(f5, "Figure 5"),
-            result_status(f6, "Figure 6",
+def small_batches_status(f4: Result, f5: Result, f6: Result, cn: Result, *, ready) -> list[dict]:
+    """Status rows of Figures 4, 5 and 6 (the cone remark is reported in its note of Fig. 6;
+    ``ready``: the chapter's ``data_ready``)."""
+    return [result_status(f4, "Figure 4", ready=ready), result_status(f5, "Figure 5", ready=ready),
+            result_status(f6, "Figure 6", ready=ready,
                           note=f"'not a cone' measured on {', '.join(cn.nets) or 'no network'}")]
 
 
-def remedies_status(r6: Result, r7: Result, rb: Result) -> list[dict]:
-    """Status rows of Tables 6, 7 and Section E.3."""
-    return [result_status(r6, "Table 6"), result_status(r7, "Table 7"),
-            result_status(rb, "Section E.3", note="the paper reports no numbers, only 'no improvement'")]
+def remedies_status(r6: Result, r7: Result, rb: Result, *, ready) -> list[dict]:
+    """Status rows of Tables 6, 7 and Section E.3 (``ready``: the chapter's ``data_ready``)."""
+    return [result_status(r6, "Table 6", ready=ready), result_status(r7, "Table 7", ready=ready),
+            result_status(rb, "Section E.3", ready=ready,
+                          note="the paper reports no numbers, only 'no improvement'")]

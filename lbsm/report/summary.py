@@ -54,14 +54,16 @@ def _budget_noted(T, rows: list[dict]) -> list[dict]:
     return rows
 
 
-def gap_chapter(T, t2: pd.DataFrame | None = None) -> list[dict]:
+def gap_chapter(T, t2: pd.DataFrame | None = None, *, ready) -> list[dict]:
+    """The gap chapter's verdict rows (``ready``: {data set: there}, ``Chapter.data_ready``)."""
     P, probs = T.profile.name, _trial_problems(T)
     hist = pd.concat([r.history.assign(net=net, seed=r.config.seed, regime=reg)
                       for net in T.nets for pair in T.pairs[net]
                       for reg, r in zip(("SB", "LB"), pair)], ignore_index=True) if T.nets else \
         pd.DataFrame(columns=["net", "seed", "regime", "epoch", "test_acc"])
     return _budget_noted(T, at_paper_trials(table2, trial_frame(T), probs) + figure2(hist, probs)
-                         + not_run("Table 2", T.nets, P) + not_run("Figure 2", T.nets, P))
+                         + not_run("Table 2", T.nets, P, ready=ready)
+                         + not_run("Figure 2", T.nets, P, ready=ready))
 
 
 def panel_problems(T, artifact: str, probs: dict) -> dict:
@@ -72,28 +74,30 @@ def panel_problems(T, artifact: str, probs: dict) -> dict:
     return {net: [p for p in ps if not p.startswith("fixed epochs")] for net, ps in probs.items()}
 
 
-def interpolation_chapter(T, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame) -> list[dict]:
+def interpolation_chapter(T, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame, *,
+                          ready) -> list[dict]:
     P, probs = T.profile.name, _trial_problems(T)
     return _budget_noted(T, at_paper_trials(parametric, lin, "linear", panel_problems(T, "Figure 3", probs))
-                         + not_run("Figure 3", set(lin.get("net", [])), P)
+                         + not_run("Figure 3", set(lin.get("net", [])), P, ready=ready)
                          + at_paper_trials(parametric, cur, "curvilinear", panel_problems(T, "Figure 7", probs))
-                         + not_run("Figure 7", set(cur.get("net", [])), P)
+                         + not_run("Figure 7", set(cur.get("net", [])), P, ready=ready)
                          + at_paper_trials(distance, d, probs)
-                         + not_run("Distance ratio", set(d.get("net", [])), P))
+                         + not_run("Distance ratio", set(d.get("net", [])), P, ready=ready))
 
 
-def sharpness_chapter(T, s3: pd.DataFrame, s4: pd.DataFrame, h: pd.DataFrame) -> list[dict]:
-    """``s3``, ``s4``: the per-seed solves (``lbsm.experiments.trials.sharpness_values``), ``h`` the Hessian rows."""
+def sharpness_chapter(T, s3: pd.DataFrame, s4: pd.DataFrame, h: pd.DataFrame, *, ready) -> list[dict]:
+    """``s3``, ``s4``: the per-seed solves (``lbsm.experiments.trials.sharpness_values``), ``h`` the
+    Hessian rows, ``ready``: {data set: there} (``Chapter.data_ready``)."""
     P, probs = T.profile, _trial_problems(T)
 
     def nets(t):
         return set(t.net) if len(t) else set()
     return _budget_noted(T, at_paper_trials(sharpness, s3, "Table 3", P.sharpness_iters, probs)
-                         + not_run("Table 3", nets(s3), P.name)
+                         + not_run("Table 3", nets(s3), P.name, ready=ready)
                          + at_paper_trials(sharpness, s4, "Table 4", P.sharpness_iters, probs)
-                         + not_run("Table 4", nets(s4), P.name)
+                         + not_run("Table 4", nets(s4), P.name, ready=ready)
                          + at_paper_trials(hessian, h, probs)
-                         + not_run("Hessian spectrum", set(h.get("net", [])), P.name))
+                         + not_run("Hessian spectrum", set(h.get("net", [])), P.name, ready=ready))
 
 
 def _section_problems(R) -> dict:
@@ -104,7 +108,7 @@ def _section_problems(R) -> dict:
     return out
 
 
-def small_batches_chapter(S, f4, knees: pd.DataFrame, f5, f6) -> list[dict]:
+def small_batches_chapter(S, f4, knees: pd.DataFrame, f5, f6, *, ready) -> list[dict]:
     P = S.profile.name
     out = []
     for R, fn, name in ((f4, figure4, "Figure 4"), (f5, figure5, "Figure 5"), (f6, figure6, "Figure 6")):
@@ -126,53 +130,53 @@ def small_batches_chapter(S, f4, knees: pd.DataFrame, f5, f6) -> list[dict]:
             if r["net"] in stand:
                 r["evidence"] += f" ({r['net']} stands in for {stand[r['net']]}: an extension row)"
         done = {r["net"] for r in rows} | set(stand.values())
-        out += rows + not_run(name, done, P)
+        out += rows + not_run(name, done, P, ready=ready)
     return out
 
 
-def remedies_chapter(S, r6, r7, rb) -> list[dict]:
-    """``r6``, ``r7``, ``rb``: the Results of Tables 6, 7 and E.3."""
+def remedies_chapter(S, r6, r7, rb, *, ready) -> list[dict]:
+    """``r6``, ``r7``, ``rb``: the Results of Tables 6, 7 and E.3; ``ready``: {data set: there}."""
     P = S.profile.name
     rows6 = remedy(r6.data, 6, _section_problems(r6))
     rows7 = remedy(r7.data, 7, _section_problems(r7))
     rows_e3 = robust(rb.data, _section_problems(rb))
-    return (rows6 + not_run("Table 6", {r["net"] for r in rows6}, P) + rows7
-            + not_run("Table 7", {r["net"] for r in rows7}, P) + rows_e3
-            + not_run("Section E.3", {r["net"] for r in rows_e3}, P))
+    return (rows6 + not_run("Table 6", {r["net"] for r in rows6}, P, ready=ready) + rows7
+            + not_run("Table 7", {r["net"] for r in rows7}, P, ready=ready) + rows_e3
+            + not_run("Section E.3", {r["net"] for r in rows_e3}, P, ready=ready))
 
 
 # --------------------------------------------------------------------------- status and verdicts per chapter
 def _setup(C) -> tuple[list, list]:
-    return status.setup_status(C.profile, setup.table5()), []
+    return status.setup_status(C.profile, setup.table5(C.datasets)), []  # as the chapter loaded them
 
 
 def _gap(C) -> tuple[list, list]:
     T = C.trained
-    return status.gap_status(T), gap_chapter(T, tables.table2(T))
+    return status.gap_status(T, ready=C.data_ready), gap_chapter(T, tables.table2(T), ready=C.data_ready)
 
 
 def _interpolation(C) -> tuple[list, list]:
     T = C.trained
-    return (status.interpolation_status(T, C.linear, C.curvilinear, C.distance),
-            interpolation_chapter(T, C.linear, C.curvilinear, C.distance))
+    return (status.interpolation_status(T, C.linear, C.curvilinear, C.distance, ready=C.data_ready),
+            interpolation_chapter(T, C.linear, C.curvilinear, C.distance, ready=C.data_ready))
 
 
 def _sharpness(C) -> tuple[list, list]:
     T = C.trained
     t3, t4 = tables.sharpness_table(C.table3, 3), tables.sharpness_table(C.table4, 4)
-    return (status.sharpness_status(T, t3, t4, C.hessian),
-            sharpness_chapter(T, C.table3, C.table4, C.hessian))
+    return (status.sharpness_status(T, t3, t4, C.hessian, ready=C.data_ready),
+            sharpness_chapter(T, C.table3, C.table4, C.hessian, ready=C.data_ready))
 
 
 def _small_batches(C) -> tuple[list, list]:
     knees = tables.knee_table(C.fig4)
-    return (status.small_batches_status(C.fig4, C.fig5, C.fig6, C.cone),
-            small_batches_chapter(C.plan, C.fig4, knees, C.fig5, C.fig6))
+    return (status.small_batches_status(C.fig4, C.fig5, C.fig6, C.cone, ready=C.data_ready),
+            small_batches_chapter(C.plan, C.fig4, knees, C.fig5, C.fig6, ready=C.data_ready))
 
 
 def _remedies(C) -> tuple[list, list]:
-    return (status.remedies_status(C.augmentation, C.conservative, C.robust),
-            remedies_chapter(C.plan, C.augmentation, C.conservative, C.robust))
+    return (status.remedies_status(C.augmentation, C.conservative, C.robust, ready=C.data_ready),
+            remedies_chapter(C.plan, C.augmentation, C.conservative, C.robust, ready=C.data_ready))
 
 
 def _beyond(C) -> tuple[list, list]:

@@ -43,8 +43,8 @@ import scipy.stats
 
 from ..core import paper
 from ..experiments import profiles
-from ..core.data import LICENSED
-from ..experiments.plans import data_need, data_ready, dataset_of
+from ..core.datasets import LICENSED
+from ..experiments.plans import data_need, dataset_of
 from ..core import catalog
 from ..core.catalog import BEYOND_PREFIX
 
@@ -219,10 +219,11 @@ def _few_seeds(n: int) -> list[str]:
     return [f"{n} seed{'s' if n != 1 else ''} (at least {MIN_SEEDS} needed)"] if n < MIN_SEEDS else []
 
 
-def not_run(artifact: str, done, profile: str) -> list[dict]:
+def not_run(artifact: str, done, profile: str, *, ready) -> list[dict]:
     """``not run`` rows for the networks the paper shows ``artifact`` for that did not run, each
     with its reason (data, compute, profile): licensed data it lacks is "needs data"; a free
-    download it lacks is named as one, with the compute the run needs besides."""
+    download it lacks is named as one, with the compute the run needs besides. ``ready``: {data
+    set: there}, as the compute step found it (``Chapter.data_ready``)."""
     wanted = next(a[3] for a in catalog.artifacts() if a[0] == artifact)
     out = []
     for net in wanted:
@@ -230,7 +231,7 @@ def not_run(artifact: str, done, profile: str) -> list[dict]:
             continue
         ds = dataset_of(net)
         gpu = net in profiles.get("paper").nets and profile != "paper"
-        if not data_ready(ds):
+        if not ready[ds]:
             why = data_need(ds) + (f" and a GPU: in the paper profile, not in {profile}"
                                    if gpu and ds not in LICENSED else "")
         elif gpu:

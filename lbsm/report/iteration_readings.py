@@ -1,0 +1,78 @@
+"""Table 3 at other L-BFGS-B iteration counts than the paper's 10, and how far each solve got
+toward the box: the sensitivity chapter's check of whether "10 iterations" measured a maximum.
+
+The frame is :func:`lbsm.experiments.trials.iteration_readings` (one row per net, seed, regime, eps
+and iteration count, read off one long solve per minimizer). Each count is judged by Table 3's own
+rule (:func:`lbsm.report.judgments.sharpness`), so a row here differs from the sharpness chapter's
+Table 3 only in the count (and in the trials the long solves cover).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..experiments.trials import ITER_COLUMNS
+from .judgments import sharpness as judge_sharpness
+from .verdicts import Paired, _log_ratios
+
+COLUMNS = ["iterations", "eps", "trials", "SB", "LB", "log10(LB/SB)", "p", "SB reach", "LB reach",
+           "SB on the box's face", "LB on the box's face"]
+
+
+def frame_of(chapters: dict) -> pd.DataFrame:
+    """The iteration readings computed with ``chapters`` (an empty frame where none were)."""
+    sharp = chapters.get("sharpness")
+    got = sharp.parts.get("iterations") if sharp is not None else None
+    return got if got is not None else pd.DataFrame(columns=ITER_COLUMNS)
+
+
+def verdicts(frame: pd.DataFrame) -> dict[int, dict]:
+    """{count: Table 3's verdict row (``judgments.sharpness``) on the solves read at that count}."""
+    out = {}
+    for k, g in frame.groupby("iters", sort=True):
+        rows = judge_sharpness(g, "Table 3", int(k))
+        if rows:
+            out[int(k)] = rows[0]
+    return out
+
+
+def table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (count, eps): SB and LB mean Metric 2.1, the paired log10(LB / SB) over trials
+    (mean +- sd, p), and how far the solves' k-th iterates are toward the box (median over trials
+    of the mean |y_i| / bound_i, and of the fraction of coordinates on the box's face)."""
+    rows = []
+    for (k, eps), g in frame.groupby(["iters", "eps"], sort=False):
+        w = g.pivot_table(index="seed", columns="regime", values="value")
+        r = g.pivot_table(index="seed", columns="regime", values="reach")
+        f = g.pivot_table(index="seed", columns="regime", values="on_face")
+        lr = Paired.of(_log_ratios(zip(w.get("sb", []), w.get("lb", []))))
+        rows.append({"iterations": int(k), "eps": eps, "trials": int(g.seed.nunique()),
+                     "SB": w["sb"].mean(), "LB": w["lb"].mean(),
+                     "log10(LB/SB)": lr.text(2).split(" (")[0], "p": lr.p,
+                     "SB reach": r["sb"].median(), "LB reach": r["lb"].median(),
+                     "SB on the box's face": f["sb"].median(), "LB on the box's face": f["lb"].median()})
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values(["eps", "iterations"], kind="stable",
+                                                           ignore_index=True)
+
+
+def sentence(frame: pd.DataFrame, adopted: int = 10) -> str:
+    """What the long solves say, from their numbers: per eps, LB / SB at the adopted count and at
+    the largest, and how far the adopted count's LB iterates got toward the box."""
+    if frame.empty:
+        return ("No minimizer's long solve is published yet: the campaign computes them with its "
+                "next trial.")
+    t = table(frame)
+    most = int(t.iterations.max())
+    parts = []
+    for eps, g in t.groupby("eps", sort=False):
+        a, b = g[g.iterations == adopted], g[g.iterations == most]
+        if a.empty or b.empty:
+            continue
+        a, b = a.iloc[0], b.iloc[0]
+        parts.append(f"at eps {eps}, LB / SB is {a.LB / a.SB:.3g} after {adopted} iterations and "
+                     f"{b.LB / b.SB:.3g} after {most} (log10 {a['log10(LB/SB)']} and "
+                     f"{b['log10(LB/SB)']}); after {adopted} iterations the LB iterates are on "
+                     f"average {a['LB reach']:.2f} of the way to the box's faces (SB "
+                     f"{a['SB reach']:.2f}), after {most} {b['LB reach']:.2f} (SB {b['SB reach']:.2f})")
+    n = int(frame.seed.nunique())
+    return (f"On the first {n} adopted trials' minimizers, " + "; ".join(parts) + "."
+            if parts else "")
