@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from test_layers import PKG, imports, module_name
+from test_layers import PKG, imports, module_name, synthetic_package
 
 TOP = ("__main__.py", "book.py")  # besides lbsm/cli*.py: where the environment may be read
 ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
@@ -94,15 +94,10 @@ def test_the_package_walk_spares_the_top_only(tmp_path):
 
 
 def test_the_report_import_check_catches_a_function_level_import(tmp_path):
-    pkg = tmp_path / "lbsm"
-    for sub in ("core", "report"):
-        (pkg / sub).mkdir(parents=True)
-        (pkg / sub / "__init__.py").write_text("")
-    (pkg / "__init__.py").write_text("")
-    (pkg / "core" / "data.py").write_text("LICENSED = ('timit',)\n")
-    (pkg / "core" / "store.py").write_text("class Store: ...\n")
-    (pkg / "core" / "datasets.py").write_text("LICENSED = ('timit',)\n")
-    (pkg / "report" / "a.py").write_text("from ..core.datasets import LICENSED\n")
+    pkg = synthetic_package(tmp_path, {"core/data.py": "LICENSED = ('timit',)\n",
+                                       "core/store.py": "class Store: ...\n",
+                                       "core/datasets.py": "LICENSED = ('timit',)\n",
+                                       "report/a.py": "from ..core.datasets import LICENSED\n"})
     assert report_data_imports(pkg) == []
     (pkg / "report" / "a.py").write_text("def f():\n    from ..core import data\n")
     (pkg / "report" / "b.py").write_text("from ..core.store import Store\n")

@@ -82,15 +82,23 @@ def test_every_module_is_in_a_layer_and_small():
     assert stray == [], "a layer is a subpackage, not a module"
 
 
-def test_the_checks_catch_what_they_are_for(tmp_path):
-    """The walker sees an upward import inside a function, and a cycle through two modules."""
-    pkg = tmp_path / "lbsm"
+def synthetic_package(root: Path, sources: dict[str, str]) -> Path:
+    """A package ``root/lbsm`` with subpackages ``core`` and ``report`` and the modules
+    ``sources`` names ({"core/a.py": source}): what the checks' own tests walk."""
+    pkg = root / "lbsm"
     for sub in ("core", "report"):
-        (pkg / sub).mkdir(parents=True)
+        (pkg / sub).mkdir(parents=True, exist_ok=True)
         (pkg / sub / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("")
-    (pkg / "core" / "a.py").write_text("def f():\n    from ..report import b\n")
-    (pkg / "report" / "b.py").write_text("from ..core import a\n")
+    for rel, source in sources.items():
+        (pkg / rel).write_text(source)
+    return pkg
+
+
+def test_the_checks_catch_what_they_are_for(tmp_path):
+    """The walker sees an upward import inside a function, and a cycle through two modules."""
+    pkg = synthetic_package(tmp_path, {"core/a.py": "def f():\n    from ..report import b\n",
+                                       "report/b.py": "from ..core import a\n"})
     edges = imports(pkg)
     assert upward(edges) == ["lbsm.core.a:2 imports lbsm.report.b (report is above core)"]
     assert set(cycle(edges)) == {"lbsm.core.a", "lbsm.report.b"}

@@ -47,7 +47,8 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
         lr = Paired.of(_log_ratios(zip(w.get("sb", []), w.get("lb", []))))
         rows.append({"iterations": int(k), "eps": eps, "trials": int(g.seed.nunique()),
                      "SB": w["sb"].mean(), "LB": w["lb"].mean(),
-                     "log10(LB/SB)": lr.text(2).split(" (")[0], "p": lr.p,
+                     "log10(LB/SB)": f"{lr.mean:+.2f}" + (f" ± {lr.sd:.2f}" if lr.n > 1 else ""),
+                     "p": lr.p,
                      "SB reach": r["sb"].median(), "LB reach": r["lb"].median(),
                      "SB on the box's face": f["sb"].median(), "LB on the box's face": f["lb"].median()})
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["eps", "iterations"], kind="stable",
