@@ -98,21 +98,23 @@ def plot_sharpness(t3: pd.DataFrame, t4: pd.DataFrame):
 
 
 # --------------------------------------------------------------------------- interpolation chapter
-def plot_parametric(curves: pd.DataFrame, kind: str = "linear"):
+def plot_parametric(curves: pd.DataFrame, kind: str = "linear", nets=None):
     """The paper's Figures 3 / 7: loss (blue, left axis) and accuracy (red, right axis) along
     alpha, one panel per net (in rows); solid = training, dashed = testing; the paper's curves
     (Fig3_/Fig7_<net>) in thin lines (dotted = training, dash-dot = testing). alpha = 0 is the SB
     minimizer, alpha = 1 the LB minimizer. One pair per net, as the paper: the first trial (lowest
-    seed); its seed is in the panel title."""
-    nets = list(dict.fromkeys(curves.net)) if len(curves) else []
+    seed); its seed is in the panel title. ``nets``: the panels to draw (default: the networks in
+    ``curves``); a panel with no curves of ours shows the paper's alone and says so."""
+    if nets is None:
+        nets = list(dict.fromkeys(curves.net)) if len(curves) else []
     fig, axes = style.rows(len(nets), height=2.8)
     key = "Fig3" if kind == "linear" else "Fig7"
     for ax, net in zip(axes[:, 0], nets):
         ax2 = ax.twinx()
-        c = curves[curves.net == net]
+        c = curves[curves.net == net] if len(curves) else curves
         if "seed" in c:
             c = c[c.seed == c.seed.min()]
-        for split, ls in (("train", "-"), ("test", "--")):
+        for split, ls in (("train", "-"), ("test", "--")) if len(c) else ():
             s = c[c.split == split].sort_values("alpha")
             ax.plot(s.alpha, s.loss, ls, color=SB_COLOR, marker=".", label=f"loss {split} (ours)")
             ax2.plot(s.alpha, s.accuracy, ls, color=LB_COLOR, marker=".", label=f"accuracy {split} (ours)")
@@ -125,7 +127,8 @@ def plot_parametric(curves: pd.DataFrame, kind: str = "linear"):
                                                       lw=1, alpha=0.7,
                                                       color="navy" if what == "loss" else "darkred",
                                                       label=f"{what} {split} (paper)")
-        seed = f", seed {int(c.seed.iloc[0])}" if "seed" in c and len(c) else ""
+        seed = f", seed {int(c.seed.iloc[0])}" if "seed" in c and len(c) else (
+            "" if len(c) else ", ours not yet computed")
         where = f"the paper's Figure {key[3:]}, {net}" if drawn else f"not in the paper's Figure {key[3:]}"
         ax.set(xlabel="alpha", ylabel="cross-entropy", title=f"{net}{seed}, {kind} path\n({where})")
         ax2.set_ylabel("accuracy (%)")

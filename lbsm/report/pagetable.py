@@ -36,6 +36,16 @@ CAPTIONS = {
     "setup/analysis_settings": "This profile's analysis settings beside the paper's.",
     "gap/campaign_verdicts": "Verdicts of the paper's Table 2 and Figure 2 on the published trials of the "
                              "cpu-v2 campaign (the adopted readings).",
+    "gap/official20_accuracies": "C1 after the official code's 20 epochs (campaign official-20): train and "
+                                 "test accuracy (%) of each published trial's SB and LB runs.",
+    "gap/official20_verdicts": "C1's 20-epoch accuracies judged apart from Table 2: LB below SB (paired "
+                               "over trials), the official run's Figure 3(c) accuracies within ± 2 sd of ours.",
+    "interpolation/official20_figure3_rise": "How much C1's training loss rises one grid step beyond each "
+                                             "minimizer after the official code's 20 epochs, per published trial.",
+    "interpolation/official20_distance_ratio": "The distance ratio of C1's minimizers after the official "
+                                               "code's 20 epochs, over the published trials.",
+    "interpolation/official20_verdicts": "Verdicts of the paper's Figures 3 and 7 and the distance ratio on "
+                                         "C1's published official-20 trials.",
     "gap/campaign_stop_readings": "The paper's Table 2 under each reading of 'ceased to improve', read off the "
                                   "histories of the cpu-v2 campaign's published trials.",
     "gap/stop_readings": "The paper's Table 2 under each reading of 'until the loss ceased to improve', "

@@ -375,15 +375,14 @@ def robust_text(R: Result) -> dict:
 
 
 # --------------------------------------------------------------------------- the decisive campaign
-def campaign_text(progress) -> dict:
-    """Glue-ready sentence on a campaign's progress (:class:`lbsm.pipeline.campaign.Progress`):
-    k of n trials published, and how to go on."""
+def campaign_text(progress, key: str = "campaign_sentence") -> dict:
+    """Glue-ready sentence (under ``key``) on a campaign's progress
+    (:class:`lbsm.pipeline.campaign.Progress`): k of n trials published, and how to go on."""
     name, done, n, command = progress.name, progress.done, progress.total, progress.command
     if not done:
-        return {"campaign_sentence": f"No trial of `{name}` is published yet (0 of {n}); "
-                                     f"`{command}` computes them."}
+        return {key: f"No trial of `{name}` is published yet (0 of {n}); `{command}` computes them."}
     left = n - len(done)
     more = (f" {left} more {'trial is' if left == 1 else 'trials are'} to come; `{command}` "
             "continues the campaign." if left else " The campaign is complete.")
-    return {"campaign_sentence": f"{len(done)} of {n} trials of `{name}` are published (seeds "
-                                 f"{', '.join(map(str, done))}); the verdicts below are on those.{more}"}
+    return {key: f"{len(done)} of {n} trials of `{name}` are published (seeds "
+                 f"{', '.join(map(str, done))}); the verdicts below are on those.{more}"}

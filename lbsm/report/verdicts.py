@@ -304,10 +304,12 @@ COLUMNS = ["artifact", "net", "kind", "verdict", "claim", "evidence"]
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
-    """Verdict rows as a table (artifact, net) -> kind, verdict, claim, evidence."""
+    """Verdict rows as a table (artifact, net) -> kind, verdict, claim, evidence. A row's claim
+    is the catalog's for its artifact, or its own ``claim`` where it carries one (a claim the
+    catalog does not list, such as ``lbsm.report.official``'s)."""
     cols = ["artifact", "net", "kind", "verdict", "evidence"]
     df = pd.DataFrame(rows, columns=cols + (["seeds"] if any("seeds" in r for r in rows) else []))
-    df.insert(4, "claim", df.artifact.map(claim))
+    df.insert(4, "claim", [r.get("claim") or claim(r["artifact"]) for r in rows])
     return df.set_index(["artifact", "net"])
 
 

@@ -1,0 +1,109 @@
+"""The official code's 20 epochs (lbsm.report.official): the reference read from Figure 3(c)'s
+data, each verdict outcome on hand-made trials, and the chapters' campaign section end to end on a
+tiny published campaign of the same shape."""
+import dataclasses
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from lbsm.core.store import Store
+from lbsm.experiments import profiles
+from lbsm.pipeline import campaign
+from lbsm.report import figures, official, summary, verdicts
+from lbsm.report.render import PAPER_SOURCE
+
+matplotlib.use("Agg")
+
+
+def test_the_reference_is_figure_3c_at_the_two_minimizers():
+    ref = official.reference("C1")
+    # the official repository's data of Fig. 3(c) at alpha = 0 and 1 (grid points): 80.52 / 77.26
+    assert ref["source"] == "the official repository's data"
+    assert ref["test_sb"] == pytest.approx(80.52, abs=1e-6)
+    assert ref["test_lb"] == pytest.approx(77.26, abs=1e-6)
+    assert ref["train_sb"] > 99.9 and ref["train_lb"] > 99.9
+    assert official.reference("F1")["source"] == "the paper's plotted curve"  # no repo data for F1
+    assert official.reference("no-such-net") is None
+
+
+def trials(gaps, sb=80.5, net="C1"):
+    """Hand-made 20-epoch trials: SB's test accuracy ``sb`` (+ a small spread), LB's ``gaps`` below."""
+    rows = [dict(net=net, seed=i, train_sb=100.0, train_lb=100.0, test_sb=sb + 0.1 * (i % 2),
+                 test_lb=sb + 0.1 * (i % 2) - g) for i, g in enumerate(gaps)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("gaps, sb, verdict", [
+    ((3.0, 3.5, 3.2, 3.4, 2.9), 80.5, "reproduced"),        # the official run's 3.26 in the band
+    ((1.0, 1.1, 0.9, 1.05, 0.95), 80.5, "same direction"),  # resolved, but far below 3.26
+    ((3.0, 3.5, 3.2, 3.4, 2.9), 70.0, "same direction"),    # the gap fits, SB's accuracy does not
+    ((1.0, -1.2, 0.5, -0.4, 0.2), 80.5, "inconclusive"),    # not resolved
+    ((3.0, 3.5), 80.5, "inconclusive"),                     # too few trials
+    ((-1.0, -1.1, -0.9, -1.05, -0.95), 80.5, "contradicts"),
+])
+def test_each_outcome(gaps, sb, verdict):
+    (r,) = official.rows(trials(gaps, sb))
+    assert r["verdict"] == verdict, r["evidence"]
+    assert r["artifact"] == official.ARTIFACT and r["kind"] == "paper"
+    assert "80.52 vs 77.26" in r["evidence"]
+    assert {n["quantity"] for n in r["numbers"]} == {"test SB", "test LB", "gap SB - LB"}
+
+
+def test_fixed_epochs_is_the_protocol_other_problems_are_not():
+    t = trials((3.0, 3.5, 3.2, 3.4, 2.9))
+    fixed = "fixed epochs, not 'until the loss ceased to improve'"
+    assert official.rows(t, {"C1": [fixed]})[0]["verdict"] == "reproduced"
+    r = official.rows(t, {"C1": [fixed, "2 of 10 runs trained from uncommitted code"]})[0]
+    assert r["verdict"] == "inconclusive" and "uncommitted" in r["evidence"]
+    assert "fixed epochs" not in r["evidence"]
+
+
+def test_a_row_s_own_claim_goes_into_the_table():
+    f = verdicts.frame(official.rows(trials((3.0, 3.5, 3.2, 3.4, 2.9))))
+    assert f.loc[(official.ARTIFACT, "C1"), "claim"] == official.CLAIM
+    g = verdicts.frame([verdicts.row("Table 2", "F1", "inconclusive", "x")])
+    assert g.loc[("Table 2", "F1"), "claim"] == verdicts.claim("Table 2")
+
+
+def test_before_any_trial_the_panel_is_the_paper_s_alone(tmp_path):
+    p = campaign.Progress("official-20", profiles.get("official-20"), {}, [], 5, "cmd")
+    curves, csv, of = official.panel(p, {}, "linear")
+    assert curves.empty and of == PAPER_SOURCE and set(csv.net) == {"C1"}
+    assert {"loss_train", "acc_test"} <= set(csv.series)
+    fig = figures.plot_parametric(curves, "linear", nets=["C1"])
+    assert "ours not yet computed" in fig.axes[0].get_title()
+    cap = official.caption(p, {}, "Figure 3(c)")
+    assert "0 of 5" in cap.data
+
+
+def test_the_campaign_section_end_to_end(tmp_path, mnist, monkeypatch):
+    """A tiny campaign shaped like official-20 (fixed epochs, Figures 3 and 7 named as its panels'
+    protocol), computed, published, then read back as the chapters read it."""
+    smoke = profiles.get("smoke")
+    tiny = dataclasses.replace(smoke, name="tiny20", panel_protocol=("Figure 3", "Figure 7"),
+                               nets={"F1": dataclasses.replace(smoke.nets["F1"], seeds=(0, 1, 2),
+                                                               sb_epochs=1, lb_epochs=1)})
+    monkeypatch.setitem(profiles.PROFILES, "tiny20", tiny)
+    monkeypatch.setitem(campaign.CAMPAIGNS, "tiny20", campaign.Campaign("tiny20", "F1",
+                                                                        ("gap", "interpolation")))
+    monkeypatch.setattr(campaign, "git_commit", lambda: "abc1234")
+    staging, dst = Store(tmp_path / "staging"), Store(tmp_path / "published")
+    (dst.root / "runs").mkdir(parents=True)
+    assert campaign.run("tiny20", staging, dst, log=lambda *_: None) == [0, 1, 2]
+
+    V = campaign.progress("tiny20", dst)
+    A = campaign.published_chapters(V, dst)
+    curves, csv, of = official.panel(V, A, "linear", net="F1")
+    assert of is V and set(curves.seed) == {0, 1, 2} and csv is curves
+    figures.plot_parametric(curves, "linear", nets=["F1"])
+    (gap_row,) = official.gap_rows(A["gap"].trained)
+    assert gap_row["artifact"] == official.ARTIFACT and gap_row["seeds"] == "0 1 2"
+    assert "fixed epochs" not in gap_row["evidence"]
+    rows = official.ran(summary.chapter_rows("interpolation", A["interpolation"])[1])
+    by = {r["artifact"]: r for r in rows}
+    assert set(by) == {"Figure 3", "Figure 7", "Distance ratio"} and {r["net"] for r in rows} == {"F1"}
+    # Figures 3 and 7 are this protocol's panels; the distance ratio was stated of Table 2's runs
+    assert "fixed epochs" not in by["Figure 3"]["evidence"]
+    assert "fixed epochs" in by["Distance ratio"]["evidence"]
+    assert "profile `tiny20`" in official.caption(V, A, "Figure 3").data
