@@ -1,5 +1,7 @@
 """The landing page's summary and each chapter's opening line, generated from hand-made verdict
 rows: what they say follows the rows, and the panels that did not run fold into one line each."""
+import html
+
 from lbsm.report import reproducibility, verdicts
 
 ROWS = [verdicts.row("Table 2", "F1", "inconclusive",
@@ -35,3 +37,20 @@ def test_one_sentence_per_paper_claim_that_ran():
     assert len(sentences) == 2                                      # the extension is not a claim
     assert "<b>not decided</b>" in sentences[0] and "paper 98.03" in sentences[0]
     assert "<b>reproduced</b>" in sentences[1]
+
+
+def test_campaigns_say_how_far_they_are_and_what_they_decide():
+    from lbsm.experiments import profiles
+    from lbsm.pipeline.campaign import Progress
+    from lbsm.report import official
+    none = Progress("official-20", profiles.get("official-20"), {}, [], 5, "python -m lbsm campaign x")
+    some = Progress("cpu-v2", profiles.get("cpu-v2"), {}, [0, 1, 2], 20, "python -m lbsm campaign y")
+    own = {**verdicts.row(official.ARTIFACT, "C1", "same direction", "gap +1.0 ± 0.1 points", kind="paper"),
+           "claim": official.CLAIM}
+    items = reproducibility.campaign_items([(some, ROWS + [own]), (none, [])])
+    assert items[0].startswith("<b>cpu-v2</b>") and "3 of 20 trials published (interim verdicts" in items[0]
+    assert items[0].count("<li>") == 3 and "python -m lbsm campaign y" in items[0]
+    assert html.escape(official.CLAIM) in items[0]               # a row's own claim, not the catalog's ""
+    assert "no trial published yet (0 of 5)" in items[1] and "python -m lbsm campaign x" in items[1]
+    done = Progress("cpu-v2", profiles.get("cpu-v2"), {}, list(range(20)), 20, "c")
+    assert "20 of 20 trials published (complete)" in reproducibility.campaign_items([(done, ROWS)])[0]

@@ -358,3 +358,12 @@ def test_a_cap_that_is_the_reading_budget_is_judged_and_noted():
     assert verdicts.run_problems([sb, lb], budget) == []
     assert verdicts.budget_note([sb, lb], budget).startswith("1 of 2 runs ended at the 100-epoch budget")
     assert verdicts.budget_note([sb], budget) == ""  # nothing the cap ended: nothing to say
+
+
+def test_a_note_added_to_the_evidence_is_never_read_as_a_reason():
+    r = verdicts.row("Table 4", "F1", "inconclusive", "eps 1e-3: +0.5", ["2 of 48 solves stopped early"])
+    e = verdicts.with_evidence(r["evidence"], "; with the paper's 5 trials (seeds 0-4): inconclusive")
+    assert verdicts.reasons(e) == ["2 of 48 solves stopped early"]
+    assert verdicts.short_reasons(e) == ("eps 1e-3: +0.5; with the paper's 5 trials (seeds 0-4): "
+                                         "inconclusive — because: 2 of 48 solves stopped early")
+    assert verdicts.with_evidence("a", "; b") == "a; b"            # a row without reasons

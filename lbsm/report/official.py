@@ -131,3 +131,14 @@ def caption(progress, chapters: dict, what: str, chapter: str = "interpolation")
                               f"profile `{progress.name}`: no trial published yet (0 of "
                               f"{progress.total}); the panel draws the paper's series alone "
                               f"({PAPER_SOURCE}).")
+
+
+def summary_rows(chapters: dict) -> list[dict]:
+    """The verdict rows the landing page's summary gives for this campaign's published trials
+    (``campaign.published_chapters``): Figures 3 and 7 and the distance ratio that ran, then the
+    20-epoch accuracies (:func:`gap_rows`) in place of Table 2 and Figure 2, which these runs do
+    not reproduce by design (fixed epochs); none while no trial is published."""
+    if not chapters:
+        return []
+    from .summary import chapter_rows
+    return ran(chapter_rows("interpolation", chapters["interpolation"])[1]) + gap_rows(chapters["gap"].trained)

@@ -28,22 +28,43 @@ def claim_sentences(rows: list[dict]) -> list[str]:
     """One sentence per (artifact of the paper's, network) that ran: the claim, the answer and its
     evidence (ours with sd, n and p, the paper's numbers), paper panels first, in the book's order."""
     df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    df["claim"] = [r.get("claim") or claim(r["artifact"]) for r in rows]  # a row's own, else the catalog's
     ran = df[(df.kind == "paper") & (df.verdict != "not run")]
     order = {a[0]: i for i, a in enumerate(artifacts())}
     ran = ran.assign(o=ran.artifact.map(order)).sort_values(["o", "net"], kind="stable")
-    return [f"<b>{html.escape(r.artifact)}, {html.escape(r.net)}</b>: {html.escape(claim(r.artifact))}"
+    return [f"<b>{html.escape(r.artifact)}, {html.escape(r.net)}</b>: {html.escape(r.claim)}"
             f": <b>{ANSWERS[r.verdict]}</b> ({html.escape(r.verdict)}). {html.escape(short_reasons(r.evidence))}."
             for r in ran.itertuples()]
 
 
+def campaign_items(campaigns) -> list[str]:
+    """One list item per campaign, from ``(progress, verdict rows)`` pairs
+    (:class:`lbsm.pipeline.campaign.Progress` and the rows of its published trials): how many
+    trials are published, then one sentence per paper claim those trials decide, said to be
+    interim until the campaign is complete; a campaign with none published gives its command."""
+    out = []
+    for p, rows in campaigns:
+        head = f"<b>{html.escape(p.name)}</b> ({html.escape(p.profile.description)}): "
+        if not p.done:
+            out.append(head + f"no trial published yet (0 of {p.total}); "
+                              f"<code>{html.escape(p.command)}</code> computes them.")
+            continue
+        state = ("complete" if len(p.done) == p.total else
+                 f"interim verdicts, the plan is {p.total} trials; <code>{html.escape(p.command)}</code> continues it")
+        sentences = "".join(f"<li>{s}</li>" for s in claim_sentences(rows))
+        out.append(head + f"{len(p.done)} of {p.total} trials published ({state}):<ul>{sentences}</ul>")
+    return out
+
+
 def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
-            table: pd.DataFrame) -> "HTML":
+            table: pd.DataFrame, campaigns=()) -> "HTML":
     """The reproducibility summary box: results first (one sentence per claim that ran, so the
     answer is on the first screen), then scope, methodology, and what the rest needs (per network,
     its cost and the command that computes it). ``gap``: the computed gap chapter (its trials give
     the networks run and the trials per configuration); ``table``: the cost table of what did not
     run (:func:`lbsm.report.costs.cost_table` of ``rows``), built once by the intro, which shows
-    the same table under the box."""
+    the same table under the box. ``campaigns``: ``(progress, verdict rows)`` of each campaign
+    (:func:`campaign_items`), whose trials the profile's own rows do not include."""
     from IPython.display import HTML
     nets_run = gap.trained.nets
     trials = max((len(p.seeds) for p in gap.profile.nets.values()), default=0)
@@ -64,10 +85,13 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
     tally = ", ".join(f"{n} {v}" for v, n in counts.items()) or "none"
     results = "".join(f"<li>{s}</li>" for s in claim_sentences(rows))
     rest = "".join(f"<li>{s}</li>" for s in costs.rest_sentences(table))
+    camp = "".join(f"<li>{s}</li>" for s in campaign_items(campaigns))
     cmds = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in commands.items())
     return HTML(
         "<div class='admonition tip lbsm-repro'><p class='admonition-title'>Reproducibility summary</p>"
         f"<p><b>Results</b>, one sentence per claim that ran ({tally}):</p><ul>{results}</ul>"
+        + (f"<p><b>Campaigns</b>, more trials or another protocol, computed one trial at a time "
+           f"(their chapters show them in full):</p><ul>{camp}</ul>" if camp else "") +
         f"<p><b>Scope.</b> {scope}</p><p><b>Methodology.</b> {method}</p>"
         f"<p><b>What the rest needs</b> (per network; the cost table below adds them up). "
         f"{costs.assumptions()}</p><ul>{rest}</ul>"

@@ -16,7 +16,7 @@ from . import beyond as beyond_report
 from . import setup, status, tables
 from .judgments import (distance, figure2, figure4, figure5, figure6, hessian, parametric, remedy,
                         robust, sharpness, table2, trial_frame)
-from .verdicts import budget_note, not_run, run_problems, uncommitted
+from .verdicts import budget_note, not_run, run_problems, uncommitted, with_evidence
 
 
 # --------------------------------------------------------------------------- verdicts per chapter
@@ -34,8 +34,8 @@ def at_paper_trials(judge, df: pd.DataFrame, *args) -> list[dict]:
             for r in judge(df[df.seed.isin(seeds[:PAPER_TRIALS])], *args)}
     for r in rows:
         if (r["artifact"], r["net"]) in five:
-            r["evidence"] += (f"; with the paper's {PAPER_TRIALS} trials (seeds "
-                              f"{seeds[0]}-{seeds[PAPER_TRIALS - 1]}): {five[r['artifact'], r['net']]}")
+            r["evidence"] = with_evidence(r["evidence"], f"; with the paper's {PAPER_TRIALS} trials (seeds "
+                                          f"{seeds[0]}-{seeds[PAPER_TRIALS - 1]}): {five[r['artifact'], r['net']]}")
     return rows
 
 
@@ -50,7 +50,7 @@ def _budget_noted(T, rows: list[dict]) -> list[dict]:
     notes = {net: budget_note(T.runs(net), T.profile.nets.get(net)) for net in T.nets}
     for r in rows:
         if r["verdict"] != "not run" and notes.get(r["net"]):
-            r["evidence"] += "; " + notes[r["net"]]
+            r["evidence"] = with_evidence(r["evidence"], "; " + notes[r["net"]])
     return rows
 
 
@@ -128,7 +128,7 @@ def small_batches_chapter(S, f4, knees: pd.DataFrame, f5, f6, *, ready) -> list[
         stand = S.stand_ins.get(R.section, {})
         for r in rows:
             if r["net"] in stand:
-                r["evidence"] += f" ({r['net']} stands in for {stand[r['net']]}: an extension row)"
+                r["evidence"] = with_evidence(r["evidence"], f" ({r['net']} stands in for {stand[r['net']]}: an extension row)")
         done = {r["net"] for r in rows} | set(stand.values())
         out += rows + not_run(name, done, P, ready=ready)
     return out

@@ -352,6 +352,13 @@ def short_reasons(evidence: str, first: bool = False) -> str:
         " — because: " + "; ".join(p.split(":")[0] for p in why) if why else "")
 
 
+def with_evidence(evidence: str, more: str) -> str:
+    """``evidence`` with ``more`` added to what was measured, before the reasons an inconclusive
+    verdict carries (so that :func:`reasons` never reads a note as a reason)."""
+    body, sep, tail = evidence.partition("; inconclusive because: ")
+    return body + more + sep + tail
+
+
 def reasons(evidence: str) -> list[str]:
     """The reasons a verdict is inconclusive, as :func:`row` appended them to its evidence."""
     _, _, tail = evidence.partition("; inconclusive because: ")
