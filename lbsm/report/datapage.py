@@ -191,6 +191,11 @@ COLUMN_DOC = {
     "iterations": ("L-BFGS-B iterations the solve ran (a / b: ran / asked for)", "iterations"),
     "iters": ("L-BFGS-B iterations asked for (the paper: 10)", "iterations"),
     "evaluations": ("evaluations of f and its gradient", "evaluations"),
+    "solve_iters": ("L-BFGS-B iterations of the one solve the row is read off (fewer iterations: "
+                    "its trace at that count)", "iterations"),
+    "reach": ("how far the solve's iterate got toward the box: the mean of |y_i| / b_i (0 at the "
+              "minimizer, 1 on every face)", "fraction"),
+    "on_face": ("the share of coordinates of the solve's iterate on the box's faces", "fraction"),
     "lambda_1": ("largest Hessian eigenvalue of the training loss at the minimizer", "nats per unit weight²"),
     "lambda_2": ("second largest Hessian eigenvalue", "nats per unit weight²"),
     "lambda_3": ("third largest Hessian eigenvalue", "nats per unit weight²"),
