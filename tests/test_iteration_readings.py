@@ -105,6 +105,11 @@ def test_the_read_off_at_the_tables_count_is_table_3(computed):
     v = it.pivot_table(index=["regime", "eps"], columns="iters", values="value")
     assert (v[4] >= v[2]).all() and (v[2] >= v[1]).all()
     assert it.reach.between(0, 1).all() and it.on_face.between(0, 1).all()
+    # the solver's own stop message belongs to the reading at the solve's end only
+    early = it[it.iterations < it.groupby(["regime", "eps"]).iterations.transform("max")]
+    assert len(early) and early.message.str.startswith("read off the solve's trace at iteration").all()
+    last = it[it.iters == 4]
+    assert not last.message.str.startswith("read off").any()
 
 
 def test_each_count_is_judged_by_table_3s_rule(computed):

@@ -153,10 +153,14 @@ def iteration_readings(T: Trained, store: Store) -> pd.DataFrame:
                     end = (r["iterations"], r["evaluations"], r["fmax"], r["reach"], r["on_face"])
                     for k in counts:
                         it, evals, fmax, reach, on_face = trace[k - 1] if k <= len(trace) else end
+                        # why the solve stopped is known only where the reading is its end: an
+                        # earlier reading stopped at its count, whatever the solve did later
+                        why = r.get("message", "") if it >= r["iterations"] else \
+                            f"read off the solve's trace at iteration {it} of {r['iterations']}"
                         rows.append(dict(net=net, seed=run.config.seed, regime=regime, eps=eps_label(e),
                                          iters=k, value=sharpness.phi(r["f0"], fmax), f0=r["f0"],
                                          fmax=fmax, reach=reach, on_face=on_face, iterations=it,
-                                         evaluations=evals, message=r.get("message", ""),
+                                         evaluations=evals, message=why,
                                          solve_iters=max(counts), seconds=r["seconds"]))
     return pd.DataFrame(rows, columns=ITER_COLUMNS)
 

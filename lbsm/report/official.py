@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from ..core import paper
+from . import captions
 from .judgments import trial_frame
 from .render import PAPER_SOURCE
+from .summary import chapter_rows
 from .verdicts import Paired, _few_seeds, _within, decide, number, row, run_problems
 
 ARTIFACT = "20-epoch accuracies"
@@ -123,7 +125,6 @@ def caption(progress, chapters: dict, what: str, chapter: str = "interpolation")
     """The provenance caption of a campaign section's table or figure: that of the published
     trials' runs (``captions.caption``), or, while none is published, a line saying the panel is
     the paper's alone."""
-    from . import captions
     part = chapters.get(chapter)
     if part is not None:
         return captions.caption(part.trained, what, analyses=(chapter,) if chapter == "interpolation" else ())
@@ -140,5 +141,4 @@ def summary_rows(chapters: dict) -> list[dict]:
     not reproduce by design (fixed epochs); none while no trial is published."""
     if not chapters:
         return []
-    from .summary import chapter_rows
     return ran(chapter_rows("interpolation", chapters["interpolation"])[1]) + gap_rows(chapters["gap"].trained)
