@@ -89,7 +89,7 @@ def cmd_compute(a) -> int:
     t0 = time.perf_counter()
     store = store_of(a)
     if a.budget is not None or a.dry_run:
-        return compute_chunk(a, store, t0)
+        return compute_chunk(a, store, t0, chapters)
     skipped = missing_data(a.profile, a.nets, chapters)  # before any compute
     out = compute.compute(chapters, a.profile, executor=a.executor, scheduler=a.scheduler,
                           workers=a.workers, threads_per_worker=a.threads_per_worker,
@@ -154,16 +154,17 @@ def cmd_import(a) -> int:
     return 0
 
 
-def compute_chunk(a, store, t0) -> int:
-    """``compute --budget S [--dry-run]``: the missing work of the profile that fits S seconds,
-    in ``lbsm.chunks.PRIORITY`` order; optionally packed into ``--archive``."""
+def compute_chunk(a, store, t0, chapters="all") -> int:
+    """``compute CHAPTER... --budget S [--dry-run]``: the missing work of the profile's
+    ``chapters`` that fits S seconds, in ``lbsm.chunks.PRIORITY`` order, then the catalog's;
+    optionally packed into ``--archive``."""
     from .pipeline import chunks
     from .pipeline import compute
     from .train import protocol as train
     budget = a.budget if a.budget is not None else float("inf")
     if a.selftest:
         print("self-test:", chunks.selftest(require_cuda=a.require_cuda))
-    items = chunks._items(a.profile)
+    items = chunks._items(a.profile, chapters)
     pairs = {(c.net, c.batch_size) for _, ch, _, p in items for c in compute.graph(ch, p)[0].values()}
     if a.cost:
         cost = chunks.Cost.parse(a.cost, a.ensemble_speedup)
@@ -172,7 +173,7 @@ def compute_chunk(a, store, t0) -> int:
             raise ValueError(f"--cost lacks {', '.join(missing)}; give NET@BATCH=SECONDS for each")
     else:
         cost = chunks.Cost.measure(pairs, ensemble_speedup=a.ensemble_speedup)
-    items = chunks.plan(a.profile, budget, cost, store)
+    items = chunks.plan(a.profile, budget, cost, store, chapters)
     print(chunks.plan_text(items, budget, cost))
     if a.dry_run:
         return 0

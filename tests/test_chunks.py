@@ -3,7 +3,7 @@ import tarfile
 
 import pytest
 
-from lbsm.pipeline import chunks
+from lbsm.pipeline import chunks, compute
 from lbsm import cli
 from lbsm.core import data
 from lbsm.train import protocol as train
@@ -14,6 +14,9 @@ PAPER_COST = {"C1@256": 1.0, "C1@5000": 0.5, "C2@256": 3, "C2@5000": 1.5, "F1@25
               "F1@6000": 0.1, **{f"C1@{b}": 0.6 for b in (100, 250, 500, 750, 1000, 1500, 2000,
                                                          3000, 4000)},
               "C3@256": 3, "C3@5000": 1.5, "C4@256": 3, "C4@5000": 1.5}
+# the rest of what the paper profile trains after its priority list (F1's other batch sizes)
+PAPER_COST |= {f"{c.net}@{c.batch_size}": 0.2 for _, ch, _, p in chunks._items("paper")
+               for c in compute.graph(ch, p)[0].values() if f"{c.net}@{c.batch_size}" not in PAPER_COST}
 
 
 def test_paper_plan_starts_with_c1_and_fits_the_budget(tmp_path):
@@ -48,6 +51,21 @@ def test_dry_run_prints_the_plan(capsys, tmp_path):
     out = capsys.readouterr().out
     first = next(line for line in out.splitlines() if line.startswith(">"))
     assert "C1: Table 2" in first and "of the 540 s budget" in out
+
+
+def test_a_profile_the_priority_list_does_not_name_is_planned_per_chapter(tmp_path):
+    """``cpu`` trains F1, which PRIORITY (C1, C2) does not list: its missing work is still
+    planned (a dry run once said "0 items" with 13 Beyond runs missing), for the chapters asked."""
+    chapters = ["gap", "beyond"]
+    items = chunks._items("cpu", chapters)
+    pairs = {(c.net, c.batch_size) for _, ch, _, p in items for c in compute.graph(ch, p)[0].values()}
+    cost = chunks.Cost({f"{n}@{b}": 1.0 for n, b in pairs})
+    planned = chunks.plan("cpu", float("inf"), cost, Store(tmp_path / "r"), chapters)
+    assert [it.what for it in planned] == ["F1: gap", "F1: beyond"]
+    assert len(planned[0].missing) == 10  # 5 trials x (SB, LB)
+    assert planned[1].missing and {c.net for c in planned[1].missing} == {"F1"}
+    with pytest.raises(ValueError, match="unknown chapter 'gapp'"):
+        chunks._items("cpu", ["gapp"])
 
 
 def test_a_missing_cost_is_named(capsys, tmp_path):

@@ -3,7 +3,8 @@
 A window is a few minutes on a borrowed GPU whose files vanish with it (the README's "On a GPU"
 section gives the exact sequence). Three pieces:
 
-* :func:`plan`: the profile's missing work in a fixed priority order (``PRIORITY``), each item
+* :func:`plan`: the profile's missing work in a fixed priority order (``PRIORITY``, then every
+  other chapter and network of the profile, in the catalog's order), each item
   with an estimated cost from :class:`Cost` (seconds per epoch per network and batch size,
   measured on the device in its first seconds, or given), and the prefix of items that fits the
   budget. ``python -m lbsm compute --profile paper --budget 540 --dry-run`` prints it.
@@ -153,11 +154,23 @@ class Item:
     partial: list = field(default_factory=list)    # of an item that does not fit: runs that do
 
 
-def _items(profile: str) -> list[tuple[str, str, str | None, object]]:
-    """(what, chapter, net, chapter plan) of every priority item the profile can run here."""
+def _items(profile: str, chapters=None) -> list[tuple[str, str, str | None, object]]:
+    """(what, chapter, net, chapter plan) of the profile's work that can run here: the
+    ``PRIORITY`` items first, then every other (chapter, network) of the profile in the catalog's
+    order, so that a profile whose networks the priority list does not name (``cpu``: F1) still
+    has its work planned. ``chapters``: only these chapters (None or "all": every one)."""
     P = parameters.override(profile)
+    wanted = set(compute.CHAPTERS) if chapters in (None, "all") else set(chapters)
+    for name in wanted:
+        compute.chapter_def(name)  # an unknown name is refused with the known ones
+    whole = {ch for _, ch, net in PRIORITY if net is None}   # one item covers every network
+    listed = {(ch, net) for _, ch, net in PRIORITY}
+    order = PRIORITY + [(f"{net}: {ch}", ch, net) for ch in compute.CHAPTERS if ch not in whole
+                        for net in P.nets if (ch, net) not in listed]
     out = []
-    for what, chapter, net in PRIORITY:
+    for what, chapter, net in order:
+        if chapter not in wanted:
+            continue
         if net is not None and (net not in P.nets or not data_ready(dataset_of(net))):
             continue
         Pn = parameters.override(profile, nets=net) if net else P
@@ -165,8 +178,10 @@ def _items(profile: str) -> list[tuple[str, str, str | None, object]]:
     return out
 
 
-def plan(profile: str, budget: float, cost: Cost, store: Store | None = None) -> list[Item]:
-    """The missing work of ``profile`` in ``PRIORITY`` order with estimated seconds (a run shared
+def plan(profile: str, budget: float, cost: Cost, store: Store | None = None,
+         chapters=None) -> list[Item]:
+    """The missing work of ``profile`` (of ``chapters``, None: all) in ``PRIORITY`` order, then
+    the catalog's (:func:`_items`), with estimated seconds (a run shared
     by several items is counted in the first). Items that fit ``budget`` in that order are marked
     ``fits``; of the first that does not, the leading groups of runs that still fit are marked
     ``partial`` (trained now, analysed in a later window); everything after waits, so that the
@@ -175,7 +190,7 @@ def plan(profile: str, budget: float, cost: Cost, store: Store | None = None) ->
     items, used, open_, planned = [], 0.0, True, set()
     # what the store already holds, read once: runs with a Metric 2.1 solve, SB runs with curves
     solved, drawn = _stored(store, "sharpness", "run"), _stored(store, "interpolation", "sb")
-    for what, chapter, net, p in _items(profile):
+    for what, chapter, net, p in _items(profile, chapters):
         cfgs, _ = compute.graph(chapter, p)
         missing = [c for n, c in cfgs.items() if n not in planned
                    and not store.is_finished(store.run_dir(c.net, c.key))]
