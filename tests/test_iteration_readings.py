@@ -1,5 +1,7 @@
 """Table 3 read off at other L-BFGS-B iteration counts: a long solve's trace is the shorter solves,
 ``reach`` measures how far an iterate got toward the box, and a serving store never computes."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,6 +129,30 @@ def test_the_readings_table_gains_a_row_per_other_count(computed):
     rv = readings_verdicts.table({"sharpness": C}, {})
     labels = [i for i in rv.index if i.startswith("Metric 2.1")]
     assert [lab.split(":")[1].split(" L-BFGS")[0].strip() for lab in labels] == ["1", "4"]
+
+
+def test_the_stall_reading_adds_a_row_only_where_a_solve_stalled(computed):
+    """One LB solve of the longest count made to stop on no reduction of f: the readings table
+    gains the stall reading's row at that count alone, with the seeds it used, and the sentence
+    says how many solves stalled and what each rule gives."""
+    C, _ = computed
+    frame = C.iterations.copy()
+    assert iteration_readings.stalls(frame).empty
+    assert "changes nothing" in iteration_readings.stall_sentence(frame)
+    i = frame.index[(frame.iters == 4) & (frame.regime == "lb")][0]
+    frame.loc[i, ["iterations", "message"]] = [3, "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH"]
+    assert list(iteration_readings.stalls(frame).index) == [i]
+    adopted = iteration_readings.verdicts(frame)[4]
+    stall = iteration_readings.verdicts(frame, stall_converged=True)[4]
+    assert "stopped before 4 iterations" in adopted["evidence"]
+    assert "stopped before" not in stall["evidence"]
+    said = iteration_readings.stall_sentence(frame)
+    assert said.startswith("Under the stall reading, 1 of ") and "(1 LB at eps" in said
+    assert "after 3-3 iterations" in said
+    rv = readings_verdicts.table({"sharpness": dataclasses.replace(C, parts={**C.parts, "iterations": frame})}, {})
+    stalled = [lab for lab in rv.index if iteration_readings.STALL_READING in lab]
+    assert len(stalled) == 1 and stalled[0].startswith("Metric 2.1: 4 L-BFGS-B iterations")
+    assert rv.attrs["seeds"][stalled[0]] == "0"
 
 
 def test_a_serving_store_never_computes(computed, tmp_path):

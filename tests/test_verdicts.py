@@ -139,6 +139,21 @@ def test_sharpness_rule_refuses_solves_that_did_not_run():
                               iters=2)[0]["verdict"] == "inconclusive"  # 2 iterations, not 10
 
 
+@pytest.mark.parametrize("message,stall", [
+    ("CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH", True),   # SciPy >= 1.15
+    ("CONVERGENCE: REL_REDUCTION_OF_F_<=_FACTR*EPSMCH", True),        # older SciPy
+    ("ABNORMAL_TERMINATION_IN_LNSRCH", False)])
+def test_the_stall_reading_counts_only_a_stop_on_no_reduction_of_f(message, stall):
+    """Under the stall reading (a sensitivity) a solve that stopped on L-BFGS-B's test of no
+    reduction of f counts as converged; any other early stop still makes the row inconclusive,
+    and the adopted rule counts both as early."""
+    early = solves(1.23, 205.0, sb5=0.61, lb5=42.9, iterations=4, message=message)
+    adopted = judgments.sharpness(early, "Table 3", iters=10)[0]
+    reading = judgments.sharpness(early, "Table 3", iters=10, stall_converged=True)[0]
+    assert adopted["verdict"] == "inconclusive" and "stopped before 10 iterations" in adopted["evidence"]
+    assert reading["verdict"] == ("reproduced" if stall else "inconclusive")
+
+
 @pytest.mark.parametrize("sb,lb,expected", [(1.0, 3.0, "same direction"), (2.0, 2.0, "inconclusive"),
                                             (3.0, 1.0, "contradicts")])
 def test_hessian_rule(sb, lb, expected):

@@ -117,14 +117,27 @@ def _task_message(task: int, detail: int) -> str:
 
 # why a solve ended, from L-BFGS-B's message: every iteration asked for, an exact first-order
 # maximizer of the box (with tolerances off the projected gradient is exactly 0: no iteration can
-# improve it), or something that stopped it early (a tolerance, a failed line search)
-STOP_REASONS = ("iteration limit", "stationary", "stopped early")
+# improve it), or something that stopped it early (a tolerance, a failed line search). "no
+# reduction": only under the stall reading (``stall_converged``), a sensitivity, not the adopted rule
+STOP_REASONS = ("iteration limit", "stationary", "stopped early", "no reduction")
 
 
-def stop_reason(message: str, iterations: int, iters: int, tol: str = "none") -> str:
-    """One of ``STOP_REASONS`` for a solve that ran ``iterations`` of ``iters``."""
+def is_stall(message: str) -> bool:
+    """L-BFGS-B's own convergence test on f fired: "CONVERGENCE: RELATIVE REDUCTION OF F <=
+    FACTR*EPSMCH" (SciPy >= 1.15; "REL_REDUCTION_OF_F_<=_FACTR*EPSMCH" before). With factr = 0 it
+    fires only when an iteration's line search changed f by nothing at double precision."""
+    return "REDUCTION OF F" in message.upper().replace("_", " ")
+
+
+def stop_reason(message: str, iterations: int, iters: int, tol: str = "none",
+                stall_converged: bool = False) -> str:
+    """One of ``STOP_REASONS`` for a solve that ran ``iterations`` of ``iters``. ``stall_converged``:
+    the stall reading, under which a stop on L-BFGS-B's test of no reduction of f (``is_stall``)
+    counts as converged ("no reduction") instead of "stopped early"."""
     if iterations >= iters:
         return "iteration limit"
     if tol == "none" and "PROJECTED GRADIENT <= PGTOL" in message:
         return "stationary"
+    if stall_converged and is_stall(message):
+        return "no reduction"
     return "stopped early"

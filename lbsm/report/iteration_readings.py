@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..analyses.solver import is_stall
 from ..experiments.trials import ITER_COLUMNS
 from .judgments import sharpness as judge_sharpness
 from .verdicts import Paired, _log_ratios
+
+# the stall reading (a sensitivity; Table 3's adopted rule counts such a stop as early): a solve
+# that stops before its count on L-BFGS-B's own test of no reduction of f counts as converged
+STALL_READING = "a stop on no reduction of f counted as converged"
 
 COLUMNS = ["iterations", "eps", "trials", "SB", "LB", "log10(LB/SB)", "p", "SB reach", "LB reach",
            "SB on the box's face", "LB on the box's face"]
@@ -25,14 +30,48 @@ def frame_of(chapters: dict) -> pd.DataFrame:
     return got if got is not None else pd.DataFrame(columns=ITER_COLUMNS)
 
 
-def verdicts(frame: pd.DataFrame) -> dict[int, dict]:
-    """{count: Table 3's verdict row (``judgments.sharpness``) on the solves read at that count}."""
+def verdicts(frame: pd.DataFrame, stall_converged: bool = False) -> dict[int, dict]:
+    """{count: Table 3's verdict row (``judgments.sharpness``) on the solves read at that count};
+    ``stall_converged``: under the stall reading (``STALL_READING``)."""
     out = {}
     for k, g in frame.groupby("iters", sort=True):
-        rows = judge_sharpness(g, "Table 3", int(k))
+        rows = judge_sharpness(g, "Table 3", int(k), stall_converged=stall_converged)
         if rows:
             out[int(k)] = rows[0]
     return out
+
+
+def stalls(frame: pd.DataFrame) -> pd.DataFrame:
+    """The readings of solves that stopped before their count on L-BFGS-B's test of no reduction
+    of f (the only stops the stall reading judges differently)."""
+    if frame.empty:
+        return frame
+    hit = [is_stall(str(m)) and int(i) < int(k)
+           for m, i, k in zip(frame.message.fillna(""), frame.iterations, frame.iters)]
+    return frame[hit]
+
+
+def stall_sentence(frame: pd.DataFrame) -> str:
+    """What the stall reading changes, from the numbers: per count with such stops, how many
+    solves (regime, eps), after how many iterations, how far toward the box, and Table 3's verdict
+    at that count under the adopted rule and under the stall reading."""
+    st = stalls(frame)
+    if frame.empty:
+        return ""
+    if st.empty:
+        return "No solve stopped on L-BFGS-B's test of no reduction of f: the stall reading changes nothing."
+    adopted, stall = verdicts(frame), verdicts(frame, stall_converged=True)
+    parts = []
+    for k, g in st.groupby("iters", sort=True):
+        which = ", ".join(f"{n} {r.upper()} at eps {e}" for (r, e), n in
+                          g.groupby(["regime", "eps"], sort=False).size().items())
+        parts.append(f"{len(g)} of {int((frame.iters == k).sum())} solves of {int(k)} iterations "
+                     f"stopped on it ({which}) after {int(g.iterations.min())}-"
+                     f"{int(g.iterations.max())} iterations, {g.reach.min():.2f}-{g.reach.max():.2f} "
+                     f"of the way to the box's faces; Table 3 at {int(k)} iterations is "
+                     f"{stall[int(k)]['verdict']} under the stall reading and "
+                     f"{adopted[int(k)]['verdict']} under the adopted rule")
+    return "Under the stall reading, " + "; ".join(parts) + "."
 
 
 def table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -80,15 +80,16 @@ def figure2(histories: pd.DataFrame, problems: dict | None = None) -> list[dict]
     return out
 
 
-def _solve_problems(g: pd.DataFrame, iters: int) -> list[str]:
-    """Solves that stopped before ``iters`` iterations without reaching a stationary point, and an
-    iteration count below the paper's 10."""
+def _solve_problems(g: pd.DataFrame, iters: int, stall_converged: bool = False) -> list[str]:
+    """Solves that stopped before ``iters`` iterations without reaching a stationary point (under
+    ``stall_converged``, the stall reading, nor stopping on no reduction of f), and an iteration
+    count below the paper's 10."""
     out = []
     paper_iters = paper.protocol()["sharpness_lbfgsb_iterations"]
     if iters < paper_iters:
         out.append(f"{iters} L-BFGS-B iterations, not the paper's {paper_iters}")
     if "iterations" in g:
-        reasons = [stop_reason(str(m), int(i), iters) for m, i in
+        reasons = [stop_reason(str(m), int(i), iters, stall_converged=stall_converged) for m, i in
                    zip(g.get("message", pd.Series([""] * len(g))).fillna(""), g.iterations)]
         early = sum(r == "stopped early" for r in reasons)
         if early:
@@ -96,11 +97,12 @@ def _solve_problems(g: pd.DataFrame, iters: int) -> list[str]:
     return out
 
 
-def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | None = None) -> list[dict]:
+def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | None = None,
+              stall_converged: bool = False) -> list[dict]:
     """Claim: LB sharper than SB at every eps, resolved by the paired test of log10(LB / SB) over
     seeds. Numbers: SB and LB within the paper's +- 2 sd at every eps. ``values``: per (net, seed,
     regime sb/lb, eps label) the Metric 2.1 ``value`` and the solve's ``iterations`` (and
-    ``message``)."""
+    ``message``). ``stall_converged``: the stall reading of a solve's stop (a sensitivity)."""
     ptab = paper.table(3 if artifact == "Table 3" else 4)
     out = []
     for net, g in values.groupby("net", sort=False):
@@ -122,7 +124,8 @@ def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | 
                          f"{'' if ok else ' (outside the paper +- 2 sd)'}")
             parts.append(text)
         n = int(g.seed.nunique())
-        probs = _few_seeds(n) + _solve_problems(g, iters) + list((problems or {}).get(net, []))
+        probs = (_few_seeds(n) + _solve_problems(g, iters, stall_converged)
+                 + list((problems or {}).get(net, [])))
         verdict = decide(dirs, all(flags) if flags else None, probs)
         out.append(row(artifact, net, verdict, "; ".join(parts), probs, numbers=nums, seeds=g.seed))
     return out

@@ -5,7 +5,8 @@ A row is a set of readings and the verdicts the book's rules give under it, on t
 panels of one network: the adopted readings (profile ``cpu-v2``, ``lbsm.experiments.readings``), the
 earlier ones (profile ``cpu``), each other reading of the stop rule applied to the adopted trials'
 histories (``lbsm.experiments.stop_readings``), and Table 3 at each other L-BFGS-B iteration count
-the adopted minimizers were solved for (``lbsm.report.iteration_readings``). A stop reading decides
+the adopted minimizers were solved for (``lbsm.report.iteration_readings``; at a count where some
+solve stopped on no reduction of f, also under the stall reading). A stop reading decides
 where a run ends, and the weights kept are those of the run's own end, so under another stop
 reading only Table 2 (read off the histories) can be judged; the other cells say why they are empty.
 """
@@ -64,6 +65,7 @@ def tidy(t: pd.DataFrame, adopted: dict, earlier: dict, net: str = "F1") -> pd.D
     rows = []
     for label, r in t.iterrows():
         p = prov["earlier" if label.startswith("earlier") else "adopted"]
+        p = p | ({"seeds": t.attrs["seeds"][label]} if label in t.attrs.get("seeds", {}) else {})
         rows += [{"readings": label, "net": net, "artifact": a, "verdict": v, **p} for a, v in r.items()]
     return pd.DataFrame(rows)
 
@@ -85,14 +87,22 @@ def table(adopted: dict, earlier: dict, net: str = "F1") -> pd.DataFrame:
             rows[f"stop rule: {reading} (cpu-v2 histories, {r['trials read off']} trials)"] = {
                 a: (r["Table 2 verdict"] if a == "Table 2" else STOP_ONLY) for a in cols}
     frame = iteration_readings.frame_of(adopted)
+    seeds = {}  # rows judged on fewer trials than the adopted readings: the seeds they used
     if len(frame) and "Table 3" in cols:
         adopted_iters = adopted["sharpness"].plan.sharpness_iters
-        for k, r in iteration_readings.verdicts(frame[frame.net == net]).items():
-            if k == adopted_iters:
-                continue
-            n = frame[(frame.net == net) & (frame.iters == k)].seed.nunique()
-            rows[f"Metric 2.1: {k} L-BFGS-B iterations (cpu-v2 minimizers, {n} trials)"] = {
-                a: (r["verdict"] if a == "Table 3" else ITERS_ONLY) for a in cols}
+        mine = frame[frame.net == net]
+        stalled = set(iteration_readings.stalls(mine).iters)
+        for stall in (False, True):
+            for k, r in iteration_readings.verdicts(mine, stall_converged=stall).items():
+                if k == adopted_iters and not stall or stall and k not in stalled:
+                    continue  # the adopted count, or a count the stall reading does not change
+                used = sorted(mine[mine.iters == k].seed.unique())
+                label = (f"Metric 2.1: {k} L-BFGS-B iterations"
+                         + (f", {iteration_readings.STALL_READING}" if stall else "")
+                         + f" (cpu-v2 minimizers, {len(used)} trials)")
+                rows[label] = {a: (r["verdict"] if a == "Table 3" else ITERS_ONLY) for a in cols}
+                seeds[label] = " ".join(map(str, used))
     out = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
     out.index.name = "readings"
+    out.attrs["seeds"] = seeds
     return out
