@@ -66,11 +66,11 @@ def stall_sentence(frame: pd.DataFrame) -> str:
         which = ", ".join(f"{n} {r.upper()} at eps {e}" for (r, e), n in
                           g.groupby(["regime", "eps"], sort=False).size().items())
         parts.append(f"{len(g)} of {int((frame.iters == k).sum())} solves of {int(k)} iterations "
-                     f"stopped on it ({which}) after {int(g.iterations.min())}-"
+                     f"stopped on no reduction of f ({which}) after {int(g.iterations.min())}-"
                      f"{int(g.iterations.max())} iterations, {g.reach.min():.2f}-{g.reach.max():.2f} "
-                     f"of the way to the box's faces; Table 3 at {int(k)} iterations is "
-                     f"{stall[int(k)]['verdict']} under the stall reading and "
-                     f"{adopted[int(k)]['verdict']} under the adopted rule")
+                     f"of the way to the box's faces; Table 3 at {int(k)} iterations is judged "
+                     f"\"{stall[int(k)]['verdict']}\" under the stall reading and "
+                     f"\"{adopted[int(k)]['verdict']}\" under the adopted rule")
     return "Under the stall reading, " + "; ".join(parts) + "."
 
 
