@@ -1,5 +1,6 @@
 """The landing page's summary and each chapter's opening line, generated from hand-made verdict
 rows: what they say follows the rows, and the panels that did not run fold into one line each."""
+import dataclasses
 import html
 
 from lbsm.report import reproducibility, verdicts
@@ -54,3 +55,35 @@ def test_campaigns_say_how_far_they_are_and_what_they_decide():
     assert "no trial published yet (0 of 5)" in items[1] and "python -m lbsm campaign x" in items[1]
     done = Progress("cpu-v2", profiles.get("cpu-v2"), {}, list(range(20)), 20, "c")
     assert "20 of 20 trials published (complete)" in reproducibility.campaign_items([(done, ROWS)])[0]
+
+
+def test_a_campaign_that_supersedes_the_profile_leads_the_summary():
+    """The adopted readings' campaign (``supersedes`` the profile) gives the first results; the
+    profile's own rows follow as the earlier readings; its campaign item does not repeat them. A
+    campaign with no trial, or of another profile, leads nothing."""
+    from lbsm.experiments import profiles
+    from lbsm.pipeline.campaign import Progress
+    v2 = Progress("cpu-v2", profiles.get("cpu-v2"), {}, [0, 1, 2], 20, "cmd", supersedes="cpu")
+    mine = [{**ROWS[0], "verdict": "same direction", "evidence": "gap +0.16 ± 0.22 points"}]
+    assert reproducibility.leading([(v2, mine)], "cpu")[0] is v2
+    assert reproducibility.leading([(v2, mine)], "paper") is None
+    assert reproducibility.leading([(dataclasses.replace(v2, done=[]), mine)], "cpu") is None
+    item = reproducibility.campaign_items([(v2, mine)], lead="cpu-v2")[0]
+    assert item.endswith("its verdicts are the results above.") and "<li>" not in item
+
+
+def test_the_summary_opens_with_the_adopted_readings():
+    import types
+    from lbsm.experiments import profiles
+    from lbsm.pipeline.campaign import Progress
+    from lbsm.report import costs
+    gap = types.SimpleNamespace(trained=types.SimpleNamespace(nets=["F1"]), profile=profiles.get("cpu"))
+    table = costs.cost_table(ROWS, ready={"cifar10": True, "mnist": True, "cifar100": False, "timit": False})
+    v2 = Progress("cpu-v2", profiles.get("cpu-v2"), {}, [0, 1, 2], 20, "cmd", supersedes="cpu")
+    mine = [{**ROWS[0], "verdict": "same direction", "evidence": "gap +0.16 ± 0.22 points"}]
+    led = reproducibility.summary(ROWS, "cpu", gap, {}, table, [(v2, mine)]).data
+    adopted, earlier = led.index("Results under the adopted readings"), led.index("Results under the earlier readings")
+    assert adopted < led.index("gap +0.16") < earlier < led.index("gap +0.18")
+    assert "3 trials per configuration under the adopted readings, 5 under the earlier" in led
+    plain = reproducibility.summary(ROWS, "cpu", gap, {}, table, [(dataclasses.replace(v2, done=[]), [])]).data
+    assert "<b>Results</b>, one sentence per claim that ran" in plain and "adopted readings</b>" not in plain

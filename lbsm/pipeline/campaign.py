@@ -34,16 +34,19 @@ from . import compute
 
 @dataclass(frozen=True)
 class Campaign:
-    """What a campaign computes: the trials of ``net`` under ``profile``, for ``chapters``."""
+    """What a campaign computes: the trials of ``net`` under ``profile``, for ``chapters``.
+    ``supersedes``: the profile whose readings the campaign's replace (its verdicts lead the
+    book's summary, the profile's follow as the earlier readings)."""
     profile: str
     net: str
     chapters: tuple[str, ...]
+    supersedes: str | None = None
 
 
 CAMPAIGNS = {
     # the decisive F1 trials (issue: the protocol fixed before the numbers): Tables 2-4, Figs. 3
     # and 7, the distance ratio and the Hessian, under the readings of lbsm.experiments.readings
-    "cpu-v2": Campaign("cpu-v2", "F1", catalog.chapters(runs="trials")),  # every trial chapter
+    "cpu-v2": Campaign("cpu-v2", "F1", catalog.chapters(runs="trials"), supersedes="cpu"),
     # C1 as the official code made the paper's Figure 3(c): 20 fixed epochs per run, the
     # parametric plots on the full sets (about 2.5 h a trial on 2 CPU cores; minutes on a GPU)
     "official-20": Campaign("official-20", "C1", ("gap", "interpolation")),
@@ -178,13 +181,15 @@ def commands() -> dict[str, str]:
 @dataclass
 class Progress:
     """What a campaign has published: its profile restricted to the published trials, their runs
-    ({name: Run}), the published seeds, the planned number of trials and the command that goes on."""
+    ({name: Run}), the published seeds, the planned number of trials, the command that goes on and
+    the profile whose readings it supersedes (``Campaign.supersedes``)."""
     name: str
     profile: profiles.Profile
     runs: dict
     done: list[int]
     total: int
     command: str
+    supersedes: str | None = None
 
 
 def progress(name: str, store: Store) -> Progress:
@@ -195,7 +200,7 @@ def progress(name: str, store: Store) -> Progress:
     done = published(c, store)
     runs = {n: Run.load(store.root / "runs" / n, store) for s in done for n in trial_runs(c, s)}
     P = parameters.override(c.profile, seeds=done) if done else profiles.get(c.profile)
-    return Progress(name, P, runs, done, len(seeds(c)), command(name))
+    return Progress(name, P, runs, done, len(seeds(c)), command(name), c.supersedes)
 
 
 def published_chapters(p: Progress, store: Store) -> dict:

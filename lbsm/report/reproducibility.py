@@ -37,11 +37,17 @@ def claim_sentences(rows: list[dict]) -> list[str]:
             for r in ran.itertuples()]
 
 
-def campaign_items(campaigns) -> list[str]:
+def _state(p) -> str:
+    return ("complete" if len(p.done) == p.total else
+            f"interim verdicts, the plan is {p.total} trials; <code>{html.escape(p.command)}</code> continues it")
+
+
+def campaign_items(campaigns, lead: str | None = None) -> list[str]:
     """One list item per campaign, from ``(progress, verdict rows)`` pairs
     (:class:`lbsm.pipeline.campaign.Progress` and the rows of its published trials): how many
     trials are published, then one sentence per paper claim those trials decide, said to be
-    interim until the campaign is complete; a campaign with none published gives its command."""
+    interim until the campaign is complete; a campaign with none published gives its command.
+    ``lead``: the campaign whose sentences lead the summary as its results (said, not repeated)."""
     out = []
     for p, rows in campaigns:
         head = f"<b>{html.escape(p.name)}</b> ({html.escape(p.profile.description)}): "
@@ -49,11 +55,26 @@ def campaign_items(campaigns) -> list[str]:
             out.append(head + f"no trial published yet (0 of {p.total}); "
                               f"<code>{html.escape(p.command)}</code> computes them.")
             continue
-        state = ("complete" if len(p.done) == p.total else
-                 f"interim verdicts, the plan is {p.total} trials; <code>{html.escape(p.command)}</code> continues it")
+        counted = f"{len(p.done)} of {p.total} trials published ({_state(p)})"
+        if p.name == lead:
+            out.append(head + counted + ": its verdicts are the results above.")
+            continue
         sentences = "".join(f"<li>{s}</li>" for s in claim_sentences(rows))
-        out.append(head + f"{len(p.done)} of {p.total} trials published ({state}):<ul>{sentences}</ul>")
+        out.append(head + f"{counted}:<ul>{sentences}</ul>")
     return out
+
+
+def _tally(rows: list[dict]) -> str:
+    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
+    ran = df[(df.kind == "paper") & (df.verdict != "not run")]
+    return ", ".join(f"{n} {v}" for v, n in ran.verdict.value_counts().items()) or "none"
+
+
+def leading(campaigns, profile: str):
+    """The campaign whose readings supersede ``profile``'s and that has published a trial
+    (``(progress, rows)``), else None: its verdicts lead the summary."""
+    return next(((p, r) for p, r in campaigns if p.done and getattr(p, "supersedes", None) == profile),
+                None)
 
 
 def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
@@ -76,7 +97,11 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
              f"6 and 7, Figures 2-7, the distance ratio and Section E.3, on the six networks of its "
              f"Table 1. Under profile <code>{html.escape(profile)}</code>, {len(ran)} of them ran "
              f"(networks {', '.join(nets_run) or 'none'}).")
-    method = (f"{trials} trials per configuration where the chapters say so (SB and LB of a trial "
+    lead = leading(campaigns, profile)
+    n_trials = (f"{trials} trials per configuration where the chapters say so" if lead is None else
+                f"{len(lead[0].done)} trials per configuration under the adopted readings, {trials} "
+                "under the earlier ones where the chapters say so")
+    method = (f"{n_trials} (SB and LB of a trial "
               f"share their initial weights); a claim is resolved by a paired t-test over trials "
               f"(p &lt; {ALPHA:g}, at least {MIN_SEEDS} trials), accuracies as differences and "
               "every ratio-scale quantity as a log ratio; <i>reproduced</i> also needs our numbers "
@@ -84,12 +109,25 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
               f"({POWER:.0%} power). Readings of what the paper leaves open: the setup chapter.")
     tally = ", ".join(f"{n} {v}" for v, n in counts.items()) or "none"
     results = "".join(f"<li>{s}</li>" for s in claim_sentences(rows))
+    if lead is None:
+        head = f"<p><b>Results</b>, one sentence per claim that ran ({tally}):</p><ul>{results}</ul>"
+    else:  # the adopted readings first, then the profile's own (earlier readings, other panels)
+        p, lead_rows = lead
+        adopted = "".join(f"<li>{s}</li>" for s in claim_sentences(lead_rows))
+        head = (f"<p><b>Results under the adopted readings</b> (campaign <code>{html.escape(p.name)}"
+                f"</code>, {len(p.done)} of {p.total} trials published, {_state(p)}; the setup "
+                f"chapter gives the readings and their reasons), one sentence per claim it decides "
+                f"({_tally(lead_rows)}):</p><ul>{adopted}</ul>"
+                f"<p><b>Results under the earlier readings</b> (profile <code>{html.escape(profile)}"
+                f"</code>, {trials} trials per configuration; the sensitivity chapter sets the two "
+                f"side by side) and of the panels the campaign does not cover, one sentence per claim "
+                f"that ran ({tally}):</p><ul>{results}</ul>")
     rest = "".join(f"<li>{s}</li>" for s in costs.rest_sentences(table))
-    camp = "".join(f"<li>{s}</li>" for s in campaign_items(campaigns))
+    camp = "".join(f"<li>{s}</li>" for s in campaign_items(campaigns, lead[0].name if lead else None))
     cmds = "".join(f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>" for k, v in commands.items())
     return HTML(
         "<div class='admonition tip lbsm-repro'><p class='admonition-title'>Reproducibility summary</p>"
-        f"<p><b>Results</b>, one sentence per claim that ran ({tally}):</p><ul>{results}</ul>"
+        + head
         + (f"<p><b>Campaigns</b>, more trials or another protocol, computed one trial at a time "
            f"(their chapters show them in full):</p><ul>{camp}</ul>" if camp else "") +
         f"<p><b>Scope.</b> {scope}</p><p><b>Methodology.</b> {method}</p>"
