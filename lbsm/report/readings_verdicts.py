@@ -94,7 +94,7 @@ def table(adopted: dict, earlier: dict, net: str = "F1") -> pd.DataFrame:
         stalled = set(iteration_readings.stalls(mine).iters)
         for stall in (False, True):
             for k, r in iteration_readings.verdicts(mine, stall_converged=stall).items():
-                if k == adopted_iters and not stall or stall and k not in stalled:
+                if (k == adopted_iters and not stall) or (stall and k not in stalled):
                     continue  # the adopted count, or a count the stall reading does not change
                 used = sorted(mine[mine.iters == k].seed.unique())
                 label = (f"Metric 2.1: {k} L-BFGS-B iterations"
