@@ -64,9 +64,11 @@ book-static: env
 	else echo "note: not a git checkout: the site links no source archive"; fi
 
 # CIFAR-10 in parts of <= 45 MB with their md5s, for a GPU window reached through 64 MiB transfers
-# (README, "On a GPU")
+# (README, "On a GPU"), and the source stamp that names the commit there, where no .git travels
+# (lbsm.core.source; refused from uncommitted code)
 gpu-parts: env
 	$(BIN)/python -m lbsm data split --parts .gpu-parts
+	$(BIN)/python -c "from lbsm.core import source; print('source stamp of commit', source.write_stamp()['commit'])"
 
 # everything of PROFILE recomputed into an empty store (RESULTS=path; the published one is untouched)
 RESULTS ?= $(CURDIR)/results-recomputed

@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import platform
-import subprocess
 from pathlib import Path
 
 import torch
+
+from .source import git_commit  # noqa: F401  (importable from here as before)
 
 PRECISIONS = ("fp32", "bf16", "tf32")  # the first is the paper's and every default
 # CPU flags (``/proc/cpuinfo``) that change speed or numerics of training here
@@ -89,23 +90,6 @@ def device_name(device: torch.device | str) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({torch.get_num_threads()} threads)"
-
-
-def git_commit() -> str:
-    """The short commit of the checkout, with "-dirty" when the package itself (``lbsm/``) has
-    uncommitted changes: executed notebooks and results do not count, the code does."""
-    here = Path(__file__).parents[1]  # the package lbsm/, all of it
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=here, timeout=5)
-        commit = out.stdout.strip()
-        if not commit:
-            return "unknown"
-        changed = subprocess.run(["git", "status", "--porcelain", "--", "."], capture_output=True,
-                                 text=True, cwd=here, timeout=5).stdout.strip()
-        return commit + ("-dirty" if changed else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def provenance(device: torch.device | str) -> dict:
