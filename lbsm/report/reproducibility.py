@@ -73,7 +73,7 @@ def _tally(rows: list[dict]) -> str:
 def leading(campaigns, profile: str):
     """The campaign whose readings supersede ``profile``'s and that has published a trial
     (``(progress, rows)``), else None: its verdicts lead the summary."""
-    return next(((p, r) for p, r in campaigns if p.done and getattr(p, "supersedes", None) == profile),
+    return next(((p, r) for p, r in campaigns if p.done and p.supersedes == profile),
                 None)
 
 
@@ -92,7 +92,6 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
     df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
     paper_rows = df[df.kind == "paper"]
     ran = paper_rows[paper_rows.verdict != "not run"]
-    counts = ran.verdict.value_counts()
     scope = (f"The paper's claims as {len(paper_rows)} (artifact, network) panels: its Tables 2-4, "
              f"6 and 7, Figures 2-7, the distance ratio and Section E.3, on the six networks of its "
              f"Table 1. Under profile <code>{html.escape(profile)}</code>, {len(ran)} of them ran "
@@ -107,7 +106,7 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
               "every ratio-scale quantity as a log ratio; <i>reproduced</i> also needs our numbers "
               "within the paper's band; an unresolved claim says how many trials would resolve it "
               f"({POWER:.0%} power). Readings of what the paper leaves open: the setup chapter.")
-    tally = ", ".join(f"{n} {v}" for v, n in counts.items()) or "none"
+    tally = _tally(rows)
     results = "".join(f"<li>{s}</li>" for s in claim_sentences(rows))
     if lead is None:
         head = f"<p><b>Results</b>, one sentence per claim that ran ({tally}):</p><ul>{results}</ul>"
