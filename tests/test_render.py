@@ -43,6 +43,9 @@ def test_provenance_columns_name_the_runs_behind_each_row():
          "device": "H200", "commit": "abc1234"}]
     per_seed = render.with_provenance(pd.DataFrame({"net": ["F1"], "seed": [1], "v": [3.0]}), C)
     assert "seeds" not in per_seed and per_seed.commit.tolist() == ["def5678"]
+    runs[1].name = "F1-twin"  # a row of one run (a twin of trial 1): that run's seed and commit
+    per_run = render.with_provenance(pd.DataFrame({"net": ["F1"], "run": ["F1-twin"]}), C)
+    assert per_run[["seeds", "commit"]].values.tolist() == [["1", "def5678"]]
     kept = render.with_provenance(pd.DataFrame({"net": ["F1"], "precision": ["as stated"]}), C)
     assert kept.precision.tolist() == ["as stated"]  # a column the table has is its own
     paper = render.with_provenance(pd.DataFrame({"net": ["F1"]}), render.PAPER_SOURCE)
@@ -191,3 +194,14 @@ def test_dot_plots_draw_ours_against_the_paper():
     box = ax.patches[0]  # the paper's Table 3 F1 box: SB 1.23 ± 2 x 0.83, LB 205.14 ± 2 x 69.52
     assert box.get_x() + box.get_width() == pytest.approx(1.23 + 2 * 0.83)
     assert box.get_y() + box.get_height() == pytest.approx(205.14 + 2 * 69.52)
+
+
+def test_a_table_from_two_profiles_takes_each_rows_runs_from_its_own_profile():
+    earlier = _chapter([_run("F1", 0, commit="aaa1111")], profile="cpu")
+    adopted = _chapter([_run("F1", 0, commit="bbb2222"), _run("F1", 1, commit="bbb2222")], profile="cpu-v2")
+    rows = pd.DataFrame({"net": ["F1", "F1"], "profile": ["cpu-v2", "cpu"], "v": [1.0, 2.0]})
+    got = render.with_provenance(rows, [earlier, adopted])
+    assert got[["profile", "seeds", "commit"]].values.tolist() == [["cpu-v2", "0 1", "bbb2222"],
+                                                                   ["cpu", "0", "aaa1111"]]
+    with pytest.raises(ValueError, match="needs a profile column"):
+        render.with_provenance(rows.drop(columns="profile"), [earlier, adopted])

@@ -87,3 +87,27 @@ def test_the_summary_opens_with_the_adopted_readings():
     assert "3 trials per configuration under the adopted readings, 5 under the earlier" in led
     plain = reproducibility.summary(ROWS, "cpu", gap, {}, table, [(dataclasses.replace(v2, done=[]), [])]).data
     assert "<b>Results</b>, one sentence per claim that ran" in plain and "adopted readings</b>" not in plain
+
+
+def test_the_landing_page_shows_the_adopted_verdict_where_the_campaign_judged_the_panel():
+    """Findings, grid, summary plot and table show one verdict per panel: the leading campaign's
+    where it judged that (artifact, network), else the profile's; each names its profile."""
+    from lbsm.experiments import profiles
+    from lbsm.pipeline.campaign import Progress
+    from lbsm.report import text
+    v2 = Progress("cpu-v2", profiles.get("cpu-v2"), {}, [0, 1, 2], 20, "cmd", supersedes="cpu")
+    mine = [{**ROWS[0], "verdict": "same direction", "evidence": "gap +0.16 ± 0.22 points"},
+            verdicts.row("Table 2", "C1", "not run", "not in cpu-v2")]   # not run: the profile's stays
+    shown = reproducibility.adopted(ROWS, [(v2, mine)], "cpu")
+    assert [(r["artifact"], r["net"]) for r in shown] == [(r["artifact"], r["net"]) for r in ROWS]
+    assert (shown[0]["verdict"], shown[0]["profile"]) == ("same direction", "cpu-v2")
+    assert [r["profile"] for r in shown[1:]] == ["cpu"] * 5 and shown[3]["evidence"].startswith("needs a GPU")
+    assert verdicts.frame(shown).profile.tolist() == ["cpu-v2"] + ["cpu"] * 5
+    assert reproducibility.adopted(ROWS, [(dataclasses.replace(v2, done=[]), mine)], "cpu")[0] == {
+        **ROWS[0], "profile": "cpu"}                                     # no trial yet: nothing replaced
+    box = text.findings(shown, "cpu").data
+    assert ("2 of the paper's 5 (artifact, network) panels ran, 1 under profile <code>cpu-v2</code> "
+            "(the adopted readings) and 1 under profile <code>cpu</code>.") in box
+    assert "<b>Same direction</b>" in box and "Table 2 (F1)" in box
+    folded = verdicts.folded(shown).reset_index()
+    assert folded.profile.tolist() == ["cpu-v2", "cpu", "cpu", "cpu", "cpu"]  # folded rows too

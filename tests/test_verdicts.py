@@ -139,6 +139,31 @@ def test_sharpness_rule_refuses_solves_that_did_not_run():
                               iters=2)[0]["verdict"] == "inconclusive"  # 2 iterations, not 10
 
 
+def test_sharpness_evidence_gives_the_means_the_log_ratio_test_compares():
+    """One LB outlier lifts LB's arithmetic mean above SB's while every trial has LB flatter: the
+    evidence also shows the geometric means (known answers), so it cannot read as the opposite of
+    the log ratio beside it."""
+    rows = [dict(net="F1", seed=s, regime=r, eps=e, value=v, iterations=10, message="")
+            for s in range(5) for e in ("1e-3", "5e-4")
+            for r, v in (("sb", 2.0), ("lb", 100.0 if s == 0 else 0.1))]
+    (r,) = judgments.sharpness(pd.DataFrame(rows), "Table 3", iters=10)
+    lb_geo = (100.0 * 0.1 ** 4) ** (1 / 5)
+    assert f"SB 2 (geometric 2) vs LB 20.1 (geometric {lb_geo:.3g})" in r["evidence"]
+    assert verdicts.geometric_mean([1.0, 100.0]) == pytest.approx(10.0)
+    assert math.isnan(verdicts.geometric_mean([]))
+
+
+def test_solves_that_converged_early_are_counted_apart_from_those_that_stopped():
+    stopped = solves(1.23, 205.0, sb5=0.61, lb5=42.9, iterations=3,
+                     message="ABNORMAL_TERMINATION_IN_LNSRCH")
+    vertex = solves(1.23, 205.0, sb5=0.61, lb5=42.9, iterations=0,
+                    message="CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL")
+    r = judgments.sharpness(pd.concat([stopped.iloc[:4], vertex.iloc[4:]]), "Table 3", iters=10)[0]
+    assert r["verdict"] == "inconclusive"
+    assert ("4 of 20 solves stopped before 10 iterations without converging (another 16 converged "
+            "before 10: a stationary point of the box)") in r["evidence"]
+
+
 @pytest.mark.parametrize("message,stall", [
     ("CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH", True),   # SciPy >= 1.15
     ("CONVERGENCE: REL_REDUCTION_OF_F_<=_FACTR*EPSMCH", True),        # older SciPy
@@ -301,6 +326,7 @@ def test_robust_rule_is_an_equivalence_test(rem_acc, rem_sharp, expected):
     d = remedied(rem_acc, 97.81, rem_sharp, remedy="adversarial")
     d.loc[d.regime == "LB+remedy", "test_acc"] = rem_acc + 2 * NOISE  # wider noise than plain LB
     assert judgments.robust(d)[0]["verdict"] == expected
+    assert "it holds where both 95 % CIs lie inside" in judgments.robust(d)[0]["evidence"]
     assert judgments.robust(remedied(rem_acc, 97.81, rem_sharp, n=1))[0]["verdict"] == "inconclusive"
 
 

@@ -77,9 +77,11 @@ READINGS: tuple[Reading, ...] = (
     ),
     Reading(
         "Metric 2.1: L-BFGS-B stopping tolerances",
-        "none: all 10 iterations run",
+        "none (factr = pgtol = 0): a solve runs its 10 iterations unless it reaches a "
+        "stationary point of the box (projected gradient exactly 0), where it has converged",
         "[P] 'we use 10 iterations of L-BFGS-B'; SciPy's default tolerances may end a solve "
-        "before that",
+        "before that; a stationary point cannot be improved on, so it counts as converged, and "
+        "any other stop before 10 iterations makes the row inconclusive",
         "SciPy's defaults (factr 1e7, pgtol 1e-5), as the port [SO] calls it",
         "lbsm.analyses.sharpness.maximize_in_box(tol=...)",
     ),

@@ -282,10 +282,14 @@ def section_coverage(S: Plan, runs=None, *, ready) -> "Markdown":
     return Markdown("\n".join(lines))
 
 
-def runs_caption(C, what: str = "") -> "Markdown":
-    """The provenance line of a table or figure made from every run of chapter ``C`` (its
-    ``runs`` and ``profile``): profile, networks, seeds, precision, devices, commits, folded."""
+def runs_caption(C, what: str = "", names=None) -> "Markdown":
+    """The provenance line of a table or figure made from the runs of chapter ``C`` (its ``runs``
+    and ``profile``): every run, or those named in ``names`` (e.g. a table's ``run`` column, when
+    it measured only some): profile, networks, seeds, precision, devices, commits, folded."""
     runs = list(C.runs.values())
+    if names is not None:
+        wanted = set(names)
+        runs = [r for r in runs if r.name in wanted]
     nets = sorted({r.config.net for r in runs})
     full = (f"profile `{C.profile.name}`; {len(runs)} runs of {', '.join(nets) or 'no network'}"
             f"{stop_text(runs) if runs else ''}; {provenance_text(runs)}.")

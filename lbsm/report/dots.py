@@ -76,7 +76,7 @@ def plot_cone(R):
 def plot_closing(summ: pd.DataFrame):
     """Every setting of every unstated choice as one point (SB sharpness, LB sharpness), log-log,
     against the paper's Table 3 box (its mean ± 2 sd for SB and LB): a setting that moves our
-    numbers into the box closes the distance; the book's settings are the black ring."""
+    numbers into the box closes the distance; the study's baseline settings are the black ring."""
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(style.WIDTH, 3.6), layout="constrained")
     if len(summ):
@@ -93,7 +93,7 @@ def plot_closing(summ: pd.DataFrame):
             ax.plot(g.sharpness_sb, g.sharpness_lb, markers[c], ms=6, alpha=0.8, label=LABELS[c])
         base = summ[summ.baseline]
         ax.plot(base.sharpness_sb, base.sharpness_lb, "o", ms=13, mfc="none", color="k",
-                label="the book's settings")
+                label="the study's baseline")
         ax.set(xlabel=f"SB sharpness ({net}, eps {eps:g})", ylabel=f"LB sharpness ({net}, eps {eps:g})")
     ax.set(xscale="log", yscale="log")
     ax.grid(alpha=0.3)

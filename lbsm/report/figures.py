@@ -293,6 +293,6 @@ def plot_sensitivity(df: pd.DataFrame, choice: str):
         ax.axhline(pval, color=color, ls="--", lw=1, alpha=0.7, label=f"{regime} (the paper's Table 3)")
     ax.set(xticks=x, xticklabels=[style.wrap(s, 12) for s in settings], yscale="log",
            xlabel=LABELS[choice], ylabel=f"sharpness, eps {df.attrs.get('eps', 1e-3):g}",
-           title=style.wrap(f"{df.attrs.get('net', '')}: {LABELS[choice]} (ringed: the book's setting)", 44))
+           title=style.wrap(f"{df.attrs.get('net', '')}: {LABELS[choice]} (ringed: the study's baseline)", 44))
     ax.grid(alpha=0.3, axis="y")
     return _done(fig)

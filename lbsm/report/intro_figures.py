@@ -69,7 +69,8 @@ def summary_frame(rows: list[dict]) -> pd.DataFrame:
                             "ours": n["ours"], "paper": n["paper"], "band_lo": n["lo"], "band_hi": n["hi"],
                             "log10 ours/paper": math.log10(n["ours"] / n["paper"]),
                             "band log lo": lo, "band log hi": math.log10(n["hi"] / n["paper"]),
-                            "inside": n["lo"] <= n["ours"] <= n["hi"], "verdict": r["verdict"]})
+                            "inside": n["lo"] <= n["ours"] <= n["hi"], "verdict": r["verdict"],
+                            **({"profile": r["profile"]} if "profile" in r else {})})
     return pd.DataFrame(out)
 
 

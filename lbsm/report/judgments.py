@@ -12,7 +12,8 @@ from ..core import paper
 from ..core.constants import EPS, eps_label, sharpness_col
 from ..analyses.sharpness import stop_reason
 from .verdicts import (DECAY_TOL, EQUIV_ACC, EQUIV_SHARP, MIN_SEEDS, PARAMETRIC_TOL_DECADES,
-                       Paired, _band, _few_seeds, _log_ratios, _within, decide, number, row)
+                       Paired, _band, _few_seeds, _log_ratios, _within, decide, means_text, number,
+                       row)
 
 
 def trial_frame(T) -> pd.DataFrame:
@@ -93,7 +94,12 @@ def _solve_problems(g: pd.DataFrame, iters: int, stall_converged: bool = False) 
                    zip(g.get("message", pd.Series([""] * len(g))).fillna(""), g.iterations)]
         early = sum(r == "stopped early" for r in reasons)
         if early:
-            out.append(f"{early} of {len(g)} solves stopped before {iters} iterations")
+            done = sum(r in ("stationary", "no reduction") for r in reasons)
+            out.append(f"{early} of {len(g)} solves stopped before {iters} iterations without "
+                       "converging" + (f" (another {done} converged before {iters}: a stationary "
+                                       "point of the box" + (" or no reduction of f"
+                                                             if stall_converged else "") + ")"
+                                       if done else ""))
     return out
 
 
@@ -111,7 +117,8 @@ def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | 
             w = e.pivot_table(index="seed", columns="regime", values="value")
             lr = Paired.of(_log_ratios(zip(w.get("sb", []), w.get("lb", []))))
             dirs.append(lr.direction)
-            text = f"eps {eps}: SB {w['sb'].mean():.3g} vs LB {w['lb'].mean():.3g}, log10(LB/SB) {lr.text(2)}"
+            text = (f"eps {eps}: SB {means_text(w['sb'])} vs LB {means_text(w['lb'])}, "
+                    f"log10(LB/SB) {lr.text(2)}")
             if net in ptab.index:
                 ok = all(_within(float(w[r].mean()), ptab.loc[net, f"{r}_{eps}"],
                                  ptab.loc[net, f"{r}_{eps}_sd"]) for r in ("sb", "lb"))
@@ -141,7 +148,7 @@ def hessian(h: pd.DataFrame, problems: dict | None = None) -> list[dict]:
         lr = Paired.of(_log_ratios(zip(w["SB"], w["LB"])))
         probs = _few_seeds(lr.n) + list((problems or {}).get(net, []))
         out.append(row("Hessian spectrum", net, decide([lr.direction], None, probs),
-                       f"top eigenvalue LB {w['LB'].mean():.3g} vs SB {w['SB'].mean():.3g}, "
+                       f"top eigenvalue LB {means_text(w['LB'])} vs SB {means_text(w['SB'])}, "
                        f"log10(LB/SB) {lr.text(2)}", probs, seeds=w.dropna().index))
     return out
 
@@ -369,12 +376,15 @@ def robust(data: pd.DataFrame, problems: dict | None = None) -> list[dict]:
                     dirs.append(-1)
                 else:
                     dirs.append(0)
-            parts.append(f"{rem}: test {da.text(2, ' points')} vs plain LB, sharpness "
-                         f"x{10 ** lr.mean:.2f} (log10 {lr.text(2)})")
+            (a0, a1), (l0, l1) = da.ci(), lr.ci()
+            parts.append(f"{rem}: test {da.text(2, ' points')} vs plain LB (95 % CI {a0:+.2f} to "
+                         f"{a1:+.2f}), sharpness x{10 ** lr.mean:.2f} (log10 {lr.text(2)}, 95 % CI "
+                         f"{l0:+.2f} to {l1:+.2f})")
         probs = _few_seeds(n) + list((problems or {}).get(net, []))
         out.append(row("Section E.3", net, decide(dirs, None, probs),
                        "; ".join(parts) + f" (no notable change: within ±{EQUIV_ACC} points and a "
-                       f"factor {EQUIV_SHARP:g})", probs,
+                       f"factor {EQUIV_SHARP:g}; it holds where both 95 % CIs lie inside, and is "
+                       "contradicted where one lies entirely outside)", probs,
                        seeds=d[d.regime == "LB+remedy"].seed))
     return out
 

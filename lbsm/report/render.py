@@ -195,14 +195,22 @@ def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
     """``frame`` with provenance columns, so a CSV read on its own says where its numbers come from.
 
     ``of``: the chapter that computed it (or a dict of chapters, or a profile when nothing was
-    trained), or a text naming the source (``PAPER_SOURCE``: the paper's own numbers). Per row:
-    the profile, and the seeds, precision, device and training commit of the runs behind it (the
-    runs of the row's network, and of its seed where the row has one; with a dict of chapters and
-    an ``artifact`` column, only the runs of the chapter that makes the row's artifact). A column
-    the table already has is kept as it is; ``None`` adds nothing (the data page's own index)."""
+    trained, or a list of such sources whose rows the frame's ``profile`` column assigns), or a
+    text naming the source (``PAPER_SOURCE``: the paper's own numbers). Per row: the profile, and
+    the seeds, precision, device and training commit of the runs behind it (the runs of the row's
+    network, and of its seed or run where the row names one; with a dict of chapters and an
+    ``artifact`` column, only the runs of the chapter that makes the row's artifact). A column the
+    table already has is kept as it is; ``None`` adds nothing (the data page's own index)."""
     if of is None:
         return frame
     out = frame.copy()
+    if isinstance(of, list):  # one source per profile: each row's runs from its profile's source
+        sources = {_runs_of(o)[0]: o for o in of}
+        if "profile" not in out or not set(out.profile) <= set(sources):
+            raise ValueError(f"a table from several sources ({', '.join(sources)}) needs a profile "
+                             "column naming one of them on every row")
+        parts = [with_provenance(g, sources[p]) for p, g in out.groupby("profile", sort=False)]
+        return pd.concat(parts).loc[out.index] if parts else out
     if isinstance(of, str):
         out["source"] = of
         return out
@@ -217,6 +225,8 @@ def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
         rs = [r for r in pool if net_col is None or r.config.net == row[net_col]]
         if "seed" in out and pd.notna(row["seed"]):
             rs = [r for r in rs if r.config.seed == row["seed"]]
+        if "run" in out and pd.notna(row["run"]):  # a row of one run (a twin, a method): its own
+            rs = [r for r in rs if r.name == row["run"]]
         return rs
 
     matched = [behind(row) for _, row in out.iterrows()] if len(out) else []

@@ -77,6 +77,16 @@ def leading(campaigns, profile: str):
                 None)
 
 
+def adopted(rows: list[dict], campaigns, profile: str) -> list[dict]:
+    """The book's verdict rows as the landing page's findings, grid, summary plot and table show
+    them: where the leading campaign (:func:`leading`) judged an (artifact, network), its row in
+    place of ``profile``'s; every row names the profile it was judged under (``profile``)."""
+    lead = leading(campaigns, profile)
+    theirs = {} if lead is None else {(r["artifact"], r["net"]): {**r, "profile": lead[0].profile.name}
+                                      for r in lead[1] if r["verdict"] != "not run"}
+    return [theirs.get((r["artifact"], r["net"]), {**r, "profile": profile}) for r in rows]
+
+
 def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
             table: pd.DataFrame, campaigns=()) -> "HTML":
     """The reproducibility summary box: results first (one sentence per claim that ran, so the

@@ -85,8 +85,19 @@ def profile_table(P: profiles.Profile, ready) -> pd.DataFrame:
                      "data": "ready" if ready[dataset_of(n)] else
                      f"needs data: {DATASET_NAMES[dataset_of(n)]}",
                      "readings of what the paper leaves open": "; ".join(plan_readings(P, n)),
-                     "deviations from the paper": "; ".join(deviations(P, n)) or "none"})
+                     "deviations from the paper":
+                         "; ".join(deviations(P, n) + _analysis_subsets(P, n)) or "none"})
     return pd.DataFrame(rows).set_index("net")
+
+
+def _analysis_subsets(P: profiles.Profile, net: str) -> list[str]:
+    """The analyses the profile runs on a subset of ``net``'s data (the paper: the full sets)."""
+    out = []
+    if P.sharpness_examples(net):
+        out.append(f"Metric 2.1 on the first {P.sharpness_examples(net)} training examples")
+    if P.landscape_examples(net):
+        out.append(f"parametric plots on the first {P.landscape_examples(net)} examples")
+    return out
 
 
 def analysis_settings(P: profiles.Profile) -> pd.DataFrame:
@@ -108,9 +119,6 @@ def protocol_choice_table(P: profiles.Profile) -> pd.DataFrame:
     """Every choice that changes a number and that the paper leaves open: where the code applies
     it, its default there (read from the code: signatures and config fields), this profile's value,
     and where the book measures what it changes."""
-
-
-
     cfg = {f.name: f.default for f in dataclasses.fields(training.TrainConfig)}
     box = inspect.signature(sharpness.maximize_in_box).parameters
     ks = inspect.signature(sharpness.keskar_sharpness).parameters

@@ -72,7 +72,7 @@ def artifact(name: str, T: Trained | None = None, nets_done=None, deviations_=No
     other = [n for n in absent if n not in missing]
     if other and not done:
         notes.append(f"needs compute only: {', '.join(other)} (the data is here; the paper profile "
-                     "runs it)")
+                     "runs it, GPU-scale compute)")
     declared = declared_nets(T.profile.name) if T else ()
     trained = T.pairs if T else {}
     skipped = [n for n in other if n in trained]  # trained, but this analysis skips it
@@ -243,9 +243,9 @@ def _section_deviations(R: Result) -> list[str]:
             for k in ("epochs", "sb_epochs", "lb_epochs"):
                 v = getattr(spec, k, None)
                 if k == "epochs" and R.section == "fig6":
-                    if v is not None:  # Fig. 6's ``epochs`` samples the epochs (the paper: all)
+                    if v is not None:  # Fig. 6's ``epochs`` samples the epochs (the paper: unstated)
                         out.add(f"{net}: sharpness at {v if isinstance(v, int) else len(v)} sampled "
-                                "epochs instead of every epoch")
+                                "epochs (the paper does not say which epochs it plotted)")
                 elif v is not None and v != 100:
                     out.add(f"{net}: {k.replace('_', ' ')} {v} instead of 100")
         train = getattr(spec, "train", None)
@@ -279,8 +279,8 @@ def result_status(R: Result, name: str, note: str = "", *, ready) -> dict:
         notes.append(f"also shown: {', '.join(extra)}")
     row = artifact(name, nets_done=done, deviations_=_section_deviations(R), missing=missing,
                    profile_name=R.plan.profile.name, note="; ".join(notes), ready=ready)
-    if done and row["status"] in ("needs data", "not run"):  # ran, but only on networks the paper omits
-        row["status"] = "partial"
+    # ran only on networks the paper omits: the paper's panel itself is not run (as Figure 2's
+    # row says); the note names what is shown instead
     return row
 
 

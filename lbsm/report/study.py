@@ -18,12 +18,12 @@ if TYPE_CHECKING:
 
 def sensitivity_table(summ: pd.DataFrame, choice: str) -> pd.DataFrame:
     """One unstated choice: per setting SB and LB sharpness, LB/SB, the test-accuracy gap and the
-    distance in decades from the paper's Table 3 (the book's own setting marked)."""
+    distance in decades from the paper's Table 3 (the study's baseline marked)."""
     if summ.empty:
         return pd.DataFrame()
     g = summ[summ.choice == choice]
     return pd.DataFrame({
-        "setting": [f"{s} (book)" if b else s for s, b in zip(g.setting, g.baseline)],
+        "setting": [f"{s} (baseline)" if b else s for s, b in zip(g.setting, g.baseline)],
         "SB": g.sharpness_sb.map(lambda v: f"{v:.3g}"), "LB": g.sharpness_lb.map(lambda v: f"{v:.3g}"),
         "LB/SB": g.ratio.map(lambda v: f"{v:.3g}"),
         "test SB - LB (points)": g.gap.map(lambda v: f"{v:+.2f}"),
@@ -65,13 +65,13 @@ def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame, df: pd.DataFrame |
     moves = top["moves toward the paper (decades)"]
     if moves > 0:
         sentence = (f"The choice that moves Table 3 most toward the paper is the "
-                    f"{close.index[0]}: from {top['baseline']} (the book's) to "
+                    f"{close.index[0]}: from {top['baseline']} (the study's baseline) to "
                     f"{top['closest setting']} brings SB and LB {moves:.2f} decades closer "
                     f"({top['decades from paper (baseline)']:.2f} -> "
                     f"{top['decades from paper (closest)']:.2f}), with LB/SB "
                     f"{top['LB/SB (baseline)']:.3g} -> {top['LB/SB (closest)']:.3g}.")
     else:
-        sentence = ("No single choice moves Table 3 toward the paper: the book's settings are the "
+        sentence = ("No single choice moves Table 3 toward the paper: the study's baseline settings are the "
                     f"closest of those measured ({top['decades from paper (baseline)']:.2f} decades).")
     return {"sens_paper": f"SB {a['paper_sb']:g}, LB {a['paper_lb']:g}", "sens_sentence": sentence,
             "sens_where": f"{a.get('net')}, seed {a.get('seed')}, eps {a.get('eps'):g}",
@@ -79,7 +79,7 @@ def sensitivity_text(summ: pd.DataFrame, close: pd.DataFrame, df: pd.DataFrame |
 
 
 def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "", runs=None) -> "Markdown":
-    """Caption of the study: profile, network, trial, eps, the book's settings, devices, commits
+    """Caption of the study: profile, network, trial, eps, the baseline settings, devices, commits
     (a compact line, the rest folded under it); given the study's ``runs``, what computing them took."""
     from IPython.display import Markdown
     if df.empty:
@@ -89,7 +89,7 @@ def sensitivity_caption(P: profiles.Profile, df: pd.DataFrame, what: str = "", r
     line = " · ".join([f"profile {P.name}", a["net"], f"seed {a['seed']}", f"eps {a['eps']:g}",
                        joined["precision"], joined["device"], f"commit {joined['commit']}"])
     full = (f"profile `{P.name}`; {a['net']}, trial (seed) {a['seed']}, "
-            f"Metric 2.1 at eps {a['eps']:g}; the book's settings: {P.sharpness_iters} L-BFGS-B "
+            f"Metric 2.1 at eps {a['eps']:g}; the baseline settings: {P.sharpness_iters} L-BFGS-B "
             f"iterations from the gradient's box vertex, f on "
             f"{P.sharpness_examples(a['net']) or 'all'} training examples with batch statistics in "
             f"batches of {EVAL_BATCH}; runs trained in {joined['precision']} on {joined['device']} "

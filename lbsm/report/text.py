@@ -54,8 +54,12 @@ def findings(rows: list[dict], profile: str) -> "HTML":
         return ", ".join(f"{a} ({', '.join(g.net)})" for a, g in d.groupby("artifact", sort=False))
     paper_rows = df[df.kind == "paper"]
     ran = paper_rows[paper_rows.verdict != "not run"]
-    items = [f"Profile <code>{html.escape(profile)}</code>: {len(ran)} of the paper's "
-             f"{len(paper_rows)} (artifact, network) panels ran."]
+    judged = (ran.profile.value_counts() if "profile" in ran else pd.Series({profile: len(ran)}))
+    under = " and ".join(f"{n} under profile <code>{html.escape(str(p))}</code>"
+                         + (" (the adopted readings)" if p != profile else "")
+                         for p, n in judged.items()) if len(judged) > 1 else (
+        f"under profile <code>{html.escape(str(judged.index[0] if len(judged) else profile))}</code>")
+    items = [f"{len(ran)} of the paper's {len(paper_rows)} (artifact, network) panels ran, {under}."]
     for v, what in (("reproduced", "<b>Reproduced</b> (resolved, within the paper's ±2 sd where it "
                                    "gives an sd, else within the stated tolerance of its plotted value "
                                    "or range)"),

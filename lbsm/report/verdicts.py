@@ -162,6 +162,21 @@ def _log_ratios(pairs) -> list[float]:
     return [math.log10(b / a) if a > 0 and b > 0 else math.nan for a, b in pairs]
 
 
+def geometric_mean(values) -> float:
+    """The geometric mean of the positive ``values`` (NaN if there are none): the average that
+    matches a test of log ratios (10 ** mean log10(LB / SB) is the ratio of the two arms' geometric
+    means), where one outlier can move the arithmetic mean past the other arm's."""
+    x = np.asarray([v for v in values if v > 0], dtype=float)
+    return float(np.exp(np.log(x).mean())) if len(x) else math.nan
+
+
+def means_text(x: pd.Series) -> str:
+    """``x``'s arithmetic mean (what the paper's tables report) and, over more than one value,
+    its geometric mean (what the paired log-ratio test compares), e.g. "1.75 (geometric 1.30)"."""
+    x = x.dropna()
+    return f"{x.mean():.3g}" + (f" (geometric {geometric_mean(x):.3g})" if len(x) > 1 else "")
+
+
 def _within(ours: float, p: float, sd: float) -> bool:
     return not (math.isnan(ours) or math.isnan(p) or math.isnan(sd)) and abs(ours - p) <= 2 * sd
 
@@ -308,7 +323,8 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     is the catalog's for its artifact, or its own ``claim`` where it carries one (a claim the
     catalog does not list, such as ``lbsm.report.official``'s)."""
     cols = ["artifact", "net", "kind", "verdict", "evidence"]
-    df = pd.DataFrame(rows, columns=cols + (["seeds"] if any("seeds" in r for r in rows) else []))
+    cols += [c for c in ("seeds", "profile") if any(c in r for r in rows)]  # where rows carry them
+    df = pd.DataFrame(rows, columns=cols)
     df.insert(4, "claim", [r.get("claim") or claim(r["artifact"]) for r in rows])
     return df.set_index(["artifact", "net"])
 
@@ -332,13 +348,15 @@ def folded(rows: list[dict], brief: bool = False) -> pd.DataFrame:
     if brief:
         ran = [{**r, "evidence": short_reasons(r["evidence"], first=True)} for r in ran]
     out = frame(ran).reset_index()
-    for why, g in pd.DataFrame([r for r in rows if r["verdict"] == "not run"],
-                               columns=["artifact", "net", "kind", "verdict", "evidence"]
-                               ).groupby("evidence", sort=False):
+    gone = pd.DataFrame([r for r in rows if r["verdict"] == "not run"],
+                        columns=["artifact", "net", "kind", "verdict", "evidence", "profile"])
+    for why, g in gone.groupby("evidence", sort=False):
         panels = "; ".join(f"{a} ({', '.join(h.net)})" for a, h in g.groupby("artifact", sort=False))
         out.loc[len(out)] = {"artifact": f"{len(g)} panels", "net": ", ".join(dict.fromkeys(g.net)),
                              "kind": "/".join(dict.fromkeys(g.kind)), "verdict": "not run",
-                             "claim": why, "evidence": panels}
+                             "claim": why, "evidence": panels,
+                             **({"profile": "/".join(dict.fromkeys(g.profile.dropna()))}
+                                if "profile" in out else {})}
     return out.set_index(["artifact", "net"])
 
 

@@ -14,15 +14,15 @@ Protocol choices the paper leaves open (stated once here and in the book):
 * ADAM with lr 1e-3, betas (0.9, 0.999), eps 1e-8, no schedule or weight decay: the framework
   defaults the official code ran with (``optimizer='adam'``).
 * The last, smaller minibatch of an epoch is kept, as Keras ``fit`` does.
-* Stopping: ``stop="plateau"`` (every profile but ``smoke``) is our stated reading of "until the
-  loss function ceased to improve": after every epoch the mean cross-entropy on the whole training
-  set (the run's) is computed; the run stops after the first epoch at which none of the last
-  ``patience`` (5) epochs has beaten the best loss before them by more than ``min_delta`` (1e-4,
-  absolute: Keras' ``EarlyStopping(monitor="loss", min_delta=1e-4, patience=5)``), or at the cap
-  ``epochs``; a run the cap ended has ``meta["stopped_by"] == "cap"`` and the tables say so. A
-  relative threshold never fires for LB, whose training loss keeps shrinking by a few percent per
-  epoch long after it reaches 100 % training accuracy (measured: 60 epochs, still -3 % per epoch).
-  ``stop="epochs"`` trains exactly ``epochs`` epochs (``smoke``, and the fixed-epoch figures).
+* Stopping: ``stop="plateau"`` (every profile but ``smoke``) reads "until the loss function
+  ceased to improve" as Keras' ``EarlyStopping(monitor="loss", patience=5, min_delta=...)``: after
+  every epoch the mean cross-entropy on the whole training set (the run's) is computed; the run
+  stops after the first epoch at which none of the last ``patience`` (5) epochs has beaten the best
+  loss before them by more than ``min_delta`` (absolute), or at the cap ``epochs``; a run the cap
+  ended has ``meta["stopped_by"] == "cap"`` and the tables say so. ``min_delta`` is 0 (any
+  decrease improves, the framework's default) under the adopted readings (profile ``cpu-v2``,
+  :mod:`lbsm.experiments.readings`), 1e-4 under the earlier ones (profile ``cpu``); the
+  sensitivity chapter shows both. ``stop="epochs"`` trains exactly ``epochs`` epochs.
 * Precision: fp32, as the paper (``lbsm.machine.arithmetic``); bf16 / TF32 only where named.
 * The SB and LB runs of trial ``seed`` start from the same weights x0 = ``models.build(net, seed)``.
 * A run whose loss becomes NaN/inf stops at the end of that epoch and is stored as ``diverged``.
