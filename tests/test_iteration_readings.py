@@ -122,6 +122,12 @@ def test_each_count_is_judged_by_table_3s_rule(computed):
     t = iteration_readings.table(C.iterations)
     assert len(t) == 3 * C.iterations.eps.nunique() and (t.trials == 1).all()
     assert "after 2 iterations" in iteration_readings.sentence(C.iterations, adopted=2)
+    said = iteration_readings.verdict_sentence(C.iterations, adopted=2)
+    assert "which the paper fixes at 2: on the first 1 adopted trials it is inconclusive at 1, " \
+           "inconclusive at 2, inconclusive at 4 iterations" in said
+    reach = t[t.iterations == 2]["LB reach"]
+    assert f"a median {reach.iloc[0]:.2f} (eps " in said
+    assert iteration_readings.verdict_sentence(C.iterations.iloc[:0]) == ""
 
 
 def test_the_readings_table_gains_a_row_per_other_count(computed):

@@ -88,14 +88,15 @@ def adopted(rows: list[dict], campaigns, profile: str) -> list[dict]:
 
 
 def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
-            table: pd.DataFrame, campaigns=()) -> "HTML":
+            table: pd.DataFrame, campaigns=(), notes=()) -> "HTML":
     """The reproducibility summary box: results first (one sentence per claim that ran, so the
     answer is on the first screen), then scope, methodology, and what the rest needs (per network,
     its cost and the command that computes it). ``gap``: the computed gap chapter (its trials give
     the networks run and the trials per configuration); ``table``: the cost table of what did not
     run (:func:`lbsm.report.costs.cost_table` of ``rows``), built once by the intro, which shows
     the same table under the box. ``campaigns``: ``(progress, verdict rows)`` of each campaign
-    (:func:`campaign_items`), whose trials the profile's own rows do not include."""
+    (:func:`campaign_items`), whose trials the profile's own rows do not include; ``notes``:
+    generated sentences that qualify the adopted results (listed after them)."""
     from IPython.display import HTML
     nets_run = gap.trained.nets
     trials = max((len(p.seeds) for p in gap.profile.nets.values()), default=0)
@@ -122,7 +123,8 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
         head = f"<p><b>Results</b>, one sentence per claim that ran ({tally}):</p><ul>{results}</ul>"
     else:  # the adopted readings first, then the profile's own (earlier readings, other panels)
         p, lead_rows = lead
-        adopted = "".join(f"<li>{s}</li>" for s in claim_sentences(lead_rows))
+        adopted = "".join(f"<li>{s}</li>" for s in claim_sentences(lead_rows)
+                          + [html.escape(n) for n in notes if n])
         head = (f"<p><b>Results under the adopted readings</b> (campaign <code>{html.escape(p.name)}"
                 f"</code>, {len(p.done)} of {p.total} trials published, {_state(p)}; the setup "
                 f"chapter gives the readings and their reasons), one sentence per claim it decides "
