@@ -138,5 +138,5 @@ def parametric(S: Plan, runs: Runs, store: Store) -> pd.DataFrame:
                                          train_subset=sub, test_subset=sub)
                 return {"rows": df.to_dict("records")}
             rows = store.analysis("parametric_e3", params, compute, landscape.VERSION)["rows"]
-            frames.append(pd.DataFrame(rows).assign(net=net, variant=variant))
+            frames.append(pd.DataFrame(rows).assign(net=net, variant=variant, seed=int(g.seed.min())))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
