@@ -111,3 +111,12 @@ def test_the_landing_page_shows_the_adopted_verdict_where_the_campaign_judged_th
     assert "<b>Same direction</b>" in box and "Table 2 (F1)" in box
     folded = verdicts.folded(shown).reset_index()
     assert folded.profile.tolist() == ["cpu-v2", "cpu", "cpu", "cpu", "cpu"]  # folded rows too
+
+
+def test_a_chapter_under_superseded_readings_says_so_in_its_opening_line():
+    plain = reproducibility.chapter_result(ROWS, "paper")["chapter_result"]
+    earlier = reproducibility.chapter_result(ROWS, "cpu")["chapter_result"]
+    assert plain.startswith("Table 2 (F1): inconclusive")
+    assert earlier == ("Under profile cpu's earlier readings (campaign cpu-v2 judges F1's panels "
+                       "under the adopted ones: the landing page and the gap chapter), " + plain)
+    assert reproducibility.chapter_result([], "cpu")["chapter_result"] == "nothing ran under this profile"

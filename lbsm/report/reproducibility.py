@@ -147,10 +147,11 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
         f"<p><b>Commands.</b></p><ul>{cmds}</ul></div>")
 
 
-def chapter_result(rows: list[dict]) -> dict:
+def chapter_result(rows: list[dict], profile: str | None = None) -> dict:
     """The chapter's answer for its opening line (``chapter_result``): per artifact and network that
     ran, the verdict and the first clause of its evidence (ours against the paper's), the paper's
-    own panels first; the panels that did not run are counted, not listed."""
+    own panels first; the panels that did not run are counted, not listed. Where a campaign's
+    readings supersede ``profile``'s (``Campaign.supersedes``), the line says so first."""
     df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
     ran = df[df.verdict != "not run"].sort_values("kind", kind="stable",
                                                   key=lambda k: k.map({"paper": 0, "extension": 1}))
@@ -160,4 +161,10 @@ def chapter_result(rows: list[dict]) -> dict:
     text = "; ".join(parts) if parts else "nothing ran under this profile"
     if missing:
         text += f" ({missing} of the paper's panels did not run: the verdict table says why)"
+    from ..pipeline.campaign import CAMPAIGNS
+    newer = [n for n, c in CAMPAIGNS.items() if profile and c.supersedes == profile]
+    if newer and parts:
+        text = (f"under profile {profile}'s earlier readings (campaign {', '.join(newer)} judges "
+                f"{CAMPAIGNS[newer[0]].net}'s panels under the adopted ones: the landing page and "
+                f"the gap chapter), {text}")
     return {"chapter_result": text}
