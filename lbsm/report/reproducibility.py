@@ -164,7 +164,7 @@ def chapter_result(rows: list[dict], profile: str | None = None) -> dict:
     from ..pipeline.campaign import CAMPAIGNS
     newer = [n for n, c in CAMPAIGNS.items() if profile and c.supersedes == profile]
     if newer and parts:
-        text = (f"under profile {profile}'s earlier readings (campaign {', '.join(newer)} judges "
+        text = (f"Under profile {profile}'s earlier readings (campaign {', '.join(newer)} judges "
                 f"{CAMPAIGNS[newer[0]].net}'s panels under the adopted ones: the landing page and "
                 f"the gap chapter), {text}")
     return {"chapter_result": text}
