@@ -226,3 +226,16 @@ def test_chapter_is_registered():
     with pytest.raises(ValueError, match="unknown argument"):
         beyond.method_config(profiles.get("smoke"), profiles.get("smoke").beyond[0],
                              Closing("bad", "sam", {"rh": 0.1}), 0)
+
+
+def test_a_twin_is_its_baselines_model_only_where_it_ended_at_the_same_minimizer():
+    import types
+    from lbsm.experiments.beyond import same_model
+
+    def run(h=None, epochs=34, test=97.79, train=99.82):
+        return types.SimpleNamespace(meta={"weights_sha256": h, "epochs_run": epochs},
+                                     final={"test_acc": test, "train_acc": train})
+    assert same_model(run("a"), run("a")) and not same_model(run("a"), run("b"))
+    assert same_model(run(), run("b"))                            # no hash: the histories' ends agree
+    assert not same_model(run(), run(epochs=23, test=97.87))       # stopped 11 epochs earlier
+    assert not same_model(run(), run(test=97.80))

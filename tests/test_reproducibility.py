@@ -120,3 +120,5 @@ def test_a_chapter_under_superseded_readings_says_so_in_its_opening_line():
     assert earlier == ("Under profile cpu's earlier readings (campaign cpu-v2 judges F1's panels "
                        "under the adopted ones: the landing page and the gap chapter), " + plain)
     assert reproducibility.chapter_result([], "cpu")["chapter_result"] == "nothing ran under this profile"
+    table7 = [verdicts.row("Table 7", "F1", "same direction", "conservative LB test 98.03%")]
+    assert reproducibility.chapter_result(table7, "cpu")["chapter_result"].startswith("Table 7 (F1)")

@@ -102,6 +102,18 @@ def twin(cfg: TrainConfig) -> TrainConfig:
     return dataclasses.replace(cfg, checkpoints=True)
 
 
+def same_model(run: Run, other: Run) -> bool:
+    """Whether ``other`` (a baseline's twin) ended at ``run``'s minimizer: their final weights'
+    hashes agree where both records carry one; else (records older than the hashes) the same
+    stopping epoch and the same final train and test accuracy. A twin that stopped elsewhere is
+    another model: its measures are its own, never the baseline's (one model, one set of weights)."""
+    a, b = run.meta.get("weights_sha256"), other.meta.get("weights_sha256")
+    if a and b:
+        return a == b
+    return (run.meta.get("epochs_run") == other.meta.get("epochs_run")
+            and all(run.final[k] == other.final[k] for k in ("train_acc", "test_acc")))
+
+
 def arms(P: profiles.Profile, spec: BeyondSpec) -> list[tuple[str, int, TrainConfig]]:
     """(arm, seed, config) of every run of ``spec``: the trials' SB and LB, their twins, then each
     method."""
@@ -201,6 +213,9 @@ def closing(S: BeyondPlan, runs: Runs, store: Store) -> pd.DataFrame:
             for s in arm_seeds:
                 run = got[(arm, s)]
                 weights = got.get((TWINS[arm], s)) if arm in BASELINES else run
+                if weights is not None and weights is not run and weights.status == "done" \
+                        and not same_model(run, weights):
+                    weights = None  # the twin stopped at another minimizer: not this baseline's
                 row = dict(net=net, arm=arm, label=LABELS.get(arm, arm), seed=s,
                            method=run.config.method, batch_size=run.config.batch_size,
                            **stored.final_cells(run), stopped_by=run.meta.get("stopped_by", ""),

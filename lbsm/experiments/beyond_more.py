@@ -191,16 +191,16 @@ def hessian_params(run: Run, P) -> dict:
 
 
 def protocol_runs(S: BeyondPlan, spec, store: Store) -> list[Run]:
-    """Every finished stored run of ``spec.net`` on the trials' data (subsets) and precision."""
+    """Every finished stored run of ``spec.net`` on the trials' data (subsets), precision and stop
+    reading (``min_delta``: another profile's readings, e.g. a campaign's, are not this one's)."""
     sb, _ = S.profile.trial(spec.net, S.profile.net(spec.net).seeds[0])
+    same = ("train_subset", "test_subset", "precision", "min_delta")
     out = []
     for path in store.run_dirs():
         if not path.name.startswith(f"{spec.net}-") or not store.is_finished(path):
             continue
         run = Run.load(path, store)
-        c = run.config
-        if (c.train_subset, c.test_subset, c.precision) == (sb.train_subset, sb.test_subset, sb.precision) \
-                and run.status == "done":
+        if all(getattr(run.config, k) == getattr(sb, k) for k in same) and run.status == "done":
             out.append(run)
     return out
 
@@ -219,10 +219,10 @@ def models_frame(S: BeyondPlan, runs: Runs, store: Store, table: pd.DataFrame | 
     mine = table.set_index("run")
     # the measures needing weights, by the run they were measured on (a twin for a baseline)
     byw = table[table.weights_run != ""].drop_duplicates("weights_run").set_index("weights_run")
-    twins = {r: beyond.TWINS[a] for r, a in zip(table.weights_run, table.arm) if a in beyond.TWINS}
     rows = []
     for spec in S.specs:
         net = spec.net
+        twins = {cfg.name: arm for arm, _, cfg in beyond.arms(P, spec) if arm in beyond.TWINS.values()}
         for run in protocol_runs(S, spec, store):
             c = run.config
             f = run.final
@@ -243,6 +243,10 @@ def models_frame(S: BeyondPlan, runs: Runs, store: Store, table: pd.DataFrame | 
             row["trace"] = h["trace"] if h else math.nan
             for m in beyond.MEASURES:
                 row[m] = float(byw.at[run.name, m]) if run.name in byw.index else math.nan
+            if run.name in twins:  # a twin's own measures (whether or not it is its baseline's model)
+                a = beyond.adaptive_values(run, spec, store)
+                row.update(adaptive_worst=a["adaptive_worst"], adaptive_average=a["adaptive_average"],
+                           distance_x0=beyond.distance_x0(run, store))
             rows.append(row)
     return pd.DataFrame(rows)
 

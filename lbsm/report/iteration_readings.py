@@ -111,8 +111,8 @@ def sentence(frame: pd.DataFrame, adopted: int = 10) -> str:
         a, b = a.iloc[0], b.iloc[0]
         parts.append(f"at eps {eps}, LB / SB is {a.LB / a.SB:.3g} after {adopted} iterations and "
                      f"{b.LB / b.SB:.3g} after {most} (log10 {a['log10(LB/SB)']} and "
-                     f"{b['log10(LB/SB)']}); after {adopted} iterations the LB iterates are on "
-                     f"average {a['LB reach']:.2f} of the way to the box's faces (SB "
+                     f"{b['log10(LB/SB)']}); after {adopted} iterations the LB iterates are a "
+                     f"median {a['LB reach']:.2f} of the way to the box's faces (SB "
                      f"{a['SB reach']:.2f}), after {most} {b['LB reach']:.2f} (SB {b['SB reach']:.2f})")
     n = int(frame.seed.nunique())
     return (f"On the first {n} adopted trials' minimizers, " + "; ".join(parts) + "."

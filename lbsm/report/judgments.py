@@ -96,7 +96,7 @@ def _solve_problems(g: pd.DataFrame, iters: int, stall_converged: bool = False) 
         if early:
             done = sum(r in ("stationary", "no reduction") for r in reasons)
             out.append(f"{early} of {len(g)} solves stopped before {iters} iterations without "
-                       "converging" + (f" (another {done} converged before {iters}: a stationary "
+                       "converging" + (f" (another {done} converged before {iters}, at a stationary "
                                        "point of the box" + (" or no reduction of f"
                                                              if stall_converged else "") + ")"
                                        if done else ""))

@@ -329,21 +329,28 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return df.set_index(["artifact", "net"])
 
 
-def first_clause(evidence: str) -> str:
-    """The evidence up to its first "; " outside parentheses (ours, before the paper's numbers)."""
-    depth = 0
-    for i, ch in enumerate(evidence):
+def our_clauses(evidence: str) -> str:
+    """The evidence's clauses ("; "-separated, outside parentheses) that give our numbers: every
+    one but the paper's numbers and the notes on the runs, so that a claim judged on several
+    parts (both eps, both arms) keeps each of them, the one that decides the verdict included."""
+    body = evidence.partition("; inconclusive because: ")[0]
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
         depth += (ch == "(") - (ch == ")")
-        if depth == 0 and evidence.startswith("; ", i):
-            return evidence[:i]
-    return evidence
+        if depth == 0 and body.startswith("; ", i):
+            parts.append(body[start:i])
+            start = i + 2
+    parts.append(body[start:])
+    ours = [p for p in parts if not (p.startswith("paper") or "the paper's" in p
+                                     or "runs ended at" in p)]
+    return "; ".join(ours or parts[:1])
 
 
 def folded(rows: list[dict], brief: bool = False) -> pd.DataFrame:
     """:func:`frame` of the rows that ran, then one row per reason for the panels that did not
     (e.g. "needs a GPU"), listing them: the landing page's table, readable at a glance. ``brief``:
-    each verdict's evidence cut to its first clause (our number against the paper's), the reasons
-    of an inconclusive one named in a word; the chapters and the CSV keep the whole evidence."""
+    each verdict's evidence cut to our numbers (:func:`our_clauses`), the reasons of an
+    inconclusive one named in a word; the chapters and the CSV keep the whole evidence."""
     ran = [r for r in rows if r["verdict"] != "not run"]
     if brief:
         ran = [{**r, "evidence": short_reasons(r["evidence"], first=True)} for r in ran]
@@ -362,11 +369,11 @@ def folded(rows: list[dict], brief: bool = False) -> pd.DataFrame:
 
 def short_reasons(evidence: str, first: bool = False) -> str:
     """A verdict's evidence with the reasons of an inconclusive one named up to their first colon
-    (" — because: 3 seeds; ..."); ``first``: the evidence cut to its first clause, our number
-    (:func:`first_clause`), as the landing page's table shows it."""
+    (" — because: 3 seeds; ..."); ``first``: the evidence cut to our numbers
+    (:func:`our_clauses`), as the landing page's table shows it."""
     why = reasons(evidence)
     body = evidence.partition("; inconclusive because: ")[0]
-    return (first_clause(body) if first else body) + (
+    return (our_clauses(body) if first else body) + (
         " — because: " + "; ".join(p.split(":")[0] for p in why) if why else "")
 
 

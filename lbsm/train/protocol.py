@@ -21,7 +21,7 @@ Protocol choices the paper leaves open (stated once here and in the book):
   loss before them by more than ``min_delta`` (absolute), or at the cap ``epochs``; a run the cap
   ended has ``meta["stopped_by"] == "cap"`` and the tables say so. ``min_delta`` is 0 (any
   decrease improves, the framework's default) under the adopted readings (profile ``cpu-v2``,
-  :mod:`lbsm.experiments.readings`), 1e-4 under the earlier ones (profile ``cpu``); the
+  ``lbsm.experiments.readings``), 1e-4 under the earlier ones (profile ``cpu``); the
   sensitivity chapter shows both. ``stop="epochs"`` trains exactly ``epochs`` epochs.
 * Precision: fp32, as the paper (``lbsm.machine.arithmetic``); bf16 / TF32 only where named.
 * The SB and LB runs of trial ``seed`` start from the same weights x0 = ``models.build(net, seed)``.
