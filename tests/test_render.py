@@ -46,6 +46,8 @@ def test_provenance_columns_name_the_runs_behind_each_row():
     runs[1].name = "F1-twin"  # a row of one run (a twin of trial 1): that run's seed and commit
     per_run = render.with_provenance(pd.DataFrame({"net": ["F1"], "run": ["F1-twin"]}), C)
     assert per_run[["seeds", "commit"]].values.tolist() == [["1", "def5678"]]
+    some = render.with_provenance(pd.DataFrame({"net": ["F1"], "seeds": ["0"]}), C)
+    assert some[["seeds", "commit"]].values.tolist() == [["0", "abc1234"]]  # its trials' commit only
     kept = render.with_provenance(pd.DataFrame({"net": ["F1"], "precision": ["as stated"]}), C)
     assert kept.precision.tolist() == ["as stated"]  # a column the table has is its own
     paper = render.with_provenance(pd.DataFrame({"net": ["F1"]}), render.PAPER_SOURCE)

@@ -198,7 +198,7 @@ def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
     trained, or a list of such sources whose rows the frame's ``profile`` column assigns), or a
     text naming the source (``PAPER_SOURCE``: the paper's own numbers). Per row: the profile, and
     the seeds, precision, device and training commit of the runs behind it (the runs of the row's
-    network, and of its seed or run where the row names one; with a dict of chapters and an
+    network, and of its seed, run or seeds where the row names them; with a dict of chapters and an
     ``artifact`` column, only the runs of the chapter that makes the row's artifact). A column the
     table already has is kept as it is; ``None`` adds nothing (the data page's own index)."""
     if of is None:
@@ -227,6 +227,9 @@ def with_provenance(frame: pd.DataFrame, of=None) -> pd.DataFrame:
             rs = [r for r in rs if r.config.seed == row["seed"]]
         if "run" in out and pd.notna(row["run"]):  # a row of one run (a twin, a method): its own
             rs = [r for r in rs if r.name == row["run"]]
+        if "seeds" in out and isinstance(row["seeds"], str) and row["seeds"].strip():
+            used = {int(x) for x in row["seeds"].split()}  # a verdict judged on some trials only
+            rs = [r for r in rs if r.config.seed in used]
         return rs
 
     matched = [behind(row) for _, row in out.iterrows()] if len(out) else []
