@@ -147,6 +147,7 @@ def test_closing_table_and_sentences_from_a_hand_made_frame():
     lb = t.loc[("F1", beyond.LABELS["LB"])]
     assert lb.gap == pytest.approx(np.mean([1.0, 1.1, 1.1])) and lb.closes == "does not close"
     assert lb.flat == "sharper than SB" and lb.verdict == "same direction" and lb.adaptive_worst_n == 3
+    assert lb[sharpness_col(1e-3)] == pytest.approx((100 * 110 * 90) ** (1 / 3))  # the geometric mean
     sam = t.loc[("F1", beyond.LABELS["sam"])]
     # SB - SAM: -0.1, +0.1, -0.1: within F1's +-0.11 on average, yet TOST on 3 seeds cannot show
     # it (p > 0.05); SAM is resolved above plain LB, so it narrows the gap

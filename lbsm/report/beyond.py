@@ -15,7 +15,7 @@ from .render import mean_sd, pm
 from ..core.catalog import BEYOND_PREFIX
 from . import closing_rule
 from .closing_rule import CLOSES, FLAT, judge, judgments  # noqa: F401 (the chapter's rule, re-exported)
-from .verdicts import BEYOND_CLAIM as CLAIM, MIN_SEEDS, frame, row
+from .verdicts import BEYOND_CLAIM as CLAIM, MIN_SEEDS, frame, geometric_mean, row
 
 ARTIFACT = BEYOND_PREFIX + "{}"
 MEASURE_LABELS = {"sharpness_1e-3": "Metric 2.1, ε = 1e-3", "sharpness_5e-4": "Metric 2.1, ε = 5e-4",
@@ -28,8 +28,8 @@ MEASURE_LABELS = {"sharpness_1e-3": "Metric 2.1, ε = 1e-3", "sharpness_5e-4": "
 # --------------------------------------------------------------------------- tables
 def closing_table(df: pd.DataFrame, eps=(1e-3, 5e-4)) -> pd.DataFrame:
     """Per (net, method): seeds, test accuracy mean ± sd, the paired gap to SB (mean, sd, p),
-    Metric 2.1 at each eps, top Hessian eigenvalue, adaptive sharpness (means over the seeds that
-    have them), and the judgment."""
+    Metric 2.1 at each eps, top Hessian eigenvalue, adaptive sharpness (geometric means over the
+    seeds that have them, as the log-ratio tests compare them), and the judgment."""
     if df.empty:
         return pd.DataFrame()
     J = judgments(df, eps[0])
@@ -45,10 +45,10 @@ def closing_table(df: pd.DataFrame, eps=(1e-3, 5e-4)) -> pd.DataFrame:
                  gap_p=j["gap"].p if j else math.nan, gap_lo=lo, gap_hi=hi,
                  tost_p=j["tost_p"] if j else math.nan,
                  margin=(j["margin"] or math.nan) if j else math.nan)
-        for e in eps:
-            r[sharpness_col(e)] = float(g[sharpness_col(e)].mean())
+        for e in eps:  # geometric means: "ends flat" tests their log ratio
+            r[sharpness_col(e)] = geometric_mean(g[sharpness_col(e)].dropna())
         for c in ("lambda_1", "adaptive_worst", "adaptive_average"):
-            r[c] = float(g[c].mean()) if g[c].notna().any() else math.nan
+            r[c] = geometric_mean(g[c].dropna()) if g[c].notna().any() else math.nan
             r[f"{c}_n"] = int(g[c].notna().sum())
         r.update(closes=j["closes"] if j else "—", flat=j["flat"] if j else "—",
                  verdict=j["verdict"] if j else "—")

@@ -108,8 +108,9 @@ CAPTIONS = {
                            "many decades each lies from the paper's Table 3.",
     "beyond/methods": "The methods that later closed the large-batch gap, as run here: batch, "
                       "optimizer step, arguments and stop rule.",
-    "beyond/closing": "Test accuracy (%), the gap and each sharpness measure per method (means "
-                      "over the trials that have them).",
+    "beyond/closing": "Test accuracy (%, mean ± sd), the gap and each sharpness measure per "
+                      "method (geometric means over the trials that have them, as the log-ratio "
+                      "tests compare them).",
     "beyond/reparam": "Metric 2.1 and adaptive sharpness of the same function under a rescaling "
                       "before each BatchNorm.",
     "beyond/noise": "The gradient noise scale B_simple (examples) along SB and LB training.",
