@@ -240,3 +240,24 @@ def test_a_twin_is_its_baselines_model_only_where_it_ended_at_the_same_minimizer
     assert same_model(run(), run("b"))                            # no hash: the histories' ends agree
     assert not same_model(run(), run(epochs=23, test=97.87))       # stopped 11 epochs earlier
     assert not same_model(run(), run(test=97.80))
+
+
+def test_the_twin_sentence_says_which_twin_is_its_baselines_model():
+    import types
+    from lbsm.experiments import profiles
+    P = profiles.get("cpu")
+    spec = P.beyond[0]
+    sb, lb = P.trial(spec.net, beyond.twin_seeds(P, spec)[0])
+
+    def run(epochs, test):
+        return types.SimpleNamespace(status="done", meta={"epochs_run": epochs},
+                                     final={"test_acc": test, "train_acc": 99.8})
+    runs = {sb.name: run(34, 97.79), beyond.twin(sb).name: run(23, 97.87),
+            lb.name: run(29, 97.94), beyond.twin(lb).name: run(29, 97.94)}
+    C = types.SimpleNamespace(plan=types.SimpleNamespace(specs=[spec]), profile=P, runs=runs)
+    assert rb.twin_sentence(C) == (
+        "trial 0's SB twin stopped elsewhere (23 epochs, test 97.87 %; its baseline 34 epochs, "
+        "test 97.79 %): another model, measured as itself, never as the baseline; trial 0's LB twin "
+        "ended at its baseline's minimizer (29 epochs, test 97.94 %)")
+    C.runs = {}
+    assert rb.twin_sentence(C) == "no twin was trained under this profile"

@@ -291,6 +291,25 @@ def margins_text(nets) -> str:
     return ", ".join(parts) or "no network with a paper gap"
 
 
+def twin_sentence(C) -> str:
+    """Whether each baseline's twin ended at the baseline's minimizer (``beyond.same_model``), from
+    the two runs' records: where it did not, the twin is another model, measured as itself."""
+    def end(r):
+        return f"{r.meta['epochs_run']} epochs, test {r.final['test_acc']:.2f} %"
+    parts = []
+    for spec in C.plan.specs:
+        for s in ex.twin_seeds(C.profile, spec):
+            for regime, cfg in zip(BASELINES, C.profile.trial(spec.net, s)):
+                base, tw = C.runs.get(cfg.name), C.runs.get(ex.twin(cfg).name)
+                if base is None or tw is None or {base.status, tw.status} != {"done"}:
+                    continue
+                parts.append(f"trial {s}'s {regime} twin ended at its baseline's minimizer ({end(tw)})"
+                             if ex.same_model(base, tw) else
+                             f"trial {s}'s {regime} twin stopped elsewhere ({end(tw)}; its baseline "
+                             f"{end(base)}): another model, measured as itself, never as the baseline")
+    return "; ".join(parts) or "no twin was trained under this profile"
+
+
 def chapter_text(C) -> dict:
     """Every glue key of the chapter's prose from its parts."""
     P = C.profile
@@ -303,6 +322,7 @@ def chapter_text(C) -> dict:
     out.update(closing_text(t, P.sharpness_eps[0]))
     out["rep_sentence"] = _joined(reparam_text(reparam_summary(C.reparam, P.sharpness_eps[0]))
                                   if len(C.reparam) else {}, "rep_")
+    out["twin_sentence"] = twin_sentence(C)
     out["surf_sentence"] = _joined(surface_text(C.surfaces) if len(C.surfaces) else {}, "surf_")
     out["noise_sentence"] = _joined(noise_text(C.noise) if len(C.noise) else {}, "noise_")
     ct = correlation_text(C.correlation["taus"]) if len(C.correlation["taus"]) else {}
