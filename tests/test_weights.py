@@ -222,6 +222,30 @@ def test_a_campaign_publishes_a_run_s_meta_last():
     assert order[0].startswith("analyses/") and order[-1] == "runs/F1-a/meta.json"
 
 
+def test_a_trial_publishes_only_its_own_records(tmp_path):
+    """A staging checkout may hold records the published store has since replaced or removed (a
+    recompute of another chapter): the trial publishes its runs' folders and the analyses that
+    name them, nothing else."""
+    import json
+
+    class Fake:
+        def __init__(self, root, files):
+            self.root, self.files = root, files
+
+        def published_files(self):
+            return self.files
+    files = {"runs/F1-a/meta.json": None, "runs/F1-old/retrained.json": None,
+             "analyses/sharpness/mine.json": {"run": "F1-a", "bn": "batch"},
+             "analyses/interpolation/pair.json": {"sb": "F1-b", "lb": "F1-a"},
+             "analyses/noise/stale.json": {"run": "F1-old", "which": 18}}
+    for rel, params in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(json.dumps({"params": params}) if params else "{}")
+    got = campaign.new_files(Fake(tmp_path, list(files)), Fake(tmp_path, []), ["F1-a", "F1-b"])
+    assert got == ["analyses/interpolation/pair.json", "analyses/sharpness/mine.json",
+                   "runs/F1-a/meta.json"]
+
+
 def test_training_applies_the_configured_threshold(tmp_path, mnist, monkeypatch):
     """The trainer hands the plateau rule the config's own patience and min_delta (a threshold
     scaled on the way fails here), and the stated defaults are the documented ones."""

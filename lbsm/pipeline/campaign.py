@@ -84,12 +84,30 @@ def compute_trial(c: Campaign, seed: int, staging: Store) -> dict:
     return compute.compute(list(c.chapters), P, store=staging, progress=True)
 
 
-def new_files(src: Store, dst: Store) -> list[str]:
+def new_files(src: Store, dst: Store, runs: list[str] | None = None) -> list[str]:
     """Files of the published dataset in ``src`` that ``dst`` lacks (relative paths), runs' files
-    with their ``meta.json`` last (its presence marks a run finished)."""
+    with their ``meta.json`` last (its presence marks a run finished). ``runs``: only the records
+    of these runs (their folders, and the analyses whose parameters name one of them), so that a
+    trial never publishes something else its staging checkout holds, such as a record the
+    published store has since replaced."""
     have = set(dst.published_files())
     out = [f for f in src.published_files() if f not in have]
+    if runs is not None:
+        out = [f for f in out if _of_runs(src.root / f, f, set(runs))]
     return sorted(out, key=lambda f: (f.startswith("runs/"), f.endswith("meta.json"), f))
+
+
+def _of_runs(path: Path, rel: str, runs: set[str]) -> bool:
+    """Whether the record at ``rel`` belongs to one of ``runs``: a file of its folder, or an
+    analysis whose parameters name it."""
+    parts = rel.split("/")
+    if parts[0] == "runs":
+        return parts[1] in runs
+    if parts[0] == "analyses" and rel.endswith(".json"):
+        import json
+        params = json.loads(path.read_text()).get("params", {})
+        return any(v in runs for v in params.values() if isinstance(v, str))
+    return False
 
 
 def publish(src: Store, dst: Store, files: list[str]) -> None:
@@ -149,7 +167,7 @@ def run(name: str, staging: Store, dst: Store, until: float | None = None, commi
         t0 = time.perf_counter()
         log(f"campaign {name}: trial {seed} ({len(published(c, dst))} of {len(seeds(c))} published)")
         compute_trial(c, seed, staging)
-        files = new_files(staging, dst)
+        files = new_files(staging, dst, trial_runs(c, seed))
         problems = [p for p in staging.verify(require_manifest=False)["problems"]
                     if any(f in p for f in files)]
         if problems:
