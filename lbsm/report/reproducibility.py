@@ -123,12 +123,12 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
         head = f"<p><b>Results</b>, one sentence per claim that ran ({tally}):</p><ul>{results}</ul>"
     else:  # the adopted readings first, then the profile's own (earlier readings, other panels)
         p, lead_rows = lead
-        adopted = "".join(f"<li>{s}</li>" for s in claim_sentences(lead_rows)
-                          + [html.escape(n) for n in notes if n])
+        lead_items = "".join(f"<li>{s}</li>" for s in claim_sentences(lead_rows)
+                             + [html.escape(n) for n in notes if n])
         head = (f"<p><b>Results under the adopted readings</b> (campaign <code>{html.escape(p.name)}"
                 f"</code>, {len(p.done)} of {p.total} trials published, {_state(p)}; the setup "
                 f"chapter gives the readings and their reasons), one sentence per claim it decides "
-                f"({_tally(lead_rows)}):</p><ul>{adopted}</ul>"
+                f"({_tally(lead_rows)}):</p><ul>{lead_items}</ul>"
                 f"<p><b>Results under the earlier readings</b> (profile <code>{html.escape(profile)}"
                 f"</code>, {trials} trials per configuration; the sensitivity chapter sets the two "
                 f"side by side) and of the panels the campaign does not cover, one sentence per claim "
