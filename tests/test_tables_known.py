@@ -110,3 +110,18 @@ def test_the_compute_cost_sums_the_stored_provenance(tmp_path):
     assert text.startswith("Its 2 runs took 2.0 min to train and their 1 stored analyses")
     assert "on cpu (2 threads)" in text and "compute interpolation --profile cpu" in text
     assert captions.cost_text({}) == ""
+
+
+def test_the_stop_text_counts_plateau_and_fixed_runs_apart():
+    """A caption names every stop rule its runs used: the cap count is over the plateau runs
+    alone, and fixed-epoch runs beside them are counted and named, not folded into the rule."""
+    from lbsm.report import captions
+
+    def run(stop, epochs, by):
+        return SimpleNamespace(config=SimpleNamespace(stop=stop, epochs=epochs), meta={"stopped_by": by})
+    plateau = [run("plateau", 100, "plateau"), run("plateau", 100, "cap")]
+    fixed = [run("epochs", 60, "epochs")] * 3
+    assert captions.stop_text(plateau) == " (plateau rule, cap 100 epochs: 1 of 2 runs ended by the cap)"
+    assert captions.stop_text(fixed) == " (fixed 60 epochs)"
+    assert captions.stop_text(plateau + fixed) == (
+        " (plateau rule, cap 100 epochs: 1 of 2 runs ended by the cap; 3 runs of fixed 60 epochs)")

@@ -241,12 +241,14 @@ def models_frame(S: BeyondPlan, runs: Runs, store: Store, table: pd.DataFrame | 
             h = _stored_value(store, "hessian", hessian_params(run, P), HESSIAN_VERSION)
             row["lambda_1"] = h["eigenvalues"][0] if h else math.nan
             row["trace"] = h["trace"] if h else math.nan
-            for m in beyond.MEASURES:
-                row[m] = float(byw.at[run.name, m]) if run.name in byw.index else math.nan
-            if run.name in twins:  # a twin's own measures (whether or not it is its baseline's model)
+            if run.name in byw.index:  # the closing table read them (a method, or a same-model twin)
+                row.update({m: float(byw.at[run.name, m]) for m in beyond.MEASURES})
+            elif run.name in twins:  # a twin the table did not use: its own measures, from the store
                 a = beyond.adaptive_values(run, spec, store)
                 row.update(adaptive_worst=a["adaptive_worst"], adaptive_average=a["adaptive_average"],
                            distance_x0=beyond.distance_x0(run, store))
+            else:
+                row.update({m: math.nan for m in beyond.MEASURES})
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -109,15 +109,22 @@ def collapsed(what: str, line: str, full: str) -> "Markdown":
 
 
 def stop_text(runs) -> str:
-    """" (plateau rule, cap 100 epochs: 2 of 10 runs ended by the cap)" for plateau runs, "" for
-    fixed epochs; the cap count is stated even when it is 0."""
-    runs = [r for r in runs if r.config.stop == "plateau"]
-    if not runs:
-        return " (fixed epochs)"
-    caps = sorted({r.config.epochs for r in runs})
-    capped = sum(r.meta.get("stopped_by") == "cap" for r in runs)
-    return (f" (plateau rule, cap {'/'.join(map(str, caps))} epochs: {capped} of {len(runs)} runs "
-            "ended by the cap)")
+    """" (plateau rule, cap 100 epochs: 2 of 10 runs ended by the cap)" for plateau runs,
+    " (fixed 60 epochs)" for fixed ones, both (joined by "; ") when the runs mix them; the cap
+    count is stated even when it is 0."""
+    plateau = [r for r in runs if r.config.stop == "plateau"]
+    fixed = [r for r in runs if r.config.stop != "plateau"]
+    parts = []
+    if plateau:
+        caps = sorted({r.config.epochs for r in plateau})
+        capped = sum(r.meta.get("stopped_by") == "cap" for r in plateau)
+        parts.append(f"plateau rule, cap {'/'.join(map(str, caps))} epochs: {capped} of "
+                     f"{len(plateau)} runs ended by the cap")
+    if fixed:
+        counts = "/".join(map(str, sorted({r.config.epochs for r in fixed})))
+        parts.append(f"fixed {counts} epochs" if not plateau else
+                     f"{len(fixed)} runs of fixed {counts} epochs")
+    return f" ({'; '.join(parts)})"
 
 
 def plotted_note(curves: pd.DataFrame) -> str:

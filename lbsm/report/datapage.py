@@ -147,7 +147,8 @@ COLUMN_DOC = {
     "log10 ours/paper": ("log10 of our value over the paper's", "decades"),
     "band_lo": ("lower end of the band the verdict rule accepts (the paper's ± 2 sd or stated range)", "as the row's quantity"),
     "band_hi": ("upper end of that band", "as the row's quantity"),
-    "band log lo": ("lower end of the band, as log10 of it over the paper's value", "decades"),
+    "band log lo": ("lower end of the band, as log10 of it over the paper's value (-inf where the "
+                    "band reaches 0 or below: it then accepts any positive value down to 0)", "decades"),
     "band log hi": ("upper end of the band, as log10 of it over the paper's value", "decades"),
     "inside": ("our value inside the band the verdict rule accepts", NONE),
     "in_range": ("the ratio inside the paper's stated range", NONE),

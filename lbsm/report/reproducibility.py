@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..core.catalog import artifacts
+from ..core.catalog import artifacts, chapter_of
+from ..pipeline.campaign import CAMPAIGNS
 from . import costs
 from .verdicts import ALPHA, MIN_SEEDS, POWER, claim, our_clauses, short_reasons
 
@@ -162,8 +163,6 @@ def chapter_result(rows: list[dict], profile: str | None = None) -> dict:
     text = "; ".join(parts) if parts else "nothing ran under this profile"
     if missing:
         text += f" ({missing} of the paper's panels did not run: the verdict table says why)"
-    from ..pipeline.campaign import CAMPAIGNS
-    from ..core.catalog import chapter_of
     newer = [n for n, c in CAMPAIGNS.items() if profile and c.supersedes == profile and any(
         r.net == c.net and chapter_of(r.artifact) in c.chapters for r in ran.itertuples())]
     if newer and parts:
