@@ -99,7 +99,9 @@ def _solve_problems(g: pd.DataFrame, iters: int, stall_converged: bool = False) 
                        "converging" + (f" (another {done} converged before {iters}, at a stationary "
                                        "point of the box" + (" or no reduction of f"
                                                              if stall_converged else "") + ")"
-                                       if done else ""))
+                                       if done else "")
+                       + ", so their values only bound the maximum from below: solves that reach "
+                       f"{iters} iterations or converge would decide it")
     return out
 
 
