@@ -10,7 +10,7 @@ import pytest
 from lbsm.core.store import Store
 from lbsm.experiments import profiles
 from lbsm.pipeline import campaign
-from lbsm.report import figures, official, summary, verdicts
+from lbsm.report import figures, official, summary, text, verdicts
 from lbsm.report.render import PAPER_SOURCE
 
 matplotlib.use("Agg")
@@ -107,3 +107,30 @@ def test_the_campaign_section_end_to_end(tmp_path, mnist, monkeypatch):
     assert "fixed epochs" not in by["Figure 3"]["evidence"]
     assert "fixed epochs" in by["Distance ratio"]["evidence"]
     assert "profile `tiny20`" in official.caption(V, A, "Figure 3").data
+
+
+def test_one_published_trial_renders_as_inconclusive_with_its_count(tmp_path, mnist, monkeypatch):
+    """The first trial of a campaign lands alone: the chapters read it back, say "1 of 3" and
+    judge every panel inconclusive (one seed cannot resolve a paired test), never an error."""
+    smoke = profiles.get("smoke")
+    net = dataclasses.replace(smoke.nets["F1"], seeds=(0,), sb_epochs=1, lb_epochs=1)
+    tiny = dataclasses.replace(smoke, name="tiny20", panel_protocol=("Figure 3", "Figure 7"),
+                               nets={"F1": net})
+    monkeypatch.setitem(profiles.PROFILES, "tiny20", tiny)
+    monkeypatch.setitem(campaign.CAMPAIGNS, "tiny20", campaign.Campaign("tiny20", "F1",
+                                                                        ("gap", "interpolation")))
+    monkeypatch.setattr(campaign, "git_commit", lambda: "abc1234")
+    staging, dst = Store(tmp_path / "staging"), Store(tmp_path / "published")
+    (dst.root / "runs").mkdir(parents=True)
+    assert campaign.run("tiny20", staging, dst, log=lambda *_: None) == [0]
+    # the plan grows to three trials: one of them is published
+    monkeypatch.setitem(profiles.PROFILES, "tiny20", dataclasses.replace(
+        tiny, nets={"F1": dataclasses.replace(net, seeds=(0, 1, 2))}))
+    V = campaign.progress("tiny20", dst)
+    A = campaign.published_chapters(V, dst)
+    assert text.campaign_text(V)["campaign_sentence"].startswith("1 of 3 trials of `tiny20` are published")
+    assert "seed 0" in official.caption(V, A, "Figure 3").data
+    (gap_row,) = official.gap_rows(A["gap"].trained)
+    rows = [gap_row] + official.ran(summary.chapter_rows("interpolation", A["interpolation"])[1])
+    assert {r["verdict"] for r in rows} == {"inconclusive"}
+    assert all(r["seeds"] == "0" for r in rows)

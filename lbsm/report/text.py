@@ -373,11 +373,6 @@ def robust_text(R: Result) -> dict:
             "rem_profile": R.plan.profile.name}
 
 
-# --------------------------------------------------------------------------- sensitivity chapter
-
-
-
-
 # --------------------------------------------------------------------------- the decisive campaign
 def campaign_text(progress, key: str = "campaign_sentence") -> dict:
     """Glue-ready sentence (under ``key``) on a campaign's progress
