@@ -6,8 +6,8 @@ import html
 from lbsm.report import reproducibility, verdicts
 
 ROWS = [verdicts.row("Table 2", "F1", "inconclusive",
-                     "test SB 97.99 vs LB 97.81, gap +0.18 ± 0.25 points (n = 5, p = 0.18; about 18 "
-                     "trials would resolve it); paper 98.03 ± 0.07 vs 97.81 ± 0.07"),
+                     ["test SB 97.99 vs LB 97.81, gap +0.18 ± 0.25 points (n = 5, p = 0.18; about 18 "
+                      "trials would resolve it)", verdicts.Theirs("paper 98.03 ± 0.07 vs 97.81 ± 0.07")]),
         verdicts.row("Figure 3", "F1", "reproduced", "log10(LB / SB) +2.18 ± 0.51 (n = 5, p = 0.00068)"),
         verdicts.row("Hessian spectrum", "F1", "same direction", "top eigenvalue LB 2.2 vs SB 0.53"),
         verdicts.row("Table 2", "C1", "not run", "needs a GPU: in the paper profile, not in cpu"),
@@ -23,6 +23,22 @@ def test_the_opening_line_gives_each_verdict_with_our_numbers_before_the_papers(
     assert text.index("Figure 3") < text.index("Hessian")          # the paper's panels first
     assert text.endswith("(3 of the paper's panels did not run: the verdict table says why)")
     assert reproducibility.chapter_result([])["chapter_result"] == "nothing ran under this profile"
+
+
+def test_our_numbers_are_the_clauses_not_marked_as_the_papers():
+    """The short form keeps our clauses wherever they stand and whatever they say, and leaves out
+    each clause marked as the paper's (or the official run's), and every note added later."""
+    r = verdicts.row("Table 3", "F1", "inconclusive",
+                     ["eps 1e-3: SB 2 vs LB 20", verdicts.Theirs("paper 1.23 vs 205"),
+                      "eps 5e-4: SB 1 vs LB 0.5 (below the paper's SB)",
+                      verdicts.Theirs("the official run 0.61 vs 42.9")], ["2 seeds"])
+    assert r["evidence"] == ("eps 1e-3: SB 2 vs LB 20; paper 1.23 vs 205; eps 5e-4: SB 1 vs LB 0.5 "
+                             "(below the paper's SB); the official run 0.61 vs 42.9; inconclusive "
+                             "because: 2 seeds")
+    noted = {**r, "evidence": verdicts.with_evidence(r["evidence"], "; 2 of 4 runs ended at the cap")}
+    assert verdicts.ours(noted) == "eps 1e-3: SB 2 vs LB 20; eps 5e-4: SB 1 vs LB 0.5 (below the paper's SB)"
+    brief = verdicts.folded([noted], brief=True).evidence.iloc[0]
+    assert brief == verdicts.ours(noted) + " — because: 2 seeds"
 
 
 def test_not_run_panels_fold_into_one_line_per_reason():

@@ -42,10 +42,12 @@ def test_runs_from_uncommitted_code_make_a_verdict_inconclusive():
 
 def test_the_landing_table_cuts_evidence_to_its_number_and_reasons():
     r = verdicts.row("Table 2", "F1", "inconclusive",
-                     "test SB 98.0 vs LB 97.9 (n = 5, p = 0.5; about 18 trials); paper 98.03 ± 0.07",
+                     ["test SB 98.0 vs LB 97.9 (n = 5, p = 0.5; about 18 trials)",
+                      verdicts.Theirs("paper 98.03 ± 0.07")],
                      ["3 seeds (at least 3 needed)", "1 of 2 runs trained from uncommitted code (x-dirty): "
                       "not a published result"])
-    ok = verdicts.row("Figure 3", "F1", "reproduced", "log10 +2.2 ± 0.5 (n = 5); paper 0.24 vs 0.001")
+    ok = verdicts.row("Figure 3", "F1", "reproduced", ["log10 +2.2 ± 0.5 (n = 5)",
+                                                       verdicts.Theirs("paper 0.24 vs 0.001")])
     off = verdicts.row("Table 2", "C1", "not run", "needs a GPU")
     t = verdicts.folded([r, ok, off], brief=True)
     assert t.loc[("Table 2", "F1"), "evidence"] == (

@@ -12,8 +12,8 @@ from ..core import paper
 from ..core.constants import EPS, eps_label, sharpness_col
 from ..analyses.sharpness import stop_reason
 from .verdicts import (DECAY_TOL, EQUIV_ACC, EQUIV_SHARP, MIN_SEEDS, PARAMETRIC_TOL_DECADES,
-                       Paired, _band, _few_seeds, _log_ratios, _within, decide, means_text, number,
-                       row)
+                       Paired, Theirs, _band, _few_seeds, _log_ratios, _within, decide, means_text,
+                       number, row)
 
 
 def trial_frame(T) -> pd.DataFrame:
@@ -44,20 +44,18 @@ def table2(trials: pd.DataFrame, problems: dict | None = None) -> list[dict]:
                 nums.append(number(col.replace("_sb", " SB").replace("_lb", " LB"), m, ptab.loc[net, col],
                                    *_band(ptab.loc[net, col], ptab.loc[net, f"{col}_sd"])))
                 if not ok:
-                    parts.append(f"{col.replace('_', ' ').replace('sb', 'SB').replace('lb', 'LB')} "
+                    parts.append(Theirs(f"{col.replace('_', ' ').replace('sb', 'SB').replace('lb', 'LB')} "
                                  f"{m:.2f} outside the paper's {ptab.loc[net, col]:.2f} ± "
-                                 f"2 × {ptab.loc[net, f'{col}_sd']:.2f}")
+                                 f"2 × {ptab.loc[net, f'{col}_sd']:.2f}"))
             within = all(flags)
         probs = _few_seeds(gap.n) + list((problems or {}).get(net, []))
         verdict = decide([gap.direction], within, probs)
-        ev = (f"test SB {g.test_sb.mean():.2f} vs LB {g.test_lb.mean():.2f}, gap SB - LB "
-              f"{gap.text(2, ' points')}")
+        ev = [f"test SB {g.test_sb.mean():.2f} vs LB {g.test_lb.mean():.2f}, gap SB - LB "
+              f"{gap.text(2, ' points')}"]
         if net in ptab.index:
-            ev += (f"; paper {ptab.loc[net, 'test_sb']:.2f} ± {ptab.loc[net, 'test_sb_sd']:.2f} vs "
-                   f"{ptab.loc[net, 'test_lb']:.2f} ± {ptab.loc[net, 'test_lb_sd']:.2f}")
-        if parts:
-            ev += "; " + "; ".join(parts)
-        out.append(row("Table 2", net, verdict, ev, probs, numbers=nums, seeds=g.seed))
+            ev.append(Theirs(f"paper {ptab.loc[net, 'test_sb']:.2f} ± {ptab.loc[net, 'test_sb_sd']:.2f} vs "
+                             f"{ptab.loc[net, 'test_lb']:.2f} ± {ptab.loc[net, 'test_lb_sd']:.2f}"))
+        out.append(row("Table 2", net, verdict, ev + parts, probs, numbers=nums, seeds=g.seed))
     return out
 
 
@@ -119,8 +117,8 @@ def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | 
             w = e.pivot_table(index="seed", columns="regime", values="value")
             lr = Paired.of(_log_ratios(zip(w.get("sb", []), w.get("lb", []))))
             dirs.append(lr.direction)
-            text = (f"eps {eps}: SB {means_text(w['sb'])} vs LB {means_text(w['lb'])}, "
-                    f"log10(LB/SB) {lr.text(2)}")
+            parts.append(f"eps {eps}: SB {means_text(w['sb'])} vs LB {means_text(w['lb'])}, "
+                         f"log10(LB/SB) {lr.text(2)}")
             if net in ptab.index:
                 ok = all(_within(float(w[r].mean()), ptab.loc[net, f"{r}_{eps}"],
                                  ptab.loc[net, f"{r}_{eps}_sd"]) for r in ("sb", "lb"))
@@ -128,15 +126,15 @@ def sharpness(values: pd.DataFrame, artifact: str, iters: int, problems: dict | 
                 nums += [number(f"{r.upper()} eps {eps}", w[r].mean(), ptab.loc[net, f"{r}_{eps}"],
                                 *_band(ptab.loc[net, f"{r}_{eps}"], ptab.loc[net, f"{r}_{eps}_sd"]))
                          for r in ("sb", "lb")]
-                text += (f"; paper {ptab.loc[net, f'sb_{eps}']:.3g} ± {ptab.loc[net, f'sb_{eps}_sd']:.2g}"
-                         f" vs {ptab.loc[net, f'lb_{eps}']:.3g} ± {ptab.loc[net, f'lb_{eps}_sd']:.2g}"
-                         f"{'' if ok else ' (outside the paper +- 2 sd)'}")
-            parts.append(text)
+                parts.append(Theirs(
+                    f"paper {ptab.loc[net, f'sb_{eps}']:.3g} ± {ptab.loc[net, f'sb_{eps}_sd']:.2g}"
+                    f" vs {ptab.loc[net, f'lb_{eps}']:.3g} ± {ptab.loc[net, f'lb_{eps}_sd']:.2g}"
+                    f"{'' if ok else ' (outside the paper +- 2 sd)'}"))
         n = int(g.seed.nunique())
         probs = (_few_seeds(n) + _solve_problems(g, iters, stall_converged)
                  + list((problems or {}).get(net, [])))
         verdict = decide(dirs, all(flags) if flags else None, probs)
-        out.append(row(artifact, net, verdict, "; ".join(parts), probs, numbers=nums, seeds=g.seed))
+        out.append(row(artifact, net, verdict, parts, probs, numbers=nums, seeds=g.seed))
     return out
 
 
@@ -194,8 +192,8 @@ def parametric(curves: pd.DataFrame, kind: str, problems: dict | None = None) ->
         # rises are positive and skewed across seeds: their log ratio, as every ratio-scale quantity
         d = Paired.of(_log_ratios(zip(rises.sb, rises.lb)))
         h = float(rises.h.iloc[0])
-        ev = (f"rise of the training loss {h:g} beyond LB {rises.lb.mean():.3g} vs beyond SB "
-              f"{rises.sb.mean():.3g}, log10(LB / SB) {d.text(2)}")
+        ev = [f"rise of the training loss {h:g} beyond LB {rises.lb.mean():.3g} vs beyond SB "
+              f"{rises.sb.mean():.3g}, log10(LB / SB) {d.text(2)}"]
         within, nums = None, []
         ref = _paper_rise(f"{key}_{net}", h)
         if ref is not None:
@@ -206,8 +204,8 @@ def parametric(curves: pd.DataFrame, kind: str, problems: dict | None = None) ->
             ok = [r > 0 and o > 0 and abs(math.log10(o / r)) <= tol
                   for r, o in zip(ref, (rises.sb.mean(), rises.lb.mean()))]
             within = all(ok)
-            ev += (f"; paper (its plotted curve at the same alpha) {ref[1]:.3g} vs {ref[0]:.3g}"
-                   f"{'' if within else f' (not within a factor {10 ** tol:.1f})'}")
+            ev.append(Theirs(f"paper (its plotted curve at the same alpha) {ref[1]:.3g} vs {ref[0]:.3g}"
+                             f"{'' if within else f' (not within a factor {10 ** tol:.1f})'}"))
         probs = _few_seeds(d.n) + list((problems or {}).get(net, []))
         out.append(row(artifact, net, decide([d.direction], within, probs), ev, probs, numbers=nums,
                        seeds=rises.seed))
@@ -225,8 +223,8 @@ def distance(d: pd.DataFrame, problems: dict | None = None) -> list[dict]:
         within = r["low"] <= m <= r["high"]
         probs = _few_seeds(lr.n) + list((problems or {}).get(net, []))
         out.append(row("Distance ratio", net, decide([lr.direction], within, probs),
-                       f"mean ratio {m:.2f} (min {g.ratio.min():.2f}, max {g.ratio.max():.2f}), "
-                       f"log10 {lr.text(2)}; paper {r['low']}-{r['high']}", probs, seeds=g.seed,
+                       [f"mean ratio {m:.2f} (min {g.ratio.min():.2f}, max {g.ratio.max():.2f}), "
+                        f"log10 {lr.text(2)}", Theirs(f"paper {r['low']}-{r['high']}")], probs, seeds=g.seed,
                        numbers=[number("distance ratio", m, math.sqrt(r["low"] * r["high"]),
                                        r["low"], r["high"])]))
     return out
@@ -343,11 +341,11 @@ def remedy(data: pd.DataFrame, table: int, problems: dict | None = None) -> list
             nums = [number(c.replace("_", " "), m, ptab.loc[net, c], *_band(ptab.loc[net, c], ptab.loc[net, f"{c}_sd"]))
                     for m, c in checks]
             within = all(flags)
-            parts.append(f"paper {ptab.loc[net, pcol]:.2f} ± {ptab.loc[net, f'{pcol}_sd']:.2f}%, "
-                         f"sharpness {ptab.loc[net, 'lb_sharpness_eps_1e-3']:.3g}"
-                         f"{'' if within else ' (ours outside the paper +- 2 sd)'}")
+            parts.append(Theirs(f"paper {ptab.loc[net, pcol]:.2f} ± {ptab.loc[net, f'{pcol}_sd']:.2f}%, "
+                                f"sharpness {ptab.loc[net, 'lb_sharpness_eps_1e-3']:.3g}"
+                                f"{'' if within else ' (ours outside the paper +- 2 sd)'}"))
         probs = _few_seeds(len(rem)) + list((problems or {}).get(net, []))
-        out.append(row(artifact, net, decide(dirs, within, probs), "; ".join(parts), probs, numbers=nums,
+        out.append(row(artifact, net, decide(dirs, within, probs), parts, probs, numbers=nums,
                        seeds=rem.index))
     return out
 

@@ -28,7 +28,7 @@ from . import captions
 from .judgments import trial_frame
 from .render import PAPER_SOURCE
 from .summary import chapter_rows
-from .verdicts import Paired, _few_seeds, _within, decide, number, row, run_problems
+from .verdicts import Paired, Theirs, _few_seeds, _within, decide, number, row, run_problems
 
 ARTIFACT = "20-epoch accuracies"
 CLAIM = ("after the official code's 20 epochs LB's test accuracy is below SB's (the pair of the "
@@ -65,9 +65,9 @@ def rows(trials: pd.DataFrame, problems: dict | None = None) -> list[dict]:
         diffs = g.test_sb - g.test_lb
         gap = Paired.of(diffs)
         ref = reference(net)
-        ev = (f"after 20 epochs test SB {g.test_sb.mean():.2f} vs LB {g.test_lb.mean():.2f} "
+        ev = [f"after 20 epochs test SB {g.test_sb.mean():.2f} vs LB {g.test_lb.mean():.2f} "
               f"(train {g.train_sb.mean():.2f} vs {g.train_lb.mean():.2f}), gap SB - LB "
-              f"{gap.text(2, ' points')}")
+              f"{gap.text(2, ' points')}"]
         within, nums = None, []
         if ref is not None:
             checks = (("test SB", g.test_sb, ref["test_sb"]), ("test LB", g.test_lb, ref["test_lb"]),
@@ -80,14 +80,12 @@ def rows(trials: pd.DataFrame, problems: dict | None = None) -> list[dict]:
                 flags.append(ok)
                 nums.append(number(quantity, m, official, official - 2 * sd, official + 2 * sd))
                 if not ok:
-                    outside.append(f"{quantity} {m:.2f} not within ± 2 × {sd:.2f} of the "
-                                   f"official run's {official:.2f}")
+                    outside.append(Theirs(f"{quantity} {m:.2f} not within ± 2 × {sd:.2f} of the "
+                                          f"official run's {official:.2f}"))
             within = all(flags)
-            ev += (f"; the official run ({ref['source']}, Figure 3(c) at alpha = 0 and 1) "
-                   f"{ref['test_sb']:.2f} vs {ref['test_lb']:.2f}, gap "
-                   f"{ref['test_sb'] - ref['test_lb']:.2f}")
-            if outside:
-                ev += "; " + "; ".join(outside)
+            ev += [Theirs(f"the official run ({ref['source']}, Figure 3(c) at alpha = 0 and 1) "
+                          f"{ref['test_sb']:.2f} vs {ref['test_lb']:.2f}, gap "
+                          f"{ref['test_sb'] - ref['test_lb']:.2f}")] + outside
         probs = _few_seeds(gap.n) + [p for p in (problems or {}).get(net, [])
                                      if not p.startswith(FIXED)]
         r = row(ARTIFACT, net, decide([gap.direction], within, probs), ev, probs, kind="paper",

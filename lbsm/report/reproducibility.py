@@ -16,7 +16,7 @@ import pandas as pd
 from ..core.catalog import artifacts, chapter_of
 from ..pipeline.campaign import CAMPAIGNS
 from . import costs
-from .verdicts import ALPHA, MIN_SEEDS, POWER, claim, our_clauses, short_reasons
+from .verdicts import ALPHA, MIN_SEEDS, POWER, claim, ours, short_reasons
 
 if TYPE_CHECKING:
     from IPython.display import HTML
@@ -150,21 +150,19 @@ def summary(rows: list[dict], profile: str, gap, commands: dict[str, str],
 
 def chapter_result(rows: list[dict], profile: str | None = None) -> dict:
     """The chapter's answer for its opening line (``chapter_result``): per artifact and network that
-    ran, the verdict and our numbers from its evidence (``verdicts.our_clauses``), the paper's own
+    ran, the verdict and our numbers from its evidence (``verdicts.ours``), the paper's own
     panels first; the panels that did not run are counted, not listed. Where a campaign's readings
     supersede ``profile``'s (``Campaign.supersedes``) and it judges panels of these rows (its
     network, its chapters), the line says so first."""
-    df = pd.DataFrame(rows, columns=["artifact", "net", "kind", "verdict", "evidence"])
-    ran = df[df.verdict != "not run"].sort_values("kind", kind="stable",
-                                                  key=lambda k: k.map({"paper": 0, "extension": 1}))
-    parts = [f"{r.artifact} ({r.net}{', extension' if r.kind == 'extension' else ''}): "
-             f"{r.verdict}, {our_clauses(r.evidence)}" for r in ran.itertuples()]
-    missing = int((df.verdict == "not run").sum())
+    ran = sorted((r for r in rows if r["verdict"] != "not run"), key=lambda r: r.get("kind") != "paper")
+    parts = [f"{r['artifact']} ({r['net']}{', extension' if r.get('kind') == 'extension' else ''}): "
+             f"{r['verdict']}, {ours(r)}" for r in ran]
+    missing = sum(r["verdict"] == "not run" for r in rows)
     text = "; ".join(parts) if parts else "nothing ran under this profile"
     if missing:
         text += f" ({missing} of the paper's panels did not run: the verdict table says why)"
     newer = [n for n, c in CAMPAIGNS.items() if profile and c.supersedes == profile and any(
-        r.net == c.net and chapter_of(r.artifact) in c.chapters for r in ran.itertuples())]
+        r["net"] == c.net and chapter_of(r["artifact"]) in c.chapters for r in ran)]
     if newer and parts:
         text = (f"Under profile {profile}'s earlier readings (campaign {', '.join(newer)} judges "
                 f"{CAMPAIGNS[newer[0]].net}'s panels under the adopted ones: the landing page and "

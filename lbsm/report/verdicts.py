@@ -203,17 +203,28 @@ def kind_of(artifact: str, net: str) -> str:
     return "paper" if net in wanted else "extension"
 
 
-def row(artifact: str, net: str, verdict: str, evidence: str, problems=(), kind: str | None = None,
+class Theirs(str):
+    """A clause of a verdict's evidence that gives the paper's (or the official run's) numbers, or
+    how ours compare with them: the evidence keeps it in its place, the row's ``ours`` (the short
+    form the landing page and the chapters' opening lines show) leaves it out."""
+
+
+def row(artifact: str, net: str, verdict: str, evidence, problems=(), kind: str | None = None,
         numbers=(), seeds=None) -> dict:
-    """A verdict row. ``numbers``: the compared numbers behind it (``number``), for the intro's
-    summary of ours against the paper; ``seeds``: the seeds the verdict was judged on (its table's
-    seeds column: those used, not every seed the chapter trained)."""
+    """A verdict row. ``evidence``: the numbers the verdict was decided on, one string or a list of
+    clauses (joined by "; "), those made :class:`Theirs` marking the paper's; the row's ``ours`` is
+    the rest. ``numbers``: the compared numbers behind it (``number``), for the intro's summary of
+    ours against the paper; ``seeds``: the seeds the verdict was judged on (its table's seeds
+    column: those used, not every seed the chapter trained)."""
     if verdict not in VERDICTS:
         raise ValueError(f"unknown verdict {verdict!r}; one of {', '.join(VERDICTS)}")
+    clauses = [evidence] if isinstance(evidence, str) else list(evidence)
+    ours = "; ".join(c for c in clauses if not isinstance(c, Theirs))
+    evidence = "; ".join(clauses)
     if problems:
         evidence += "; inconclusive because: " + "; ".join(problems)
     out = {"artifact": artifact, "net": net, "kind": kind or kind_of(artifact, net),
-           "verdict": verdict, "evidence": evidence, "numbers": list(numbers)}
+           "verdict": verdict, "evidence": evidence, "ours": ours, "numbers": list(numbers)}
     if seeds is not None:
         out["seeds"] = " ".join(str(int(x)) for x in sorted(set(seeds)))
     return out
@@ -329,31 +340,21 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return df.set_index(["artifact", "net"])
 
 
-def our_clauses(evidence: str) -> str:
-    """The evidence's clauses ("; "-separated, outside parentheses) that give our numbers: every
-    one but the paper's numbers and the notes on the runs, so that a claim judged on several
-    parts (both eps, both arms) keeps each of them, the one that decides the verdict included."""
-    body = evidence.partition("; inconclusive because: ")[0]
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(body):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and body.startswith("; ", i):
-            parts.append(body[start:i])
-            start = i + 2
-    parts.append(body[start:])
-    ours = [p for p in parts if not (p.startswith("paper") or "the paper's" in p
-                                     or "runs ended at" in p)]
-    return "; ".join(ours or parts[:1])
+def ours(r: dict) -> str:
+    """Our numbers in a verdict row (its evidence without the paper's clauses and the notes added
+    after it: :func:`row`'s ``ours``); a row made without it (a hand-made frame) gives its
+    evidence up to its reasons."""
+    return r.get("ours") or r["evidence"].partition("; inconclusive because: ")[0]
 
 
 def folded(rows: list[dict], brief: bool = False) -> pd.DataFrame:
     """:func:`frame` of the rows that ran, then one row per reason for the panels that did not
     (e.g. "needs a GPU"), listing them: the landing page's table, readable at a glance. ``brief``:
-    each verdict's evidence cut to our numbers (:func:`our_clauses`), the reasons of an
+    each verdict's evidence cut to our numbers (:func:`ours`), the reasons of an
     inconclusive one named in a word; the chapters and the CSV keep the whole evidence."""
     ran = [r for r in rows if r["verdict"] != "not run"]
     if brief:
-        ran = [{**r, "evidence": short_reasons(r["evidence"], first=True)} for r in ran]
+        ran = [{**r, "evidence": short_reasons(r["evidence"], ours(r))} for r in ran]
     out = frame(ran).reset_index()
     gone = pd.DataFrame([r for r in rows if r["verdict"] == "not run"],
                         columns=["artifact", "net", "kind", "verdict", "evidence", "profile"])
@@ -367,14 +368,13 @@ def folded(rows: list[dict], brief: bool = False) -> pd.DataFrame:
     return out.set_index(["artifact", "net"])
 
 
-def short_reasons(evidence: str, first: bool = False) -> str:
+def short_reasons(evidence: str, body: str | None = None) -> str:
     """A verdict's evidence with the reasons of an inconclusive one named up to their first colon
-    (" — because: 3 seeds; ..."); ``first``: the evidence cut to our numbers
-    (:func:`our_clauses`), as the landing page's table shows it."""
+    (" — because: 3 seeds; ..."); ``body``: what stands before them in place of the evidence (our
+    numbers, :func:`ours`, as the landing page's table shows them)."""
     why = reasons(evidence)
-    body = evidence.partition("; inconclusive because: ")[0]
-    return (our_clauses(body) if first else body) + (
-        " — because: " + "; ".join(p.split(":")[0] for p in why) if why else "")
+    body = evidence.partition("; inconclusive because: ")[0] if body is None else body
+    return body + (" — because: " + "; ".join(p.split(":")[0] for p in why) if why else "")
 
 
 def with_evidence(evidence: str, more: str) -> str:
