@@ -77,12 +77,12 @@ def test_before_any_trial_the_panel_is_the_paper_s_alone(tmp_path):
     assert "0 of 5" in cap.data
 
 
-def test_the_campaign_section_end_to_end(tmp_path, mnist, monkeypatch):
+def tiny_campaign(tmp_path, monkeypatch, seeds) -> tuple[Store, profiles.Profile]:
     """A tiny campaign shaped like official-20 (fixed epochs, Figures 3 and 7 named as its panels'
-    protocol), computed, published, then read back as the chapters read it."""
+    protocol) on F1 trials ``seeds``, computed and published: (the published store, its profile)."""
     smoke = profiles.get("smoke")
     tiny = dataclasses.replace(smoke, name="tiny20", panel_protocol=("Figure 3", "Figure 7"),
-                               nets={"F1": dataclasses.replace(smoke.nets["F1"], seeds=(0, 1, 2),
+                               nets={"F1": dataclasses.replace(smoke.nets["F1"], seeds=seeds,
                                                                sb_epochs=1, lb_epochs=1)})
     monkeypatch.setitem(profiles.PROFILES, "tiny20", tiny)
     monkeypatch.setitem(campaign.CAMPAIGNS, "tiny20", campaign.Campaign("tiny20", "F1",
@@ -90,7 +90,13 @@ def test_the_campaign_section_end_to_end(tmp_path, mnist, monkeypatch):
     monkeypatch.setattr(campaign, "git_commit", lambda: "abc1234")
     staging, dst = Store(tmp_path / "staging"), Store(tmp_path / "published")
     (dst.root / "runs").mkdir(parents=True)
-    assert campaign.run("tiny20", staging, dst, log=lambda *_: None) == [0, 1, 2]
+    assert campaign.run("tiny20", staging, dst, log=lambda *_: None) == list(seeds)
+    return dst, tiny
+
+
+def test_the_campaign_section_end_to_end(tmp_path, mnist, monkeypatch):
+    """The tiny campaign, computed, published, then read back as the chapters read it."""
+    dst, _ = tiny_campaign(tmp_path, monkeypatch, (0, 1, 2))
 
     V = campaign.progress("tiny20", dst)
     A = campaign.published_chapters(V, dst)
@@ -112,20 +118,10 @@ def test_the_campaign_section_end_to_end(tmp_path, mnist, monkeypatch):
 def test_one_published_trial_renders_as_inconclusive_with_its_count(tmp_path, mnist, monkeypatch):
     """The first trial of a campaign lands alone: the chapters read it back, say "1 of 3" and
     judge every panel inconclusive (one seed cannot resolve a paired test), never an error."""
-    smoke = profiles.get("smoke")
-    net = dataclasses.replace(smoke.nets["F1"], seeds=(0,), sb_epochs=1, lb_epochs=1)
-    tiny = dataclasses.replace(smoke, name="tiny20", panel_protocol=("Figure 3", "Figure 7"),
-                               nets={"F1": net})
-    monkeypatch.setitem(profiles.PROFILES, "tiny20", tiny)
-    monkeypatch.setitem(campaign.CAMPAIGNS, "tiny20", campaign.Campaign("tiny20", "F1",
-                                                                        ("gap", "interpolation")))
-    monkeypatch.setattr(campaign, "git_commit", lambda: "abc1234")
-    staging, dst = Store(tmp_path / "staging"), Store(tmp_path / "published")
-    (dst.root / "runs").mkdir(parents=True)
-    assert campaign.run("tiny20", staging, dst, log=lambda *_: None) == [0]
+    dst, tiny = tiny_campaign(tmp_path, monkeypatch, (0,))
     # the plan grows to three trials: one of them is published
     monkeypatch.setitem(profiles.PROFILES, "tiny20", dataclasses.replace(
-        tiny, nets={"F1": dataclasses.replace(net, seeds=(0, 1, 2))}))
+        tiny, nets={"F1": dataclasses.replace(tiny.nets["F1"], seeds=(0, 1, 2))}))
     V = campaign.progress("tiny20", dst)
     A = campaign.published_chapters(V, dst)
     assert text.campaign_text(V)["campaign_sentence"].startswith("1 of 3 trials of `tiny20` are published")
