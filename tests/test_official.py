@@ -50,6 +50,16 @@ def test_each_outcome(gaps, sb, verdict):
     assert {n["quantity"] for n in r["numbers"]} == {"test SB", "test LB", "gap SB - LB"}
 
 
+def test_one_trial_has_no_band_and_says_so():
+    """One trial has no sd, so no band around the official run: the row says so (never "± 2 ×
+    nan"), compares no number and stays inconclusive."""
+    (r,) = official.rows(trials((3.5,), sb=79.9))
+    assert r["verdict"] == "inconclusive" and r["numbers"] == []
+    assert "nan" not in r["evidence"] and "no band from one trial" in r["evidence"]
+    assert verdicts.ours(r).startswith("after 20 epochs test SB 79.90 vs LB 76.40")
+    assert "official run" not in verdicts.ours(r)
+
+
 def test_fixed_epochs_is_the_protocol_other_problems_are_not():
     t = trials((3.0, 3.5, 3.2, 3.4, 2.9))
     fixed = "fixed epochs, not 'until the loss ceased to improve'"
@@ -130,3 +140,17 @@ def test_one_published_trial_renders_as_inconclusive_with_its_count(tmp_path, mn
     rows = [gap_row] + official.ran(summary.chapter_rows("interpolation", A["interpolation"])[1])
     assert {r["verdict"] for r in rows} == {"inconclusive"}
     assert all(r["seeds"] == "0" for r in rows)
+
+
+def test_the_minimizers_sentence_sets_ours_beside_the_official_run():
+    """The training loss and accuracy at alpha = 0 (SB) and 1 (LB) of our line, averaged over the
+    trials, beside the official run's read from its data; nothing before a trial is published."""
+    curves = pd.DataFrame([dict(net="C1", seed=s, split=split, alpha=a, loss=loss + s, accuracy=acc - s)
+                           for s in (0, 1) for split in ("train", "test")
+                           for a, loss, acc in ((0.0, 0.07, 98.0), (0.5, 0.3, 90.0), (1.0, 0.36, 87.6))])
+    text = official.minimizers_text(curves)["official_minimizers"]
+    assert text.startswith("After the 20 epochs our pair (2 trials, mean) has a training loss of 0.57 "
+                           "at SB and 0.86 at LB, with training accuracies of 97.50 % and 87.10 %")
+    ref = official.reference("C1")
+    assert f"the official run's were {ref['loss_train_sb']:.3f} and {ref['loss_train_lb']:.3f}" in text
+    assert official.minimizers_text(pd.DataFrame()) == {"official_minimizers": ""}

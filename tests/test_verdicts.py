@@ -230,6 +230,18 @@ def test_parametric_rule_compares_magnitudes_with_the_paper():
     assert far["verdict"] == "same direction"
 
 
+def test_a_seed_whose_loss_falls_beyond_a_minimizer_is_left_out_and_counted():
+    """A rise <= 0 (the loss falls beyond SB: not a minimum along the line) has no log ratio: the
+    seed is left out of the test, and the evidence counts it rather than only saying "0 seeds"."""
+    c = curves(0.01, 0.5, n=3)
+    c.loc[(c.seed == 0) & (c.alpha < 0), "loss"] *= -1      # seed 0: the loss falls beyond SB
+    (r,) = judgments.parametric(c, "linear")
+    assert "left out: 1 of 3 seeds whose loss does not rise beyond SB" in r["evidence"]
+    assert "(n = 2" in r["evidence"] and r["verdict"] == "inconclusive"
+    (full,) = judgments.parametric(curves(0.01, 0.5, n=3), "linear")
+    assert "left out" not in full["evidence"]
+
+
 @pytest.mark.parametrize("ratio,expected", [(5.0, "reproduced"), (1.5, "same direction"),
                                             (1.0, "inconclusive"), (0.5, "contradicts")])
 def test_distance_rule(ratio, expected):

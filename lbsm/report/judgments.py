@@ -194,6 +194,10 @@ def parametric(curves: pd.DataFrame, kind: str, problems: dict | None = None) ->
         h = float(rises.h.iloc[0])
         ev = [f"rise of the training loss {h:g} beyond LB {rises.lb.mean():.3g} vs beyond SB "
               f"{rises.sb.mean():.3g}, log10(LB / SB) {d.text(2)}"]
+        flat = {w: int((~(rises[w.lower()] > 0)).sum()) for w in ("SB", "LB")}
+        if any(flat.values()):  # the loss falls (or stays) beyond a minimizer: no log ratio
+            ev.append("left out: " + ", ".join(f"{k} of {len(rises)} seeds whose loss does not rise "
+                                               f"beyond {w}" for w, k in flat.items() if k))
         within, nums = None, []
         ref = _paper_rise(f"{key}_{net}", h)
         if ref is not None:
