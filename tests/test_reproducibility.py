@@ -41,6 +41,11 @@ def test_our_numbers_are_the_clauses_not_marked_as_the_papers():
     assert brief == verdicts.ours(noted) + " — because: 2 seeds"
 
 
+def test_a_row_of_the_papers_clauses_alone_shows_none_as_ours():
+    r = verdicts.row("Figure 3", "F1", "inconclusive", [verdicts.Theirs("paper 0.24 vs 0.001")])
+    assert verdicts.ours(r) == "" and "paper 0.24" in r["evidence"]
+
+
 def test_not_run_panels_fold_into_one_line_per_reason():
     t = verdicts.folded(ROWS)
     ran, gone = t[t.verdict != "not run"], t[t.verdict == "not run"]

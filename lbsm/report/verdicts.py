@@ -344,7 +344,7 @@ def ours(r: dict) -> str:
     """Our numbers in a verdict row (its evidence without the paper's clauses and the notes added
     after it: :func:`row`'s ``ours``); a row made without it (a hand-made frame) gives its
     evidence up to its reasons."""
-    return r.get("ours") or r["evidence"].partition("; inconclusive because: ")[0]
+    return r["ours"] if "ours" in r else r["evidence"].partition("; inconclusive because: ")[0]
 
 
 def folded(rows: list[dict], brief: bool = False) -> pd.DataFrame:
