@@ -41,7 +41,7 @@ CAPTIONS = {
     "gap/official20_accuracies": "C1 after the official code's 20 epochs (campaign official-20): train and "
                                  "test accuracy (%) of each published trial's SB and LB runs.",
     "gap/official20_verdicts": "C1's 20-epoch accuracies judged apart from Table 2: LB below SB (paired "
-                               "over trials), the official run's Figure 3(c) accuracies within ± 2 sd of ours.",
+                               "over trials), the paper's Figure 2 run at epoch 20 within ± 2 sd of ours.",
     "interpolation/official20_figure3_rise": "How much C1's training loss rises one grid step beyond each "
                                              "minimizer after the official code's 20 epochs, per published trial.",
     "interpolation/official20_distance_ratio": "The distance ratio of C1's minimizers after the official "
