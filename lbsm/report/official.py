@@ -122,8 +122,8 @@ def panel_origin_text(curves: pd.DataFrame, net: str = "C1", key: str = "officia
                   f"paper says it chose the panel's pair \"{PAIR_ORIGIN}\", which trained until the "
                   f"loss ceased to improve. "
                   + ("So the panel's minimizers were most likely trained well beyond 20 epochs: "
-                     "the official code repeats the panel's network, optimizer, batch sizes and "
-                     "shared x0, not its training length."
+                     "the official code repeats the paper's network, optimizer and batch sizes, "
+                     "not the panel's training length."
                      if short else
                      "So 20 epochs can reach the panel's training accuracies."))}
 
