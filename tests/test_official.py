@@ -75,6 +75,17 @@ def test_each_outcome(gaps, sb, verdict):
     assert "the paper's Figure 2 run at epoch 20 80.34 vs 76.34, gap 4.00" in r["evidence"]
     # the Figure 3(c) pair is shown, not judged: it is Table 2's, the paper says
     assert "not judged against: the Figure 3(c) pair" in r["evidence"] and "80.52 vs 77.26" in r["evidence"]
+    assert "(judged against it: " in r["evidence"]
+
+
+def test_the_figure_3c_pair_gives_the_earlier_reading_s_verdict():
+    """Trials at the paper's epoch-20 accuracies (80.34 vs 76.34) reproduce them, and the same
+    trials judged against the Figure 3(c) pair (80.52 vs 77.26: SB's 0.18 above ours, beyond ± 2
+    sd) would only be in the same direction; trials at the pair's accuracies, the other way round."""
+    (r,) = official.rows(trials((3.8, 4.3, 4.0, 4.2, 3.7), sb=80.3))
+    assert r["verdict"] == "reproduced" and "(judged against it: same direction)" in r["evidence"]
+    (r,) = official.rows(trials((3.2, 3.3, 3.25, 3.3, 3.2), sb=80.5))
+    assert r["verdict"] == "same direction" and "(judged against it: reproduced)" in r["evidence"]
     assert {n["quantity"] for n in r["numbers"]} == {"test SB", "test LB", "gap SB - LB"}
 
 
@@ -168,6 +179,20 @@ def test_one_published_trial_renders_as_inconclusive_with_its_count(tmp_path, mn
     rows = [gap_row] + official.ran(summary.chapter_rows("interpolation", A["interpolation"])[1])
     assert {r["verdict"] for r in rows} == {"inconclusive"}
     assert all(r["seeds"] == "0" for r in rows)
+    # the earlier reading (the code's 20 epochs as the panel's protocol) on the same trial
+    assert official.reading_text(A)["official_reading"].endswith(
+        "would judge Figure 3 inconclusive and Figure 7 inconclusive.")
+    assert official.reading_text({}) == {"official_reading": ""}
+
+
+def test_a_reading_may_name_the_panels_made_at_its_protocol():
+    """``panel_problems`` drops "fixed epochs" for the panels named, the profile's own or a
+    reading's, and keeps every other reason."""
+    T = dataclasses.make_dataclass("T", ["profile"])(profiles.get("official-20"))
+    probs = {"C1": ["fixed epochs, not 'until the loss ceased to improve'", "2 seeds"]}
+    assert summary.panel_problems(T, "Figure 3", probs) == probs  # official-20 names none
+    assert summary.panel_problems(T, "Figure 3", probs, protocol=("Figure 3",)) == {"C1": ["2 seeds"]}
+    assert summary.panel_problems(T, "Figure 7", probs, protocol=("Figure 3",)) == probs
 
 
 def test_the_minimizers_sentence_sets_ours_beside_the_official_run():

@@ -39,7 +39,8 @@ def at_paper_trials(judge, df: pd.DataFrame, *args) -> list[dict]:
     return rows
 
 
-def _trial_problems(T) -> dict:
+def trial_problems(T) -> dict:
+    """{net: why its runs are not at the paper's protocol} (``verdicts.run_problems``)."""
     return {net: run_problems(T.runs(net), T.profile.nets.get(net)) for net in T.nets}
 
 
@@ -56,7 +57,7 @@ def _budget_noted(T, rows: list[dict]) -> list[dict]:
 
 def gap_chapter(T, t2: pd.DataFrame | None = None, *, ready) -> list[dict]:
     """The gap chapter's verdict rows (``ready``: {data set: there}, ``Chapter.data_ready``)."""
-    P, probs = T.profile.name, _trial_problems(T)
+    P, probs = T.profile.name, trial_problems(T)
     hist = pd.concat([r.history.assign(net=net, seed=r.config.seed, regime=reg)
                       for net in T.nets for pair in T.pairs[net]
                       for reg, r in zip(("SB", "LB"), pair)], ignore_index=True) if T.nets else \
@@ -66,17 +67,18 @@ def gap_chapter(T, t2: pd.DataFrame | None = None, *, ready) -> list[dict]:
                          + not_run("Figure 2", T.nets, P, ready=ready))
 
 
-def panel_problems(T, artifact: str, probs: dict) -> dict:
+def panel_problems(T, artifact: str, probs: dict, protocol: tuple[str, ...] | None = None) -> dict:
     """``probs`` without the fixed-epochs problem where the profile runs the protocol the paper's
-    authors made ``artifact``'s published panel with (``Profile.panel_protocol``)."""
-    if artifact not in T.profile.panel_protocol:
+    authors made ``artifact``'s published panel with (``Profile.panel_protocol``, or ``protocol``
+    in its place: a reading's sensitivity)."""
+    if artifact not in (T.profile.panel_protocol if protocol is None else protocol):
         return probs
     return {net: [p for p in ps if not p.startswith("fixed epochs")] for net, ps in probs.items()}
 
 
 def interpolation_chapter(T, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFrame, *,
                           ready) -> list[dict]:
-    P, probs = T.profile.name, _trial_problems(T)
+    P, probs = T.profile.name, trial_problems(T)
     return _budget_noted(T, at_paper_trials(parametric, lin, "linear", panel_problems(T, "Figure 3", probs))
                          + not_run("Figure 3", set(lin.get("net", [])), P, ready=ready)
                          + at_paper_trials(parametric, cur, "curvilinear", panel_problems(T, "Figure 7", probs))
@@ -88,7 +90,7 @@ def interpolation_chapter(T, lin: pd.DataFrame, cur: pd.DataFrame, d: pd.DataFra
 def sharpness_chapter(T, s3: pd.DataFrame, s4: pd.DataFrame, h: pd.DataFrame, *, ready) -> list[dict]:
     """``s3``, ``s4``: the per-seed solves (``lbsm.experiments.trials.sharpness_values``), ``h`` the
     Hessian rows, ``ready``: {data set: there} (``Chapter.data_ready``)."""
-    P, probs = T.profile, _trial_problems(T)
+    P, probs = T.profile, trial_problems(T)
 
     def nets(t):
         return set(t.net) if len(t) else set()
