@@ -315,8 +315,8 @@ PROFILES["cpu-v2"] = dataclasses.replace(
 # official-20: the official code's 20 epochs. The authors' plot_parametric_plot.py trains C1 from
 # one saved x0 with Keras ADAM for 20 epochs at batch 256, re-compiles (fresh ADAM state), reloads
 # the same x0, trains 20 epochs at batch 5000, and evaluates f(alpha x_l + (1 - alpha) x_s) on the
-# full training and test sets (batch 5000) at linspace(-1, 2, 25): its output is the paper's
-# Figure 3(c). Here: C1 (the official code's layers), seeds 0-4 (x0 = models.build("C1", seed),
+# full training and test sets (batch 5000) at linspace(-1, 2, 25): its README says the output
+# should resemble the paper's Figure 3(c). Here: C1 (the official code's layers), seeds 0-4 (x0 = models.build("C1", seed),
 # each run its own ADAM), 20 fixed epochs each, the parametric plots (Figs. 3 and 7) and the
 # distance ratio on the full sets. The paper chose Figure 3's pair "from the 5 trials used to
 # generate the data in Table 2", so Figures 3 and 7, like the distance ratio, keep "fixed epochs"

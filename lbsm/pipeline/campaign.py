@@ -48,7 +48,8 @@ CAMPAIGNS = {
     # and 7, the distance ratio and the Hessian, under the readings of lbsm.experiments.readings
     "cpu-v2": Campaign("cpu-v2", "F1", catalog.chapters(runs="trials"), supersedes="cpu"),
     # C1 as the official code trains it for Figure 3(c)'s plot: 20 fixed epochs per run, the
-    # parametric plots on the full sets (about 2.5 h a trial on 2 CPU cores; minutes on a GPU)
+    # parametric plots on the full sets (39-44 min a trial on 2 Zen 5 cores, about 2 h on 2 Zen 3
+    # cores; minutes on a GPU)
     "official-20": Campaign("official-20", "C1", ("gap", "interpolation")),
 }
 

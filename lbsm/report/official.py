@@ -101,7 +101,7 @@ def epoch_accuracies(net: str, epoch: float) -> dict | None:
 
 
 def panel_origin_text(curves: pd.DataFrame, net: str = "C1", key: str = "official_panel_origin",
-                      epochs: int = 20) -> dict:
+                      epochs: int = EPOCHS) -> dict:
     """Glue-ready sentence (under ``key``) on whether the panel's pair can be a 20-epoch pair: the
     paper's own Figure 2 run of ``net`` at epoch ``epochs`` and at its last epoch beside the
     panel's accuracies at alpha = 0 and 1 (:func:`reference`), with our test accuracies at the
@@ -121,11 +121,11 @@ def panel_origin_text(curves: pd.DataFrame, net: str = "C1", key: str = "officia
                   f"against the panel's {ref['train_sb']:.2f} % and {ref['train_lb']:.2f} %; the "
                   f"paper says it chose the panel's pair \"{PAIR_ORIGIN}\", which trained until the "
                   f"loss ceased to improve. "
-                  + ("So the panel's minimizers were most likely trained well beyond 20 epochs: "
+                  + (f"So the panel's minimizers were most likely trained well beyond {epochs} epochs: "
                      "the official code repeats the paper's network, optimizer and batch sizes, "
                      "not the panel's training length."
                      if short else
-                     "So 20 epochs can reach the panel's training accuracies."))}
+                     f"So {epochs} epochs can reach the panel's training accuracies."))}
 
 
 def reading_text(chapters: dict, key: str = "official_reading") -> dict:
