@@ -68,15 +68,20 @@ def minimizers_text(curves: pd.DataFrame, net: str = "C1", key: str = "official_
     ref = reference(net)
     if curves.empty or ref is None:
         return {key: ""}
-    train = curves[(curves.net == net) & (curves.split == "train")]
-    at = {a: train[np.isclose(train.alpha, a)] for a in (0.0, 1.0)}
-    n = int(train.seed.nunique())
-    return {key: (f"After the 20 epochs our pair ({n} trial{'s' if n != 1 else ''}, mean) has a training "
+    at = _at_minimizers(curves, net, "train")
+    n = int(curves[curves.net == net].seed.nunique())
+    return {key: (f"After the {EPOCHS} epochs our pair ({n} trial{'s' if n != 1 else ''}, mean) has a training "
                   f"loss of {at[0.0].loss.mean():.3g} at SB and {at[1.0].loss.mean():.3g} at LB, with "
                   f"training accuracies of {at[0.0].accuracy.mean():.2f} % and "
                   f"{at[1.0].accuracy.mean():.2f} %; the panel's pair's were {ref['loss_train_sb']:.3f} "
                   f"and {ref['loss_train_lb']:.3f}, with {ref['train_sb']:.2f} % and "
                   f"{ref['train_lb']:.2f} % ({ref['source']}).")}
+
+
+def _at_minimizers(curves: pd.DataFrame, net: str, split: str) -> dict:
+    """``{0.0: SB's rows, 1.0: LB's rows}`` of ``curves`` (:func:`panel`) for ``net`` and ``split``."""
+    g = curves[(curves.net == net) & (curves.split == split)]
+    return {a: g[np.isclose(g.alpha, a)] for a in (0.0, 1.0)}
 
 
 # the paper's accuracy-per-epoch panel of each network it plots one for (Figure 2)
@@ -109,10 +114,9 @@ def panel_origin_text(curves: pd.DataFrame, net: str = "C1", key: str = "officia
     ref, at, end = reference(net), epoch_accuracies(net, epochs), epoch_accuracies(net, None)
     if ref is None or at is None:
         return {key: ""}
-    test = curves[(curves.net == net) & (curves.split == "test")] if len(curves) else curves
-    ours = "" if test.empty else (
-        f"; ours {test[np.isclose(test.alpha, 0.0)].accuracy.mean():.2f} % and "
-        f"{test[np.isclose(test.alpha, 1.0)].accuracy.mean():.2f} %")
+    test = _at_minimizers(curves, net, "test") if len(curves) else {}
+    ours = "" if not test or test[0.0].empty else (
+        f"; ours {test[0.0].accuracy.mean():.2f} % and {test[1.0].accuracy.mean():.2f} %")
     short = max(at["train_sb"], at["train_lb"]) < min(ref["train_sb"], ref["train_lb"]) - 1.0
     return {key: (f"The paper's own Figure 2 run of {net} is at {at['train_sb']:.1f} % (SB) and "
                   f"{at['train_lb']:.1f} % (LB) training accuracy at epoch {epochs} (test "
@@ -137,8 +141,9 @@ def reading_text(chapters: dict, key: str = "official_reading") -> dict:
     if part is None or not len(part.linear):
         return {key: ""}
     T, verdicts_ = part.trained, {}
+    problems = trial_problems(T)
     for artifact, kind in (("Figure 3", "linear"), ("Figure 7", "curvilinear")):
-        probs = panel_problems(T, artifact, trial_problems(T), protocol=(artifact,))
+        probs = panel_problems(T, artifact, problems, protocol=(artifact,))
         (r,) = ran(at_paper_trials(parametric, getattr(part, kind), kind, probs))
         verdicts_[artifact] = r["verdict"]
     return {key: (f"Read as the panel's protocol, the reading this campaign started with, the same "
@@ -156,7 +161,7 @@ def rows(trials: pd.DataFrame, problems: dict | None = None) -> list[dict]:
         at, pair = epoch_accuracies(net, EPOCHS), reference(net)
         probs = _few_seeds(gap.n) + [p for p in (problems or {}).get(net, [])
                                      if not p.startswith(FIXED)]
-        ev = [f"after 20 epochs test SB {g.test_sb.mean():.2f} vs LB {g.test_lb.mean():.2f} "
+        ev = [f"after {EPOCHS} epochs test SB {g.test_sb.mean():.2f} vs LB {g.test_lb.mean():.2f} "
               f"(train {g.train_sb.mean():.2f} vs {g.train_lb.mean():.2f}), gap SB - LB "
               f"{gap.text(2, ' points')}"]
         within, nums = None, []
